@@ -1,0 +1,234 @@
+"""The song catalogue: canonical schema, song ids, splits, validated load and atomic save.
+
+Every later stage reads the catalogue through :func:`load_catalog`. The schema is documented in
+``data/SCHEMA.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from recsys.errors import RecsysError
+from recsys.io import atomic_path
+
+CATALOG_FORMAT_VERSION = 1
+
+# Audio features on one scale each (see data/SCHEMA.md): the first seven in 0..1, loudness in
+# dB (about -60..0), tempo in BPM, key as pitch class 0..11, mode 1 major / 0 minor,
+# time_signature as beats per bar.
+UNIT_FEATURES = [
+    "danceability",
+    "energy",
+    "valence",
+    "acousticness",
+    "instrumentalness",
+    "speechiness",
+    "liveness",
+]
+CONTINUOUS_FEATURES = UNIT_FEATURES + ["loudness", "tempo"]
+CATEGORICAL_FEATURES = ["key", "mode", "time_signature"]
+AUDIO_FEATURES = CONTINUOUS_FEATURES + CATEGORICAL_FEATURES
+
+MOODS = ["happy", "sad", "angry", "relaxed"]
+LYRICS_KINDS = ["full", "preprocessed", "bag_of_words"]
+SPLITS = ["train", "val", "test"]
+
+STRING_COLUMNS = ["song_id", "title", "artist", "lyrics", "lyrics_kind", "audio_source", "mood", "split", "provenance"]
+LIST_COLUMNS = ["moods_raw", "genres", "tags_raw", "source"]
+COLUMNS = (
+    ["song_id", "title", "artist", "year", "lyrics", "lyrics_kind"]
+    + AUDIO_FEATURES
+    + ["audio_source", "mood", "moods_raw", "genres", "tags_raw", "source", "provenance", "split"]
+)
+REQUIRED_COLUMNS = ["song_id", "title", "artist"]
+
+_FEAT = re.compile(r"\s*[\(\[]?\s*\b(feat|ft|featuring|with)\b\.?.*$", re.IGNORECASE)
+_BRACKETED = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
+_DASH_SUFFIX = re.compile(
+    r"\s+-\s+.*\b(remaster(ed)?|live|version|edit|mix|remix|mono|stereo|acoustic|demo)\b.*$", re.IGNORECASE
+)
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def normalize_text(text: object) -> str:
+    """Fold a title or artist for matching: Unicode NFKD, ASCII, lower case, punctuation removed.
+
+    Drops "feat./ft." credits, bracketed suffixes such as "(Remastered 2011)" and dash suffixes
+    such as " - Live at Wembley"; a leading "the " is dropped so "The Beatles" meets "Beatles".
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    s = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii").lower()
+    s = s.replace("&", " and ")
+    s = _FEAT.sub("", s)
+    s = _BRACKETED.sub("", s)
+    s = _DASH_SUFFIX.sub("", s)
+    s = _NON_ALNUM.sub(" ", s).strip()
+    if s.startswith("the "):
+        s = s[4:]
+    return s
+
+
+def song_key(artist: object, title: object) -> str:
+    """The join key of a song: normalised ``artist||title``."""
+    return f"{normalize_text(artist)}||{normalize_text(title)}"
+
+
+def song_id(artist: object, title: object) -> str:
+    """A stable 16-hex id derived from the normalised artist and title."""
+    return hashlib.sha1(song_key(artist, title).encode("utf-8")).hexdigest()[:16]
+
+
+def _unit_hash(ids: Iterable[str], salt: str) -> np.ndarray:
+    return np.array(
+        [int(hashlib.sha1(f"{salt}:{i}".encode()).hexdigest()[:12], 16) / float(1 << 48) for i in ids]
+    )
+
+
+def assign_splits(
+    df: pd.DataFrame, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), salt: str = "recsys-split-v1"
+) -> pd.Series:
+    """Deterministic train/val/test split from ``song_id``, stratified by label.
+
+    Songs are grouped into strata by (mood, first genre); inside a stratum they are ordered by a
+    salted hash of their id and cut at the given fractions, so each label is spread across the
+    three splits in proportion while a song's split depends only on the catalogue's content.
+    """
+    if abs(sum(fractions) - 1.0) > 1e-9:
+        raise RecsysError(f"split fractions must sum to 1, got {fractions}")
+    mood = df["mood"].fillna("") if "mood" in df else pd.Series("", index=df.index)
+    first_genre = (
+        df["genres"].map(lambda g: sorted(g)[0] if g is not None and len(g) else "")
+        if "genres" in df
+        else pd.Series("", index=df.index)
+    )
+    stratum = mood.astype(str) + "|" + first_genre.astype(str)
+    order = pd.Series(_unit_hash(df["song_id"], salt), index=df.index)
+    split = pd.Series("train", index=df.index, dtype=object)
+    train_cut, val_cut = fractions[0], fractions[0] + fractions[1]
+    for _, members in order.groupby(stratum):
+        ranked = members.sort_values()
+        # Mid-rank quantiles so that small strata still reach val and test.
+        q = (np.arange(len(ranked)) + 0.5) / len(ranked)
+        labels = np.where(q < train_cut, "train", np.where(q < val_cut, "val", "test"))
+        split.loc[ranked.index] = labels
+    return split
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value]
+
+
+def conform(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with exactly the canonical columns, in order, with canonical dtypes.
+
+    Missing optional columns are added empty; list columns become lists of strings.
+    """
+    out = pd.DataFrame(index=df.index)
+    for col in COLUMNS:
+        if col in df:
+            out[col] = df[col]
+        elif col in LIST_COLUMNS:
+            out[col] = [[] for _ in range(len(df))]
+        else:
+            out[col] = None
+    for col in LIST_COLUMNS:
+        out[col] = out[col].map(_as_list)
+    for col in STRING_COLUMNS:
+        out[col] = out[col].astype("string")
+    out["year"] = pd.to_numeric(out["year"], errors="coerce").astype("Int64")
+    for col in CONTINUOUS_FEATURES:
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+    for col in CATEGORICAL_FEATURES:
+        out[col] = pd.to_numeric(out[col], errors="coerce").round().astype("Int64")
+    return out.reset_index(drop=True)
+
+
+def validate(df: pd.DataFrame, source: str = "catalogue") -> None:
+    """Raise :class:`RecsysError` naming the first problem that would break a later stage."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in df]
+    if missing:
+        raise RecsysError(f"{source}: missing required column(s) {', '.join(missing)}")
+    if df.empty:
+        raise RecsysError(f"{source}: the catalogue has no songs")
+    dup = df["song_id"][df["song_id"].duplicated()]
+    if len(dup):
+        row = int(dup.index[0])
+        raise RecsysError(f"{source}: duplicate song_id {dup.iloc[0]} at row {row + 1}")
+    if "mood" in df:
+        bad = df["mood"].dropna()
+        bad = bad[~bad.isin(MOODS)]
+        if len(bad):
+            raise RecsysError(f"{source}: row {int(bad.index[0]) + 1} has unknown mood {bad.iloc[0]!r}")
+    if "split" in df:
+        bad = df["split"].dropna()
+        bad = bad[~bad.isin(SPLITS)]
+        if len(bad):
+            raise RecsysError(f"{source}: row {int(bad.index[0]) + 1} has unknown split {bad.iloc[0]!r}")
+
+
+def save_catalog(df: pd.DataFrame, path: str | Path, *, metadata: dict[str, str] | None = None) -> Path:
+    """Conform, validate and write the catalogue as Parquet, atomically.
+
+    ``metadata`` lands in the Parquet schema metadata (for example ``synthetic: true``).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    table_df = conform(df)
+    if table_df["split"].isna().any():
+        table_df["split"] = table_df["split"].fillna(assign_splits(table_df)).astype("string")
+    validate(table_df, str(path))
+    table = pa.Table.from_pandas(table_df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"recsys.catalog_format"] = str(CATALOG_FORMAT_VERSION).encode()
+    for key, value in (metadata or {}).items():
+        meta[f"recsys.{key}".encode()] = str(value).encode()
+    table = table.replace_schema_metadata(meta)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return path
+
+
+def catalog_metadata(path: str | Path) -> dict[str, str]:
+    """The ``recsys.*`` entries of a catalogue file's Parquet metadata, without the prefix."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    return {k.decode()[len("recsys."):]: v.decode() for k, v in meta.items() if k.startswith(b"recsys.")}
+
+
+def load_catalog(path: str | Path) -> pd.DataFrame:
+    """Read and validate a catalogue written by :func:`save_catalog`.
+
+    Fails with one clear line on a missing file, a file that is not Parquet, or a catalogue
+    format this version cannot read.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RecsysError(f"{path}: no such catalogue file")
+    try:
+        meta = catalog_metadata(path)
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise RecsysError(f"{path}: not a readable Parquet catalogue ({type(exc).__name__})") from None
+    version = meta.get("catalog_format")
+    if version is None:
+        raise RecsysError(f"{path}: not a recsys catalogue (no recsys.catalog_format metadata); import it first")
+    if int(version) != CATALOG_FORMAT_VERSION:
+        raise RecsysError(f"{path}: catalogue format {version}, this recsys reads {CATALOG_FORMAT_VERSION}")
+    df = conform(df)
+    validate(df, str(path))
+    return df

@@ -1,0 +1,44 @@
+"""Lyric tokenisation shared by every lexical stage (LDA topics, BM25, TF-IDF, keywords).
+
+One tokenizer for all of them, so that a query token always matches an index token.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+# English function words plus the filler that dominates lyrics ("oh", "yeah", "la") and carries
+# no topic. Kept short and explicit so index and query agree; saved with every index.
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against ain all am an and any are aren as at be because been before
+    being below between both but by can cannot could couldn did didn do does doesn doing don down
+    during each few for from further had hadn has hasn have haven having he her here hers herself
+    him himself his how i if in into is isn it its itself just ll let me more most my myself no nor
+    not now of off on once only or other ought our ours ourselves out over own re same shan she
+    should shouldn so some such than that the their theirs them themselves then there these they
+    this those through to too under until up ve very was wasn we were weren what when where which
+    while who whom why will with won would wouldn you your yours yourself yourselves im youre dont
+    cant wont thats gonna wanna gotta got get oh ooh ohh yeah yea ya la na da uh hey whoa woah
+    mmm hmm ah aah eh like just one two also us s t d m o y ll ve re
+    chorus verse bridge intro outro refrain pre hook repeat x2 x3 x4
+    """.split()
+)
+
+_TOKEN = re.compile(r"[a-z][a-z']*[a-z]|[a-z]")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+def tokenize(text: str | None, *, min_len: int = 2, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
+    """Lower-case, accent-fold and split ``text`` into word tokens, dropping stop words.
+
+    Apostrophes inside words are removed ("don't" -> "dont") so spelling variants meet.
+    """
+    if not text:
+        return []
+    folded = _fold(text.lower()) if not text.isascii() else text.lower()
+    tokens = (m.group(0).replace("'", "") for m in _TOKEN.finditer(folded))
+    return [t for t in tokens if len(t) >= min_len and t not in stop_words]
