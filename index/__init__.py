@@ -1,0 +1,1 @@
+"""The batch job: embeddings, FAISS and BM25 indexes, clusters, and the artefact directory."""
