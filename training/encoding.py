@@ -59,7 +59,11 @@ def chunk_token_ids(tokenizer: Any, texts: Sequence[str | None], max_length: int
     """
     if max_length < 8:
         raise RecsysError(f"max_length must be at least 8 tokens, got {max_length}")
-    body = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+    # BERT-family layout: [CLS] piece [SEP] (MPNet's <s> piece </s> maps onto the same ids).
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    if cls_id is None or sep_id is None:
+        raise RecsysError(f"{type(tokenizer).__name__}: encoder tokenizer lacks CLS/SEP tokens; use a BERT-family model")
+    body = max_length - 2
     encoded = tokenizer([t or "" for t in texts], add_special_tokens=False, truncation=False)["input_ids"]
     ids: list[list[int]] = []
     owner: list[int] = []
@@ -68,7 +72,7 @@ def chunk_token_ids(tokenizer: Any, texts: Sequence[str | None], max_length: int
         if max_chunks is not None:
             pieces = pieces[:max_chunks]
         for piece in pieces:
-            ids.append(tokenizer.build_inputs_with_special_tokens(piece))
+            ids.append([cls_id, *piece, sep_id])
             owner.append(row)
     return Chunks(ids, np.asarray(owner, dtype=np.int64), len(encoded))
 
