@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The main job on the synthetic demo catalogue, end to end: generate, import-check, train a
+# small tBERT, build the artefacts, tune the blend weight, evaluate, then ask for similar songs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+R=.venv/bin/recsys
+OUT=${DEMO_OUT:-runs/demo}
+mkdir -p "$OUT"
+
+$R catalog demo --out "$OUT/catalog.parquet" --n 3000 --seed 0
+$R catalog stats "$OUT/catalog.parquet"
+$R train --catalog "$OUT/catalog.parquet" --out "$OUT/model" --seed 0 ${DEMO_TRAIN_ARGS:-}
+$R index build --catalog "$OUT/catalog.parquet" --model "$OUT/model" --out "$OUT/artifacts" --seed 0
+$R tune --artifacts "$OUT/artifacts"
+$R evaluate --artifacts "$OUT/artifacts" --out "$OUT/evaluation"
+# A test-split song, so the answer is one the tuning never saw.
+QUERY=$(.venv/bin/python -c "import pandas as pd; s = pd.read_parquet('$OUT/artifacts/songs.parquet'); q = s[s.split == 'test'].iloc[0]; print(q.title + '\t' + q.artist)")
+$R similar "${QUERY%%$'\t'*}" --artist "${QUERY#*$'\t'}" --artifacts "$OUT/artifacts" -k 5 --explain
