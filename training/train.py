@@ -1,0 +1,618 @@
+"""Training the tBERT model: label vocabularies, side inputs, the frozen-layer cache, the
+AdamW loop with warm-up, clipping and early stopping, and the metrics every variant reports.
+
+CPU cost is dominated by the encoder. With ``freeze_layers=N`` the embeddings and the lower N
+layers run once per chunk under ``torch.inference_mode`` and their token states are kept (fp16)
+in memory, so each epoch only runs the top layers and the heads. Only labelled songs are
+encoded; ``max_chunks`` caps chunks per song and the number of capped songs is reported.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from recsys.catalog import MOODS
+from recsys.errors import RecsysError
+from recsys.progress import progress
+from training.encoding import Chunks, chunk_token_ids, pad_batch
+from training.model import TBert, build_encoder, masked_losses, pool_songs, read_config, save_model
+
+GENRE_THRESHOLD = 0.5
+
+
+def set_seed(seed: int) -> None:
+    """Seed every generator a run touches (python, numpy, torch)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RecsysError("--device cuda: no CUDA GPU is visible to torch")
+    if device not in ("cpu", "cuda"):
+        raise RecsysError(f"--device must be auto, cpu or cuda, got {device!r}")
+    return torch.device(device)
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Label arrays aligned with catalogue rows: ``mood`` is -1 where unknown."""
+
+    moods: list[str]
+    genres: list[str]
+    mood: np.ndarray  # (n,) int64
+    genre: np.ndarray  # (n, n_genres) float32
+    has_genre: np.ndarray  # (n,) bool
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return (self.mood >= 0) | self.has_genre
+
+
+def label_sets(catalog: pd.DataFrame, min_genre_songs: int) -> tuple[list[str], list[str]]:
+    """Moods (canonical order) and genres with at least ``min_genre_songs`` training songs."""
+    train = catalog[catalog["split"] == "train"]
+    present = set(train["mood"].dropna().astype(str))
+    moods = [m for m in MOODS if m in present]
+    counts = pd.Series([g for gs in train["genres"] for g in gs], dtype=object).value_counts()
+    genres = sorted(str(g) for g, c in counts.items() if c >= min_genre_songs)
+    if len(moods) == 1:
+        moods = []  # one class teaches nothing
+    return moods, genres
+
+
+def encode_labels(catalog: pd.DataFrame, moods: Sequence[str], genres: Sequence[str]) -> Labels:
+    mood_index = {m: i for i, m in enumerate(moods)}
+    mood = np.array([mood_index.get(str(m), -1) if pd.notna(m) else -1 for m in catalog["mood"]], dtype=np.int64)
+    genre_index = {g: i for i, g in enumerate(genres)}
+    genre = np.zeros((len(catalog), len(genres)), dtype=np.float32)
+    for row, gs in enumerate(catalog["genres"]):
+        for g in gs:
+            if g in genre_index:
+                genre[row, genre_index[g]] = 1.0
+    return Labels(list(moods), list(genres), mood, genre, genre.sum(axis=1) > 0)
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def _single_label(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    labels = list(range(len(classes)))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    micro = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="micro", zero_division=0)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "precision": float(np.mean(p)),
+        "recall": float(np.mean(r)),
+        "micro_f1": float(micro[2]),
+        "macro_f1": float(np.mean(f)),
+        "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, c in enumerate(classes)},
+        "classes": classes,
+        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def score_tasks(labels: Labels, rows: np.ndarray, mood_probs: np.ndarray | None, genre_probs: np.ndarray | None) -> dict[str, Any]:
+    """Metrics on catalogue ``rows`` from per-row probabilities (aligned with ``rows``).
+
+    Tasks: ``mood_binary`` (happy vs sad songs, predicted by the larger of the two mood
+    probabilities), ``mood`` (all mood classes, when there are more than the two), ``genre``
+    (multi-label, threshold 0.5; accuracy is exact-set match).
+    """
+    out: dict[str, Any] = {}
+    mood = labels.mood[rows]
+    if mood_probs is not None and labels.moods:
+        if {"happy", "sad"} <= set(labels.moods):
+            h, s = labels.moods.index("happy"), labels.moods.index("sad")
+            keep = (mood == h) | (mood == s)
+            if keep.any():
+                truth = (mood[keep] == s).astype(np.int64)
+                pred = (mood_probs[keep, s] > mood_probs[keep, h]).astype(np.int64)
+                out["mood_binary"] = _single_label(truth, pred, ["happy", "sad"])
+        if len(labels.moods) > 2 and (mood >= 0).any():
+            keep = mood >= 0
+            out["mood"] = _single_label(mood[keep], mood_probs[keep].argmax(axis=1), labels.moods)
+    has = labels.has_genre[rows]
+    if genre_probs is not None and labels.genres and has.any():
+        from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+        truth = labels.genre[rows][has].astype(np.int64)
+        pred = (genre_probs[has] >= GENRE_THRESHOLD).astype(np.int64)
+        p, r, f, s = precision_recall_fscore_support(truth, pred, zero_division=0)
+        micro = precision_recall_fscore_support(truth, pred, average="micro", zero_division=0)
+        out["genre"] = {
+            "n": int(has.sum()),
+            "accuracy": float(accuracy_score(truth, pred)),
+            "precision": float(np.mean(p)),
+            "recall": float(np.mean(r)),
+            "micro_f1": float(micro[2]),
+            "macro_f1": float(np.mean(f)),
+            "per_class": {g: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, g in enumerate(labels.genres)},
+            "classes": labels.genres,
+        }
+    return out
+
+
+# --- prepared inputs and the frozen-layer cache --------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """Everything a training run (or a comparison variant) needs, computed once.
+
+    ``rows`` are the catalogue rows that were encoded (labelled songs); chunk arrays and the
+    cache are indexed through ``chunk_offsets`` (song position in ``rows`` -> its chunks).
+    """
+
+    catalog: pd.DataFrame
+    labels: Labels
+    tokenizer: Any
+    encoder: Any
+    encoder_path: str
+    topic_model: Any
+    features: Any
+    topics: np.ndarray  # (n_catalog, k) float32
+    audio: np.ndarray  # (n_catalog, d) float32
+    rows: np.ndarray  # encoded catalogue rows
+    chunks: Chunks
+    chunk_offsets: np.ndarray  # (len(rows) + 1,)
+    n_capped: int
+    max_length: int
+    max_chunks: int | None
+    freeze_layers: int
+    cache: list[torch.Tensor] | None  # per chunk: fp16 token states after the frozen layers
+    cached_pooled: torch.Tensor | None  # per chunk pooled vectors when every layer is frozen
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def split_rows(self, split: str) -> np.ndarray:
+        """Positions (into ``rows``) of encoded songs in ``split``."""
+        return np.flatnonzero(self.catalog["split"].to_numpy()[self.rows] == split)
+
+
+def _fit_side_inputs(catalog: pd.DataFrame, topics_k: int, topics_grid: Sequence[int] | None, lda_passes: int, seed: int, notes: list[str]) -> tuple[Any, Any]:
+    from training.features import AudioFeatures
+    from training.topics import TopicModel
+
+    train = catalog[catalog["split"] == "train"]
+    texts = [t for t in train["lyrics"].fillna("").astype(str) if t.strip()]
+    if not texts:
+        raise RecsysError("catalogue: no training song has lyrics; cannot fit the topic model")
+    if topics_grid:
+        topic_model, report = TopicModel.select_num_topics(texts, list(topics_grid), seed=seed)
+        notes.append(f"topics: chose k={topic_model.num_topics} from grid {list(topics_grid)}")
+    else:
+        topic_model = TopicModel()
+        topic_model.fit(texts, num_topics=topics_k, passes=lda_passes, seed=seed)
+    features = AudioFeatures()
+    features.fit(train)
+    return topic_model, features
+
+
+def _cache_lower(model: TBert, chunks: Chunks, pad_id: int, n_frozen: int, device: torch.device, batch_size: int) -> tuple[list[torch.Tensor] | None, torch.Tensor | None]:
+    """Run the frozen part once per chunk, longest first so padding stays small."""
+    n = len(chunks.input_ids)
+    order = sorted(range(n), key=lambda i: -len(chunks.input_ids[i]))
+    full = n_frozen >= model.n_layers
+    hidden_cache: list[torch.Tensor | None] = [None] * n
+    pooled = torch.zeros(n, model.enc_dim) if full else None
+    model.eval()
+    with progress() as bar, torch.inference_mode():
+        task = bar.add_task(f"frozen layers 1-{n_frozen}", total=n, info="")
+        start = time.perf_counter()
+        for b in range(0, n, batch_size):
+            idx = order[b : b + batch_size]
+            ids, mask = pad_batch([chunks.input_ids[i] for i in idx], pad_id)
+            ids_t, mask_t = torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)
+            with _autocast(device):
+                hidden = model.lower(ids_t, mask_t, n_frozen)
+                if full:
+                    vecs = model.upper(hidden, mask_t, model.n_layers).float().cpu()
+            for j, i in enumerate(idx):
+                if full:
+                    pooled[i] = vecs[j]  # type: ignore[index]
+                else:
+                    hidden_cache[i] = hidden[j, : len(chunks.input_ids[i])].to("cpu", torch.float16).clone()
+            done = b + len(idx)
+            bar.update(task, advance=len(idx), info=f"{done / max(time.perf_counter() - start, 1e-9):.1f} chunks/s")
+    return (None, pooled) if full else (hidden_cache, None)  # type: ignore[return-value]
+
+
+def _autocast(device: torch.device) -> Any:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def prepare(
+    catalog: pd.DataFrame,
+    *,
+    model: str | Path | None = None,
+    max_length: int = 128,
+    max_chunks: int | None = None,
+    freeze_layers: int = 5,
+    topics_k: int = 10,
+    topics_grid: Sequence[int] | None = None,
+    lda_passes: int = 5,
+    min_genre_songs: int = 20,
+    seed: int = 0,
+    device: str = "auto",
+    encode_batch: int | None = None,
+) -> Prepared:
+    """Fit topics and audio scaling on the train split, tokenize labelled songs and run the
+    frozen encoder layers once."""
+    set_seed(seed)
+    dev = resolve_device(device)
+    catalog = catalog.reset_index(drop=True)
+    notes: list[str] = []
+    timings: dict[str, float] = {}
+    moods, genres = label_sets(catalog, min_genre_songs)
+    labels = encode_labels(catalog, moods, genres)
+    if not labels.moods and not labels.genres:
+        raise RecsysError("catalogue: no mood or genre labels in the train split; nothing to train on")
+    if not labels.moods:
+        notes.append("no mood labels in the train split: training the genre head only")
+    if not labels.genres:
+        notes.append(f"no genre with at least {min_genre_songs} training songs: training the mood head only")
+    rows = np.flatnonzero(labels.labelled)
+    for split in ("train", "val"):
+        if not (catalog["split"].to_numpy()[rows] == split).any():
+            raise RecsysError(f"catalogue: no labelled songs in the {split} split")
+
+    t = time.perf_counter()
+    topic_model, features = _fit_side_inputs(catalog, topics_k, topics_grid, lda_passes, seed, notes)
+    timings["side_inputs_s"] = time.perf_counter() - t
+    lyrics = catalog["lyrics"].fillna("").astype(str).tolist()
+    topics = np.asarray(topic_model.transform(lyrics), dtype=np.float32)
+    audio = np.asarray(features.transform(catalog), dtype=np.float32)
+
+    encoder, tokenizer, encoder_path = build_encoder(model)
+    n_layers = len(encoder.encoder.layer)
+    if not 0 <= freeze_layers <= n_layers:
+        raise RecsysError(f"--freeze-layers must be between 0 and {n_layers} for this encoder, got {freeze_layers}")
+    t = time.perf_counter()
+    chunks = chunk_token_ids(tokenizer, [lyrics[r] for r in rows], max_length, max_chunks)
+    timings["tokenize_s"] = time.perf_counter() - t
+    n_capped = 0
+    if max_chunks is not None:
+        uncapped = chunk_token_ids(tokenizer, [lyrics[r] for r in rows], max_length).chunks_per_song
+        n_capped = int((uncapped > max_chunks).sum())
+        if n_capped:
+            notes.append(f"max_chunks={max_chunks}: {n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunks")
+    offsets = np.concatenate([[0], np.cumsum(chunks.chunks_per_song)]).astype(np.int64)
+
+    cache, cached_pooled = None, None
+    if freeze_layers > 0:
+        holder = TBert(encoder, n_topics=topics.shape[1], audio_dim=audio.shape[1], n_moods=0, n_genres=0).to(dev)
+        t = time.perf_counter()
+        batch = encode_batch or (256 if dev.type == "cuda" else 32)
+        cache, cached_pooled = _cache_lower(holder, chunks, tokenizer.pad_token_id, freeze_layers, dev, batch)
+        timings["frozen_cache_s"] = time.perf_counter() - t
+        encoder.to("cpu")
+    return Prepared(
+        catalog, labels, tokenizer, encoder, encoder_path, topic_model, features, topics, audio, rows, chunks, offsets,
+        n_capped, max_length, max_chunks, freeze_layers, cache, cached_pooled, timings, notes,
+    )
+
+
+# --- the loop -----------------------------------------------------------------------------------
+
+
+def text_vectors(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Per-song text vectors for positions ``songs`` (into ``prep.rows``), through the trainable
+    top of the encoder (with gradients when the model is in training mode)."""
+    chunk_idx = np.concatenate([np.arange(prep.chunk_offsets[s], prep.chunk_offsets[s + 1]) for s in songs])
+    owner = torch.from_numpy(np.repeat(np.arange(len(songs)), np.diff(prep.chunk_offsets)[songs])).to(device)
+    if prep.cached_pooled is not None:
+        vecs = prep.cached_pooled[torch.from_numpy(chunk_idx)].to(device)
+        return pool_songs(vecs, owner, len(songs))
+    ids, mask = pad_batch([prep.chunks.input_ids[i] for i in chunk_idx], prep.tokenizer.pad_token_id)
+    mask_t = torch.from_numpy(mask).to(device)
+    if prep.cache is None:
+        vecs = model.encode_chunks(torch.from_numpy(ids).to(device), mask_t)
+    else:
+        width = mask.shape[1]
+        hidden = torch.zeros(len(chunk_idx), width, model.enc_dim, dtype=torch.float16)
+        for j, i in enumerate(chunk_idx):
+            h = prep.cache[i]
+            hidden[j, : h.shape[0]] = h
+        vecs = model.upper(hidden.to(device).float(), mask_t, prep.freeze_layers)
+    return pool_songs(vecs.float(), owner, len(songs))
+
+
+def _batch_tensors(prep: Prepared, songs: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+    rows = prep.rows[songs]
+    return (
+        torch.from_numpy(prep.topics[rows]).to(device),
+        torch.from_numpy(prep.audio[rows]).to(device),
+        torch.from_numpy(prep.labels.mood[rows]).to(device),
+        torch.from_numpy(prep.labels.genre[rows]).to(device),
+        torch.from_numpy(prep.labels.has_genre[rows]).to(device),
+    )
+
+
+def _song_weights(prep: Prepared, songs: np.ndarray) -> np.ndarray:
+    """Weighted-sampler weights: a song with genres weighs the inverse frequency of its rarest
+    genre (normalised to mean 1 over genre songs); songs without genres weigh 1."""
+    genre = prep.labels.genre[prep.rows[songs]]
+    freq = genre.sum(axis=0).clip(min=1)
+    inv = np.where(genre > 0, 1.0 / freq, 0.0).max(axis=1)
+    has = inv > 0
+    weights = np.ones(len(songs))
+    if has.any():
+        weights[has] = inv[has] / inv[has].mean()
+    return weights
+
+
+def _batches(prep: Prepared, songs: np.ndarray, batch_size: int, rng: np.random.Generator, weights: np.ndarray | None) -> list[np.ndarray]:
+    """One epoch of batches: draw songs (shuffled, or by weight with replacement), then sort
+    within buckets of 50 batches by length so padding stays small, and shuffle the batches."""
+    if weights is None:
+        drawn = rng.permutation(songs)
+    else:
+        drawn = rng.choice(songs, size=len(songs), replace=True, p=weights / weights.sum())
+    tokens = np.array([sum(len(prep.chunks.input_ids[i]) for i in range(prep.chunk_offsets[s], prep.chunk_offsets[s + 1])) for s in drawn])
+    bucket = 50 * batch_size
+    batches: list[np.ndarray] = []
+    for b in range(0, len(drawn), bucket):
+        part = drawn[b : b + bucket][np.argsort(-tokens[b : b + bucket], kind="stable")]
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def predict(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.device, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Mood probabilities, genre probabilities, embeddings and pooled vectors for ``songs``."""
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {"mood": [], "genre": [], "embedding": [], "pooled": []}
+    with torch.inference_mode(), _autocast(device):
+        for b in range(0, len(songs), batch_size):
+            batch = songs[b : b + batch_size]
+            topics, audio, *_ = _batch_tensors(prep, batch, device)
+            pooled = text_vectors(model, prep, batch, device)
+            out = model.head(pooled, topics, audio)
+            parts["mood"].append(torch.softmax(out["mood_logits"].float(), dim=1).cpu().numpy())
+            parts["genre"].append(torch.sigmoid(out["genre_logits"].float()).cpu().numpy())
+            parts["embedding"].append(out["embedding"].float().cpu().numpy())
+            parts["pooled"].append(pooled.float().cpu().numpy())
+    return {k: np.concatenate(v) if v else np.zeros((0, 0), np.float32) for k, v in parts.items()}
+
+
+def _loss_weights(prep: Prepared, songs: np.ndarray, sampler: str, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    rows = prep.rows[songs]
+    mood_w = None
+    if prep.labels.moods:
+        counts = np.bincount(prep.labels.mood[rows][prep.labels.mood[rows] >= 0], minlength=len(prep.labels.moods)).clip(min=1)
+        mood_w = torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32, device=device)
+    pos_w = None
+    if prep.labels.genres and sampler == "none":
+        has = prep.labels.has_genre[rows]
+        pos = prep.labels.genre[rows][has].sum(axis=0).clip(min=1)
+        # Capped so a rare genre's positives do not swamp the loss.
+        pos_w = torch.tensor(np.minimum((has.sum() - pos) / pos, 10.0), dtype=torch.float32, device=device)
+    return mood_w, pos_w
+
+
+@dataclass
+class FitResult:
+    model: TBert
+    history: list[dict[str, float]]
+    best_epoch: int
+    train_s: float
+    songs_per_s: float
+    step_s: float
+
+
+def fit(
+    prep: Prepared,
+    *,
+    use_topics: bool = True,
+    use_audio: bool = True,
+    epochs: int = 3,
+    batch_size: int | None = None,
+    lr: float = 5e-5,
+    head_lr: float = 1e-3,
+    warmup: float = 0.1,
+    patience: int = 2,
+    hidden: int = 256,
+    dropout: float = 0.1,
+    sampler: str = "weighted",
+    seed: int = 0,
+    device: str = "auto",
+    label: str = "training",
+) -> FitResult:
+    """Train a fresh head (and the unfrozen encoder layers, on a copy of the encoder) on the
+    train split; early-stop on validation loss and return the best epoch's weights."""
+    if sampler not in ("weighted", "none"):
+        raise RecsysError(f"--sampler must be weighted or none, got {sampler!r}")
+    if epochs < 1:
+        raise RecsysError(f"--epochs must be at least 1, got {epochs}")
+    set_seed(seed)
+    dev = resolve_device(device)
+    batch_size = batch_size or (64 if dev.type == "cuda" else 16)
+    model = TBert(
+        copy.deepcopy(prep.encoder), n_topics=prep.topics.shape[1], audio_dim=prep.audio.shape[1],
+        n_moods=len(prep.labels.moods), n_genres=len(prep.labels.genres), hidden=hidden, dropout=dropout,
+        use_topics=use_topics, use_audio=use_audio,
+    ).to(dev)
+    frozen = [model.encoder.embeddings, *model.encoder.encoder.layer[: prep.freeze_layers]] if prep.freeze_layers else []
+    for module in frozen:
+        module.requires_grad_(False)
+    enc_params = [p for p in model.encoder.parameters() if p.requires_grad]
+    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    groups = [{"params": head_params, "lr": head_lr}] + ([{"params": enc_params, "lr": lr}] if enc_params else [])
+    optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+
+    train_songs, val_songs = prep.split_rows("train"), prep.split_rows("val")
+    rng = np.random.default_rng(seed)
+    weights = _song_weights(prep, train_songs) if sampler == "weighted" and prep.labels.genres else None
+    steps_per_epoch = math.ceil(len(train_songs) / batch_size)
+    total = steps_per_epoch * epochs
+    warm = max(1, int(warmup * total))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    mood_w, pos_w = _loss_weights(prep, train_songs, sampler, dev)
+
+    history: list[dict[str, float]] = []
+    best_loss, best_epoch, best_state, bad = math.inf, 0, None, 0
+    train_time, songs_seen, steps = 0.0, 0, 0
+    with progress() as bar:
+        task = bar.add_task(label, total=total, info="")
+        for epoch in range(1, epochs + 1):
+            model.train()
+            for module in frozen:
+                module.eval()
+            epoch_loss, start = 0.0, time.perf_counter()
+            for batch in _batches(prep, train_songs, batch_size, rng, weights):
+                topics, audio, mood, genre, has_genre = _batch_tensors(prep, batch, dev)
+                with _autocast(dev):
+                    out = model.head(text_vectors(model, prep, batch, dev), topics, audio)
+                loss = masked_losses(out, mood, genre, has_genre, mood_w, pos_w)["total"]
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+                optimizer.step()
+                scheduler.step()
+                epoch_loss += float(loss.detach()) * len(batch)
+                songs_seen += len(batch)
+                steps += 1
+                elapsed = train_time + time.perf_counter() - start
+                bar.update(task, advance=1, info=f"epoch {epoch} loss {float(loss.detach()):.3f} {songs_seen / elapsed:.1f} songs/s")
+            train_time += time.perf_counter() - start
+            val_loss = evaluate_loss(model, prep, val_songs, dev, mood_w, pos_w)
+            history.append({"epoch": epoch, "train_loss": epoch_loss / len(train_songs), "val_loss": val_loss})
+            if val_loss < best_loss - 1e-6:
+                best_loss, best_epoch, bad = val_loss, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if k in trainable}
+            else:
+                bad += 1
+                if bad >= patience:
+                    bar.update(task, completed=total)
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state, strict=False)
+    model.eval()
+    return FitResult(model, history, best_epoch, train_time, songs_seen / max(train_time, 1e-9), train_time / max(steps, 1))
+
+
+def evaluate_loss(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.device, mood_w: torch.Tensor | None, pos_w: torch.Tensor | None, batch_size: int = 64) -> float:
+    """Mean masked loss over ``songs`` (weighted by batch size), model in eval mode."""
+    model.eval()
+    total = 0.0
+    with torch.inference_mode(), _autocast(device):
+        for b in range(0, len(songs), batch_size):
+            batch = songs[b : b + batch_size]
+            topics, audio, mood, genre, has_genre = _batch_tensors(prep, batch, device)
+            out = model.head(text_vectors(model, prep, batch, device), topics, audio)
+            total += float(masked_losses(out, mood, genre, has_genre, mood_w, pos_w)["total"]) * len(batch)
+    return total / max(len(songs), 1)
+
+
+def split_metrics(model: TBert, prep: Prepared, split: str, device: torch.device) -> dict[str, Any]:
+    songs = prep.split_rows(split)
+    if not len(songs):
+        return {}
+    pred = predict(model, prep, songs, device)
+    return score_tasks(prep.labels, prep.rows[songs], pred["mood"], pred["genre"])
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    metrics: dict[str, Any]  # {"val": {task: ...}, "test": {task: ...}}
+    timings: dict[str, float]
+    songs_per_s: float
+    step_s: float
+    n_songs: dict[str, int]
+    n_chunked: int
+    n_capped: int
+    history: list[dict[str, float]]
+    best_epoch: int
+    notes: list[str]
+
+
+def train(
+    catalog: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    model: str | Path | None = None,
+    max_length: int = 128,
+    max_chunks: int | None = None,
+    epochs: int = 3,
+    batch_size: int | None = None,
+    lr: float = 5e-5,
+    head_lr: float = 1e-3,
+    warmup: float = 0.1,
+    patience: int = 2,
+    freeze_layers: int = 5,
+    topics_k: int = 10,
+    topics_grid: Sequence[int] | None = None,
+    lda_passes: int = 5,
+    min_genre_songs: int = 20,
+    hidden: int = 256,
+    sampler: str = "weighted",
+    seed: int = 0,
+    device: str = "auto",
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train tBERT on ``catalog`` (splits from its ``split`` column) and write the checkpoint
+    directory ``out_dir`` atomically. Reports validation and test metrics."""
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not (out_dir / "config.json").is_file() and any(out_dir.iterdir()):
+        raise RecsysError(f"{out_dir}: exists and is not a model directory; refusing to replace it")
+    if (out_dir / "config.json").is_file():
+        read_config(out_dir)  # replacing a checkpoint is fine, replacing something else is not
+    prep = prepare(
+        catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
+        topics_k=topics_k, topics_grid=topics_grid, lda_passes=lda_passes, min_genre_songs=min_genre_songs,
+        seed=seed, device=device,
+    )
+    for note in prep.notes:
+        if log:
+            log(note)
+    result = fit(
+        prep, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
+        hidden=hidden, sampler=sampler, seed=seed, device=device,
+    )
+    dev = resolve_device(device)
+    t = time.perf_counter()
+    metrics = {split: split_metrics(result.model, prep, split, dev) for split in ("val", "test")}
+    timings = {**prep.timings, "train_s": result.train_s, "eval_s": time.perf_counter() - t}
+    config = {
+        "moods": prep.labels.moods,
+        "genres": prep.labels.genres,
+        "max_length": max_length,
+        "encoder": {"source": prep.encoder_path, "n_layers": result.model.n_layers, "freeze_layers": freeze_layers},
+        "topic_k": int(prep.topics.shape[1]),
+        "train": {
+            "epochs": epochs, "best_epoch": result.best_epoch, "batch_size": batch_size, "lr": lr, "head_lr": head_lr,
+            "warmup": warmup, "sampler": sampler, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs,
+        },
+        "metrics": metrics,
+    }
+    save_model(out_dir, result.model.to("cpu"), prep.tokenizer, prep.topic_model, prep.features, config)
+    timings["total_s"] = time.perf_counter() - start
+    counts = {s: int(len(prep.split_rows(s))) for s in ("train", "val", "test")}
+    return TrainResult(
+        out_dir, metrics, timings, result.songs_per_s, result.step_s, counts, prep.chunks.n_chunked, prep.n_capped,
+        result.history, result.best_epoch, prep.notes,
+    )
