@@ -1,0 +1,129 @@
+"""Import public music datasets (and the user's own CSV/Parquet) into one canonical catalogue.
+
+``import_sources(paths)`` detects each file's format from its header columns (or takes
+``fmt``), adapts every file to a source frame, joins them on ``recsys.catalog.song_key`` with
+the conflict rules of data/SCHEMA.md, canonicalises tags and assigns deterministic splits.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from recsys.catalog import assign_splits, conform, song_id
+from recsys.errors import RecsysError
+from recsys.progress import progress
+from recsys.sources import (
+    bow_lyrics, deezer, generic, genius_lyrics, genius_tags, millsong, moodylyrics, musicmood, open_lyrics, panda,
+    playlist_moods, spotify, tcc,
+)
+from recsys.sources._read import TABLE_SUFFIXES, read_table, require
+from recsys.sources.base import Adapter
+from recsys.sources.join import SourceFrame, join_sources
+from recsys.sources.tags import load_tag_table
+
+# Priority order breaks ties inside a conflict rank: the user's own file first, then sources with
+# explicit mood labels (MoodyLyrics' four classes before MusicMood's two), lyrics, audio, tags.
+ADAPTERS: list[Adapter] = [
+    moodylyrics.LYRICS, moodylyrics.LABELS, musicmood.ADAPTER, genius_lyrics.ADAPTER, open_lyrics.ADAPTER,
+    millsong.ADAPTER, tcc.ADAPTER, bow_lyrics.ADAPTER, *spotify.ADAPTERS, playlist_moods.ADAPTER,
+    panda.ADAPTER, deezer.ADAPTER, genius_tags.ADAPTER,
+]
+FORMATS = ["generic"] + [a.name for a in ADAPTERS]
+
+__all__ = ["ADAPTERS", "FORMATS", "import_sources"]
+
+
+def _detect(columns: list[str]) -> Adapter | None:
+    header = set(columns)
+    return next((a for a in ADAPTERS if a.signature <= header), None)
+
+
+def _files(paths: list[Path]) -> list[tuple[Path, bool]]:
+    """(file, named explicitly) pairs; directories expand to their table files, sorted."""
+    out: list[tuple[Path, bool]] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+            if not found:
+                raise RecsysError(f"{path}: no CSV, TSV or Parquet files in this directory")
+            out.extend((p, False) for p in found)
+        elif not path.exists():
+            raise RecsysError(f"{path}: no such file or directory")
+        else:
+            out.append((path, True))
+    return out
+
+
+def _adapter_for(path: Path, df: pd.DataFrame, fixed: Adapter | None) -> Adapter | None:
+    if fixed is not None:
+        if fixed.signature:
+            require(df, sorted(fixed.signature), path, fixed.name)
+        return fixed
+    return _detect(list(df.columns))
+
+
+def import_sources(
+    paths: list[Path],
+    *,
+    fmt: str | None = None,
+    mapping: Path | dict[str, str] | None = None,
+    tag_table: Path | None = None,
+    keep_unmatched: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Import files or directories into a conformed catalogue DataFrame with splits assigned.
+
+    By default only songs that have lyrics, or are joined to a song with lyrics, are kept;
+    ``keep_unmatched`` keeps label-only and audio-only rows too. Files in a directory whose
+    columns match no format are skipped with a warning; a file named directly must match.
+    """
+    warn = on_warning or (lambda msg: warnings.warn(msg, stacklevel=2))
+    if not paths:
+        raise RecsysError("no input files given")
+    tags = load_tag_table(tag_table)
+    if mapping is not None and fmt is None:
+        fmt = "generic"
+    if fmt is not None and fmt not in FORMATS:
+        raise RecsysError(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
+    fixed = generic.adapter(mapping) if fmt == "generic" else next((a for a in ADAPTERS if a.name == fmt), None)
+    files = _files([Path(p) for p in paths])
+    frames: list[SourceFrame] = []
+    with progress() as bar:
+        for path, explicit in files:
+            task = bar.add_task(path.name[:40], total=None, info="reading")
+            df = read_table(path, warn)
+            adapter = _adapter_for(path, df, fixed)
+            if adapter is None:
+                if explicit:
+                    raise RecsysError(f"{path}: unknown format (columns: {', '.join(map(str, df.columns[:8]))}); "
+                                      f"name it with --format NAME ({', '.join(FORMATS)})")
+                warn(f"{path}: skipped, its columns match no known format")
+                bar.update(task, total=1, completed=1, info="skipped")
+                continue
+            bar.update(task, total=len(df), info=adapter.name)
+            frames.append(SourceFrame(adapter, adapter.load(df, path), str(path)))
+            bar.update(task, completed=len(df), info=f"{adapter.name}: {len(df)} rows")
+        if not frames:
+            raise RecsysError("none of the input files is in a recognised format")
+        join_task = bar.add_task("joining", total=None, info="")
+        priority = {a.name: i for i, a in enumerate([fixed] if fixed else [])}
+        priority.update({a.name: len(priority) + i for i, a in enumerate(ADAPTERS) if a.name not in priority})
+        joined, stats = join_sources(
+            frames, tags, priority=priority, keep_unmatched=keep_unmatched,
+            on_progress=lambda step: bar.update(join_task, info=step),
+        )
+        bar.update(join_task, total=1, completed=1, info=f"{len(joined)} songs")
+    for src, n in sorted(stats.duplicates.items()):
+        warn(f"{src}: {n} duplicate rows of the same song merged")
+    for src, n in sorted(stats.swapped.items()):
+        warn(f"{src}: {n} rows had title and artist swapped; fixed by matching other sources")
+    if joined.empty:
+        raise RecsysError("the import produced no songs (no rows with lyrics; use --keep-unmatched to keep the rest)")
+    joined["song_id"] = [song_id(a, t) for a, t in zip(joined["artist"], joined["title"])]
+    catalog = conform(joined)
+    catalog["split"] = assign_splits(catalog).astype("string")
+    return catalog

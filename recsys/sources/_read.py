@@ -1,0 +1,119 @@
+"""Reading raw source files: encoding fallback, binary detection, numeric and list columns.
+
+Every adapter reads through :func:`read_table` so that bad input fails the same way: one
+:class:`RecsysError` line naming the file, and for cell-level problems the row and column.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from recsys.errors import RecsysError
+
+TABLE_SUFFIXES = {".csv", ".tsv", ".parquet"}
+# Tried in order; cp1252 and latin-1 only after the text has passed the binary check.
+_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+_TRUNCATED = re.compile(r"EOF inside string starting at row (\d+)")
+_YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    if b"\x00" in raw[:65536]:
+        raise RecsysError(f"{path}: not a UTF-8/Latin-1 text file (NUL bytes: binary or UTF-16); re-save it as UTF-8 CSV")
+    for encoding in _ENCODINGS:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\r\n")
+        if controls > 0.01 * max(1, min(len(text), 65536)):
+            raise RecsysError(f"{path}: looks like a binary file, not CSV text")
+        return text
+    raise RecsysError(f"{path}: cannot decode the file as UTF-8, cp1252 or Latin-1")
+
+
+def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Read a CSV/TSV (any of the fallback encodings) or Parquet file; all CSV cells as strings.
+
+    A file cut off inside its last quoted record (partial downloads) loses that record with a
+    warning; any other parse error fails.
+    """
+    if not path.exists():
+        raise RecsysError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise RecsysError(f"{path}: the file is empty")
+    if path.suffix.lower() == ".parquet":
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise RecsysError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+    text = _decode(path, path.read_bytes())
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    options = dict(sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    try:
+        df = pd.read_csv(io.StringIO(text), **options)
+    except pd.errors.EmptyDataError:
+        raise RecsysError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as exc:
+        cut = _TRUNCATED.search(str(exc))
+        if cut is None:
+            raise RecsysError(f"{path}: not a readable CSV ({str(exc).strip().splitlines()[-1]})") from None
+        # The parser counts the header as row 0, so the cut record is data row N and N - 1 are whole.
+        df = pd.read_csv(io.StringIO(text), nrows=int(cut.group(1)) - 1, **options)
+        if warn:
+            warn(f"{path}: the file ends inside row {cut.group(1)} (cut off); that row was dropped")
+    if df.empty:
+        raise RecsysError(f"{path}: the file has a header but no rows")
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def require(df: pd.DataFrame, columns: list[str], path: Path, fmt: str) -> None:
+    """Fail naming the first required column the file lacks."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise RecsysError(f"{path}: missing required column {missing[0]!r} for format {fmt}")
+
+
+def numeric(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """The column as floats; a non-empty cell that is not a number is an error naming row and column."""
+    raw = df[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    present = raw.notna() & raw.astype(str).str.strip().ne("")
+    bad = present & values.isna()
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        # +2: one for the header line, one for 1-based numbering, so it matches an editor's line.
+        raise RecsysError(f"{path}: row {pos + 2} column {column!r}: {str(raw.iloc[pos])[:40]!r} is not a number")
+    return values.astype("float64")
+
+
+def year_of(series: pd.Series) -> pd.Series:
+    """A year from a year or date column ("2004", "2004-05-01", "5/1/2004"); null when absent."""
+    return pd.to_numeric(series.astype("string").str.extract(_YEAR, expand=False), errors="coerce").astype("Int64")
+
+
+def split_list(value: object, seps: str = ",;|") -> list[str]:
+    """Tags from a list literal ("['a', 'b']") or a separated string ("a, b; c")."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    if value is None or pd.isna(value):
+        return []
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            parsed = None
+        if isinstance(parsed, (list, tuple)):
+            return [str(v).strip() for v in parsed if str(v).strip()]
+        text = text[1:-1]
+    parts = re.split(f"[{re.escape(seps)}]", text)
+    return [p.strip().strip("'\"").strip() for p in parts if p.strip().strip("'\"").strip()]

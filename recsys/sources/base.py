@@ -1,0 +1,70 @@
+"""What every format adapter produces: a *source frame*, one row per raw record.
+
+Columns (all optional except title and artist): ``title artist year lyrics lyrics_kind``, the
+audio features already on the catalogue's scales, ``mood_label`` (a raw mood word, canonicalised
+later by the tag table), ``moods_raw genres_raw tags_raw`` (lists of raw strings). The adapter's
+``audio_rank`` and ``mood_rank`` tell the join which source wins a conflict (data/SCHEMA.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from recsys.sources._read import numeric
+
+# Conflict ranks (higher wins): Spotify-scale audio beats tcc's min-max audio; explicit mood
+# labels beat moods derived from valence/arousal, AllMusic quadrants or playlist names.
+AUDIO_SPOTIFY, AUDIO_MINMAX = 2, 1
+MOOD_EXPLICIT, MOOD_DERIVED = 2, 1
+
+KEY_NAMES = {"C": 0, "C#": 1, "DB": 1, "D": 2, "D#": 3, "EB": 3, "E": 4, "F": 5, "F#": 6, "GB": 6, "G": 7,
+             "G#": 8, "AB": 8, "A": 9, "A#": 10, "BB": 10, "B": 11}
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """A named format: the header columns that identify it and the function that reads it."""
+
+    name: str
+    signature: frozenset[str]
+    load: Callable[[pd.DataFrame, Path], pd.DataFrame]
+    audio_rank: int = 0
+    mood_rank: int = 0
+    description: str = ""
+
+
+def audio(df: pd.DataFrame, path: Path, columns: dict[str, str], scale: dict[str, float] | None = None) -> pd.DataFrame:
+    """Numeric audio columns renamed to catalogue names (``columns``: canonical -> source column),
+    divided by ``scale`` where a source uses another unit (Spotify-2000's 0..100)."""
+    out = pd.DataFrame(index=df.index)
+    for canonical, column in columns.items():
+        if column in df.columns:
+            out[canonical] = numeric(df, column, path) / (scale or {}).get(canonical, 1.0)
+    return out
+
+
+def key_number(series: pd.Series) -> pd.Series:
+    """Pitch class 0..11 from numbers or letter names such as "C#/Db" or "F"."""
+    as_num = pd.to_numeric(series, errors="coerce")
+    letters = series.astype("string").str.split("/").str[0].str.strip().str.upper().map(KEY_NAMES)
+    return as_num.fillna(letters.astype("float64"))
+
+
+def mode_number(series: pd.Series) -> pd.Series:
+    """1 major / 0 minor from 1/0 or "Major"/"Minor"."""
+    words = series.astype("string").str.strip().str.lower().map({"major": 1.0, "minor": 0.0})
+    return pd.to_numeric(series, errors="coerce").fillna(words.astype("float64"))
+
+
+def beats(series: pd.Series) -> pd.Series:
+    """Beats per bar from 4, "4 beats" or "4/4"."""
+    return pd.to_numeric(series.astype("string").str.extract(r"(\d+)", expand=False), errors="coerce")
+
+
+def strip_quotes(series: pd.Series) -> pd.Series:
+    """Drop the single quotes some scrapes wrap around every cell ("'There Goes My Baby'")."""
+    return series.astype("string").str.strip().str.strip("'").str.strip()

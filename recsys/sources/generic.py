@@ -1,0 +1,97 @@
+"""Any CSV/Parquet file with a user-given column mapping (``--map title=Song`` or a TOML file).
+
+TOML layout::
+
+    lyrics_kind = "full"          # optional: full | preprocessed | bag_of_words
+    [columns]
+    title = "Song"                # catalogue field = column in the file
+    artist = "Band"
+    mood = "Mood"                 # explicit labels, canonicalised by the tag table
+    genres = "Genres"             # a list literal or a ",;|"-separated string
+
+Unlike the built-in formats, a song listed twice in the user's own file is an error: the mapping
+cannot tell which row is meant.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from recsys.catalog import AUDIO_FEATURES, LYRICS_KINDS, song_key
+from recsys.errors import RecsysError
+from recsys.sources._read import numeric, split_list, year_of
+from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, beats, key_number, mode_number
+
+FIELDS = ["title", "artist", "year", "lyrics", "mood", "genres", "tags"] + AUDIO_FEATURES
+
+
+def parse_mapping(mapping: Path | dict[str, str] | None) -> dict[str, str]:
+    """A validated field -> column mapping from a TOML file or a dict (``lyrics_kind`` is a value)."""
+    if mapping is None:
+        raise RecsysError("format generic needs a column mapping: --map title=COL --map artist=COL or --mapping FILE.toml")
+    where = "--map"
+    if isinstance(mapping, Path):
+        where = str(mapping)
+        if not mapping.exists():
+            raise RecsysError(f"{mapping}: no such mapping file")
+        try:
+            data = tomllib.loads(mapping.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise RecsysError(f"{mapping}: not a valid TOML mapping ({exc})") from None
+        columns = data.get("columns", {k: v for k, v in data.items() if k != "lyrics_kind"})
+        mapping = {**columns, **({"lyrics_kind": data["lyrics_kind"]} if "lyrics_kind" in data else {})}
+    out: dict[str, str] = {}
+    for field, column in mapping.items():
+        if field != "lyrics_kind" and field not in FIELDS:
+            raise RecsysError(f"{where}: unknown catalogue field {field!r} (known: {', '.join(FIELDS)}, lyrics_kind)")
+        if not isinstance(column, str) or not column:
+            raise RecsysError(f"{where}: field {field!r} must name a column as a string")
+        out[field] = column
+    if out.get("lyrics_kind", "full") not in LYRICS_KINDS:
+        raise RecsysError(f"{where}: lyrics_kind must be one of {', '.join(LYRICS_KINDS)}")
+    for field in ("title", "artist"):
+        if field not in out:
+            raise RecsysError(f"{where}: the mapping must name a column for {field!r}")
+    return out
+
+
+def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    for field, column in mapping.items():
+        if field != "lyrics_kind" and column not in df.columns:
+            raise RecsysError(f"{path}: mapping names column {column!r} for {field!r}, but the file has no such column")
+    col = {f: df[c] for f, c in mapping.items() if f != "lyrics_kind"}
+    out = pd.DataFrame({"title": col["title"], "artist": col["artist"]})
+    keys = [song_key(a, t) for a, t in zip(out["artist"], out["title"])]
+    dup = pd.Series(keys).duplicated(keep=False)
+    if dup.any():
+        rows = [i + 2 for i in dup[dup].index[:2]]
+        raise RecsysError(f"{path}: rows {rows[0]} and {rows[1]} are the same song ({out['artist'].iloc[rows[0] - 2]} - "
+                          f"{out['title'].iloc[rows[0] - 2]}); remove the duplicate")
+    if "year" in col:
+        out["year"] = year_of(col["year"])
+    if "lyrics" in col:
+        out["lyrics"] = col["lyrics"]
+        out["lyrics_kind"] = mapping.get("lyrics_kind", "full")
+    for feature in AUDIO_FEATURES:
+        if feature in col:
+            converters = {"key": key_number, "mode": mode_number, "time_signature": beats}
+            out[feature] = converters[feature](col[feature]) if feature in converters else numeric(df, mapping[feature], path)
+    if "mood" in col:
+        out["mood_label"] = col["mood"]
+        out["moods_raw"] = col["mood"].map(lambda m: [m] if isinstance(m, str) else [])
+    if "genres" in col:
+        out["genres_raw"] = col["genres"].map(split_list)
+    if "tags" in col:
+        out["tags_raw"] = col["tags"].map(split_list)
+    return out
+
+
+def adapter(mapping: Path | dict[str, str] | None) -> Adapter:
+    """The generic adapter bound to a validated mapping."""
+    fields = parse_mapping(mapping)
+    return Adapter("generic", frozenset(), partial(_load, fields), audio_rank=AUDIO_SPOTIFY, mood_rank=MOOD_EXPLICIT,
+                   description="any CSV/Parquet with a column mapping")

@@ -1,0 +1,171 @@
+"""Join source frames into one catalogue row per song, by ``recsys.catalog.song_key``.
+
+Conflict rules (documented in data/SCHEMA.md): lyrics full > preprocessed > bag_of_words; audio
+from the best-ranked source as a whole vector (Spotify scale > tcc min-max); mood explicit >
+derived; year, title and artist from the first source in priority order that has them (title and
+artist from the lyrics source when there is one); genres, raw moods and raw tags are unions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from recsys.catalog import AUDIO_FEATURES, normalize_text
+from recsys.sources.base import Adapter
+from recsys.sources.tags import TagTable
+
+_KIND_RANK = {"full": 3, "preprocessed": 2, "bag_of_words": 1}
+_LIST_FIELDS = ("moods_raw", "genres_raw", "tags_raw")
+
+
+@dataclass
+class SourceFrame:
+    """One adapted file: the adapter that read it and its source frame (see recsys.sources.base)."""
+
+    adapter: Adapter
+    frame: pd.DataFrame
+    label: str
+
+
+@dataclass
+class JoinStats:
+    """What the join did, for the CLI's warning lines."""
+
+    duplicates: dict[str, int] = field(default_factory=dict)
+    swapped: dict[str, int] = field(default_factory=dict)
+    dropped_unmatched: int = 0
+
+
+def _clean(series: pd.Series) -> pd.Series:
+    s = series.astype("string").str.strip()
+    return s.mask(s == "")
+
+
+def _stack(frames: list[SourceFrame], priority: dict[str, int]) -> pd.DataFrame:
+    parts = []
+    for sf in frames:
+        f = sf.frame.copy()
+        for col in ["year", "lyrics", "lyrics_kind", "mood_label", *AUDIO_FEATURES]:
+            if col not in f:
+                f[col] = None
+        for col in _LIST_FIELDS:
+            if col not in f or f[col].isna().all():
+                f[col] = [[] for _ in range(len(f))]
+        f["title"], f["artist"], f["lyrics"] = _clean(f["title"]), _clean(f["artist"]), _clean(f["lyrics"])
+        f["_src"] = sf.adapter.name
+        f["_order"] = priority[sf.adapter.name]
+        f["_audio_rank"] = sf.adapter.audio_rank
+        f["_mood_rank"] = sf.adapter.mood_rank
+        parts.append(f.dropna(subset=["title", "artist"]))
+    df = pd.concat(parts, ignore_index=True)
+    df["year"] = pd.to_numeric(df["year"], errors="coerce")
+    for col in AUDIO_FEATURES:
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df
+
+
+def _normalised(values: pd.Series) -> pd.Series:
+    uniques = values.unique()
+    return values.map(dict(zip(uniques, (normalize_text(v) for v in uniques))))
+
+
+def _swap_if_known(df: pd.DataFrame, stats: JoinStats) -> pd.DataFrame:
+    """Swap title and artist on rows whose swapped key is another source's song and whose own key is
+    nobody else's: some scrapes put the title in the artist column."""
+    sources_of: dict[str, set[str]] = {}
+    for key, src in zip(df["_key"], df["_src"]):
+        sources_of.setdefault(key, set()).add(src)
+    swapped_key = df["_t"] + "||" + df["_a"]
+
+    def elsewhere(key: str, src: str) -> bool:
+        return bool(sources_of.get(key, set()) - {src})
+
+    swap = np.array([
+        (not elsewhere(k, s)) and elsewhere(sk, s) for k, sk, s in zip(df["_key"], swapped_key, df["_src"])
+    ], dtype=bool)
+    if swap.any():
+        df.loc[swap, ["title", "artist"]] = df.loc[swap, ["artist", "title"]].to_numpy()
+        df.loc[swap, "_key"] = swapped_key[swap]
+        stats.swapped = df.loc[swap, "_src"].value_counts().to_dict()
+    return df
+
+
+def _best(df: pd.DataFrame, mask: pd.Series, by: list[str], ascending: list[bool]) -> pd.DataFrame:
+    return df[mask].sort_values(by, ascending=ascending, kind="stable").drop_duplicates("_key").set_index("_key")
+
+
+def _union(df: pd.DataFrame, column: str) -> pd.Series:
+    exploded = df[["_key", column]].explode(column).dropna().drop_duplicates()
+    return exploded.groupby("_key", sort=False)[column].agg(list)
+
+
+def join_sources(
+    frames: list[SourceFrame],
+    tags: TagTable,
+    *,
+    priority: dict[str, int],
+    keep_unmatched: bool = False,
+    on_progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, JoinStats]:
+    """One row per song key, fields resolved by the conflict rules; not yet conformed or split."""
+    stats = JoinStats()
+    df = _stack(frames, priority)
+    df["_a"], df["_t"] = _normalised(df["artist"]), _normalised(df["title"])
+    df = df[(df["_a"] != "") & (df["_t"] != "")]
+    df["_key"] = df["_a"] + "||" + df["_t"]
+    dup = df.duplicated(["_src", "_key"])
+    stats.duplicates = df.loc[dup, "_src"].value_counts().to_dict()
+    df = _swap_if_known(df, stats)
+    if not keep_unmatched:
+        lyric_keys = set(df.loc[df["lyrics"].notna(), "_key"])
+        keep = df["_key"].isin(lyric_keys)
+        stats.dropped_unmatched = int(df.loc[~keep, "_key"].nunique())
+        df = df[keep]
+    df = df.reset_index(drop=True)
+    if on_progress:
+        on_progress("canonicalising tags")
+    df["_mood"] = df["mood_label"].map(tags.mood)
+    df["_genres"] = df["genres_raw"].map(tags.genres)
+    df["_tags"] = [g + t for g, t in zip(df["genres_raw"], df["tags_raw"])]
+    df["_kind_rank"] = df["lyrics_kind"].map(_KIND_RANK).fillna(0)
+    df["_n_audio"] = df[AUDIO_FEATURES].notna().sum(axis=1)
+
+    if on_progress:
+        on_progress("resolving conflicts")
+    first = df.sort_values("_order", kind="stable").drop_duplicates("_key").set_index("_key")
+    out = pd.DataFrame(index=first.index)
+    lyr = _best(df, df["lyrics"].notna(), ["_kind_rank", "_order"], [False, True])
+    aud = _best(df, df["_n_audio"] > 0, ["_audio_rank", "_n_audio", "_order"], [False, False, True])
+    mood = _best(df, df["_mood"].notna(), ["_mood_rank", "_order"], [False, True])
+    year = _best(df, df["year"].notna(), ["_order"], [True])
+    named = lyr[["title", "artist", "_src"]].combine_first(first[["title", "artist", "_src"]])
+    out["title"], out["artist"] = named["title"], named["artist"]
+    out["year"] = year["year"]
+    out["lyrics"], out["lyrics_kind"] = lyr["lyrics"], lyr["lyrics_kind"]
+    for col in AUDIO_FEATURES:
+        out[col] = aud[col]
+    out["audio_source"] = aud["_src"]
+    out["mood"] = mood["_mood"]
+    empty = pd.Series([[] for _ in range(len(out))], index=out.index)
+    out["moods_raw"] = _union(df, "moods_raw").reindex(out.index).fillna(empty)
+    out["genres"] = _union(df, "_genres").reindex(out.index).fillna(empty).map(sorted)
+    out["tags_raw"] = _union(df, "_tags").reindex(out.index).fillna(empty)
+    srcs = df.sort_values("_order", kind="stable")
+    out["source"] = srcs.drop_duplicates(["_key", "_src"]).groupby("_key")["_src"].agg(list).reindex(out.index)
+    genre_src = srcs[srcs["_genres"].str.len() > 0].drop_duplicates(["_key", "_src"]).groupby("_key")["_src"].agg(list)
+    picks = pd.DataFrame({
+        "title": named["_src"], "artist": named["_src"], "year": year["_src"], "lyrics": lyr["_src"],
+        "audio": aud["_src"], "mood": mood["_src"],
+    }).reindex(out.index)
+    genre_src = genre_src.reindex(out.index)
+    out["provenance"] = [
+        json.dumps({**{k: v for k, v in row.items() if isinstance(v, str)}, **({"genres": g} if isinstance(g, list) else {})},
+                   sort_keys=True)
+        for row, g in zip(picks.to_dict("records"), genre_src)
+    ]
+    return out.reset_index(drop=True), stats

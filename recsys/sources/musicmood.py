@@ -1,0 +1,29 @@
+"""MusicMood (rasbt): full lyrics, a genre and an explicit happy/sad label per song."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from recsys.sources._read import year_of
+from recsys.sources.base import MOOD_EXPLICIT, Adapter
+
+
+def load(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    out = pd.DataFrame({"title": df["title"], "artist": df["artist"], "lyrics": df["lyrics"]})
+    out["lyrics_kind"] = "full"
+    out["year"] = year_of(df["year"]) if "year" in df.columns else None
+    out["mood_label"] = df["mood"]
+    out["moods_raw"] = df["mood"].map(lambda m: [m] if isinstance(m, str) else [])
+    out["genres_raw"] = df["genre"].map(lambda g: [g] if isinstance(g, str) else [])
+    return out
+
+
+ADAPTER = Adapter(
+    "musicmood",
+    frozenset({"file", "artist", "title", "lyrics", "genre", "mood"}),
+    load,
+    mood_rank=MOOD_EXPLICIT,
+    description="MusicMood train/valid CSV (rasbt)",
+)
