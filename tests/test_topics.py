@@ -1,0 +1,102 @@
+"""TopicModel: real gensim LDA on demo and real lyrics; transform, determinism, grid, save/load."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.errors import RecsysError
+from training.topics import MODEL_FILE, PARAMS_FILE, TopicModel, select_num_topics
+
+SMALL = dict(passes=2, no_below=2, no_above=0.6)
+
+
+@pytest.fixture(scope="module")
+def demo_lyrics(request: pytest.FixtureRequest) -> list[str]:
+    """Lyrics of the first 200 demo songs (skips until recsys.demo exists)."""
+    if importlib.util.find_spec("recsys.demo") is None:
+        pytest.skip("recsys.demo (the demo catalogue generator) is not there yet")
+    df: pd.DataFrame = request.getfixturevalue("demo_catalog_df")
+    return df["lyrics"].fillna("").astype(str).head(200).tolist()
+
+
+@pytest.fixture(scope="module")
+def demo_model(demo_lyrics: list[str]) -> TopicModel:
+    return TopicModel.fit(demo_lyrics, num_topics=4, seed=7, **SMALL)
+
+
+def test_transform_is_a_distribution_for_any_song(demo_model: TopicModel, demo_lyrics: list[str]) -> None:
+    x = demo_model.transform(demo_lyrics[:50] + ["", "words nobody ever sang qqzzx"])
+    assert x.shape == (52, 4) and x.dtype == np.float32
+    assert np.allclose(x.sum(axis=1), 1.0, atol=1e-5) and np.all(x > 0)
+    # A song's row does not depend on the other songs in the call.
+    assert np.array_equal(demo_model.transform(demo_lyrics[3:4])[0], x[3])
+    words = demo_model.top_words(0, 5)
+    assert len(words) == 5 and all(isinstance(w, str) and p > 0 for w, p in words)
+    with pytest.raises(RecsysError, match="out of range"):
+        demo_model.top_words(4)
+
+
+def test_same_seed_same_output(demo_model: TopicModel, demo_lyrics: list[str]) -> None:
+    again = TopicModel.fit(demo_lyrics, num_topics=4, seed=7, **SMALL)
+    assert np.array_equal(again.transform(demo_lyrics[:30]), demo_model.transform(demo_lyrics[:30]))
+    other = TopicModel.fit(demo_lyrics, num_topics=4, seed=8, **SMALL)
+    assert not np.array_equal(other.transform(demo_lyrics[:30]), demo_model.transform(demo_lyrics[:30]))
+
+
+def test_save_load_round_trip_and_damage(demo_model: TopicModel, demo_lyrics: list[str], tmp_path: Path) -> None:
+    path = demo_model.save(tmp_path / "topics")
+    loaded = TopicModel.load(path)
+    assert loaded.num_topics == 4 and loaded.params == demo_model.params
+    assert np.array_equal(loaded.transform(demo_lyrics[:30]), demo_model.transform(demo_lyrics[:30]))
+    with pytest.raises(RecsysError, match="no topics.json"):
+        TopicModel.load(tmp_path / "absent")
+    meta = (path / PARAMS_FILE).read_text()
+    (path / PARAMS_FILE).write_text(meta.replace('"format_version": 1', '"format_version": 2'))
+    with pytest.raises(RecsysError, match="format 2"):
+        TopicModel.load(path)
+    (path / PARAMS_FILE).write_text(meta)
+    (path / MODEL_FILE).write_bytes(b"not a pickle")
+    with pytest.raises(RecsysError, match="do not load"):
+        TopicModel.load(path)
+    (path / MODEL_FILE).unlink()
+    with pytest.raises(RecsysError, match=f"missing {MODEL_FILE}"):
+        TopicModel.load(path)
+
+
+def test_grid_reports_perplexity_and_coherence(demo_lyrics: list[str]) -> None:
+    model, report = select_num_topics(demo_lyrics, grid=(2, 3), seed=0, sample=500, **SMALL)
+    assert [row["k"] for row in report] == [2, 3]
+    for row in report:
+        assert row["perplexity"] == pytest.approx(2 ** -row["log_perplexity_bound"]) and row["perplexity"] > 1
+        assert np.isfinite(row["c_v"]) and np.isfinite(row["u_mass"])
+        assert row["c_v_sample"] == row["train_docs"] == 180 and row["holdout_docs"] == 20
+    chosen = [row for row in report if row["selected"]]
+    assert len(chosen) == 1 and chosen[0]["c_v"] == max(row["c_v"] for row in report)
+    assert model.num_topics == chosen[0]["k"]
+    with pytest.raises(RecsysError, match="c_v or u_mass"):
+        select_num_topics(demo_lyrics, grid=(2,), coherence="c_npmi")
+
+
+def test_no_words_left_is_one_line() -> None:
+    with pytest.raises(RecsysError, match="no words left"):
+        TopicModel.fit(["love song", "rain night"], num_topics=2, no_below=5)
+
+
+def test_real_lyrics_sample(request: pytest.FixtureRequest) -> None:
+    # Checked before the fixture runs: the fixture itself imports recsys.sources.
+    if importlib.util.find_spec("recsys.sources") is None:
+        pytest.skip("recsys.sources (real-format import) is not there yet")
+    from recsys.catalog import load_catalog
+
+    df = load_catalog(request.getfixturevalue("real_sample_catalog_path"))
+    lyrics = df["lyrics"].dropna().astype(str).head(300).tolist()
+    model = TopicModel.fit(lyrics, num_topics=5, seed=0, passes=2, no_below=3)
+    x = model.transform(lyrics[:40])
+    assert x.shape == (40, 5) and np.allclose(x.sum(axis=1), 1.0, atol=1e-5)
+    # Real songs differ in topic mix: rows are not all the prior.
+    assert x.max(axis=1).mean() > 0.4
