@@ -1,0 +1,228 @@
+"""The artefact directory the batch job writes and the query path reads (docs/ARCHITECTURE.md §3).
+
+Writing: ``ArtifactWriter`` stages the whole directory beside its target and renames it into
+place only when the build finished and manifest.json is written, so a build killed half way
+leaves the previous one untouched.
+
+Reading: ``load_artifacts`` checks the manifest before anything is used. Sizes of every file are
+checked always (cheap, catches truncation and swapped files); full SHA-256 hashes only with
+``verify="full"`` (``recsys index verify``), because hashing a large embeddings file on every
+query would cost seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+import recsys
+from recsys.dense import DenseIndex
+from recsys.errors import RecsysError
+from recsys.io import atomic_path, sha256_file, write_json
+from recsys.lexical import BM25Index
+
+ARTIFACT_FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SONGS = "songs.parquet"
+EMBEDDINGS = "embeddings.npy"
+POOLED = "pooled.npy"
+FAISS_INDEX = "faiss.index"
+BM25_DIR = "bm25"
+CLUSTERS = "clusters.json"
+REQUIRED = (SONGS, EMBEDDINGS)
+DEFAULT_BLEND_WEIGHT = 0.5
+# Written by the build itself; update_manifest must not let a caller overwrite them.
+_PROTECTED = frozenset({"format_version", "created", "packages", "hashes"})
+
+Verify = Literal["size", "full"]
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages an artefact depends on, read from installed metadata so that
+    torch and transformers are never imported here."""
+    import faiss
+
+    versions: dict[str, str | None] = {"recsys": recsys.__version__, "faiss": faiss.__version__}
+    for name in ("numpy", "pandas", "pyarrow", "scipy", "torch", "transformers"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _file_table(root: Path) -> dict[str, dict[str, Any]]:
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+    return {p.relative_to(root).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files}
+
+
+class ArtifactWriter:
+    """Stage an artefact directory and publish it atomically with its manifest.
+
+    ``with ArtifactWriter(out, params=..., hashes={"catalog": ..., "model": ...}) as stage:``
+    write songs.parquet, embeddings.npy, ... under ``stage``; ``params`` and ``hashes`` may be
+    extended on the writer until the block ends. On a clean exit manifest.json is written
+    (hashing every file) and the directory replaces ``out``; on an exception nothing changes.
+    """
+
+    def __init__(self, out_dir: str | Path, *, params: dict[str, Any] | None = None, hashes: dict[str, str] | None = None) -> None:
+        self.out_dir = Path(out_dir)
+        self.params: dict[str, Any] = dict(params or {})
+        self.hashes: dict[str, str] = dict(hashes or {})
+        self.blend_weight = DEFAULT_BLEND_WEIGHT
+        self._publishing: AbstractContextManager[Path] | None = None
+
+    @contextmanager
+    def _publish(self) -> Iterator[Path]:
+        with atomic_path(self.out_dir) as stage:
+            stage.mkdir()
+            yield stage
+            write_json(stage / MANIFEST, self.manifest(stage))
+
+    def __enter__(self) -> Path:
+        self._publishing = self._publish()
+        return self._publishing.__enter__()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool | None:
+        assert self._publishing is not None, "ArtifactWriter exited without being entered"
+        return self._publishing.__exit__(exc_type, exc, tb)
+
+    def manifest(self, stage: Path) -> dict[str, Any]:
+        """The manifest for the files now under ``stage``."""
+        return {
+            "format_version": ARTIFACT_FORMAT_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "packages": package_versions(),
+            "hashes": {**self.hashes, "files": _file_table(stage)},
+            "params": self.params,
+            "blend_weight": self.blend_weight,
+            "tuning": None,
+        }
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """manifest.json of an artefact directory, checked for presence, JSON and format version."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise RecsysError(f"{directory}: artefact directory not found (build it with `recsys index build`)")
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise RecsysError(f"{path}: missing; {directory} is not a complete artefact directory")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecsysError(f"{path}: unreadable JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise RecsysError(f"{path}: expected a JSON object")
+    version = manifest.get("format_version")
+    if version != ARTIFACT_FORMAT_VERSION:
+        raise RecsysError(f"{path}: artefact format version {version!r}, this recsys reads {ARTIFACT_FORMAT_VERSION}; rebuild with `recsys index build`")
+    files = manifest.get("hashes", {}).get("files")
+    if not isinstance(files, dict):
+        raise RecsysError(f"{path}: no file table under hashes.files")
+    return manifest
+
+
+def verify_artifacts(directory: str | Path, *, verify: Verify = "size") -> dict[str, Any]:
+    """Check every file the manifest lists (size always, SHA-256 with ``verify="full"``) and
+    that the required files are there; return the manifest."""
+    if verify not in ("size", "full"):
+        raise RecsysError(f"verify={verify!r}: choose size or full")
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    files: dict[str, dict[str, Any]] = manifest["hashes"]["files"]
+    for name in REQUIRED:
+        if name not in files:
+            raise RecsysError(f"{directory / MANIFEST}: lists no {name}")
+    for name, expected in files.items():
+        path = directory / name
+        if not path.is_file():
+            raise RecsysError(f"{path}: missing (listed in {MANIFEST})")
+        size = path.stat().st_size
+        if size != expected.get("bytes"):
+            raise RecsysError(f"{path}: {size} bytes, manifest says {expected.get('bytes')}; the artefacts are damaged, rebuild them")
+        if verify == "full" and sha256_file(path) != expected.get("sha256"):
+            raise RecsysError(f"{path}: SHA-256 does not match {MANIFEST}; the artefacts are damaged, rebuild them")
+    return manifest
+
+
+@dataclass
+class Artifacts:
+    """One loaded artefact directory. Embedding matrices are memory-mapped; the FAISS and BM25
+    indexes load on first use, so a command that needs only one of them pays for one."""
+
+    path: Path
+    manifest: dict[str, Any]
+    songs: pd.DataFrame
+    embeddings: np.ndarray
+    pooled: np.ndarray | None
+    clusters: dict[str, Any] | None
+
+    @property
+    def blend_weight(self) -> float:
+        return float(self.manifest.get("blend_weight", DEFAULT_BLEND_WEIGHT))
+
+    @cached_property
+    def dense(self) -> DenseIndex:
+        return DenseIndex.load(self.path / FAISS_INDEX)
+
+    @cached_property
+    def lexical(self) -> BM25Index:
+        index = BM25Index.load(self.path / BM25_DIR)
+        if index.n_songs != len(self.songs):
+            raise RecsysError(f"{self.path / BM25_DIR}: indexes {index.n_songs} songs, {SONGS} has {len(self.songs)}")
+        return index
+
+
+def load_artifacts(directory: str | Path, *, verify: Verify = "size") -> Artifacts:
+    """Load an artefact directory after checking its manifest; RecsysError (one line, naming
+    the file) on a missing directory or file, bad JSON, unknown format version, size or hash
+    mismatch, or row counts that disagree."""
+    directory = Path(directory)
+    manifest = verify_artifacts(directory, verify=verify)
+    try:
+        songs = pd.read_parquet(directory / SONGS)
+    except (OSError, ValueError) as exc:
+        raise RecsysError(f"{directory / SONGS}: unreadable Parquet ({exc})") from None
+    embeddings = _load_matrix(directory / EMBEDDINGS, len(songs))
+    pooled = _load_matrix(directory / POOLED, len(songs)) if (directory / POOLED).is_file() else None
+    clusters = None
+    if (directory / CLUSTERS).is_file():
+        try:
+            clusters = json.loads((directory / CLUSTERS).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RecsysError(f"{directory / CLUSTERS}: unreadable JSON ({exc})") from None
+    return Artifacts(path=directory, manifest=manifest, songs=songs, embeddings=embeddings, pooled=pooled, clusters=clusters)
+
+
+def _load_matrix(path: Path, rows: int) -> np.ndarray:
+    try:
+        matrix = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise RecsysError(f"{path}: unreadable .npy ({exc})") from None
+    if matrix.ndim != 2 or matrix.shape[0] != rows or matrix.dtype != np.float32:
+        raise RecsysError(f"{path}: expected ({rows}, d) float32 to match {SONGS}, got {matrix.shape} {matrix.dtype}")
+    return matrix
+
+
+def update_manifest(directory: str | Path, **fields: Any) -> dict[str, Any]:
+    """Set top-level manifest fields (e.g. ``blend_weight``, ``tuning``) and rewrite
+    manifest.json atomically; the build's own fields cannot be overwritten."""
+    blocked = sorted(_PROTECTED.intersection(fields))
+    if blocked:
+        raise RecsysError(f"manifest fields {', '.join(blocked)} are written by the build only")
+    manifest = read_manifest(directory)
+    manifest.update(fields)
+    write_json(Path(directory) / MANIFEST, manifest)
+    return manifest
