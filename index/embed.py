@@ -1,0 +1,223 @@
+"""The batched encoder: lyrics -> L2-normalised song vectors, fast on CPU and GPU.
+
+Every song is split into encoder-sized chunks (``training.encoding.chunk_token_ids``: long
+lyrics are never truncated), all chunks of all songs are sorted by length so each batch pads
+only to its own longest member, chunk vectors are mean-pooled over tokens and then averaged
+per song. On a GPU the encoder runs under bf16 autocast and halves its batch on out-of-memory;
+on a CPU it can run int8 dynamically quantised linear layers.
+
+:func:`embed_catalog` turns a catalogue into :class:`Embeddings` with either a tBERT
+checkpoint (hidden-layer embedding + mood/genre probabilities) or a plain Hugging Face encoder
+directory (embedding = the pooled vector, no probabilities: the off-the-shelf baseline).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from recsys.errors import RecsysError
+from recsys.progress import progress as progress_bar
+from training.encoding import chunk_token_ids, encoder_dir, mean_pool, pad_batch, pool_by_owner
+
+DEFAULT_MAX_LENGTH = 128
+
+
+@dataclass
+class PlainEncoder:
+    """A Hugging Face encoder directory used without a tBERT checkpoint."""
+
+    encoder: nn.Module
+    tokenizer: Any
+    path: Path
+    max_length: int = DEFAULT_MAX_LENGTH
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Per-song outputs of the embedding job; row i = song i of the input frame."""
+
+    embedding: np.ndarray  # (n, d) float32, L2-normalised (tBERT hidden layer, or pooled)
+    pooled: np.ndarray  # (n, enc_dim) float32, L2-normalised encoder mean-pool vectors
+    mood_probs: np.ndarray | None  # (n, n_moods) softmax, None for a plain encoder
+    genre_probs: np.ndarray | None  # (n, n_genres) sigmoid, None for a plain encoder
+    moods: list[str]
+    genres: list[str]
+    n_chunked: int  # songs longer than one chunk
+    songs_per_s: float
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present; an unusable explicit choice is a one-line error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RecsysError(f"device {device!r} requested but torch sees no CUDA GPU")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise RecsysError(f"unknown device {device!r} (use auto, cpu or cuda)") from None
+
+
+def quantize_int8(encoder: nn.Module) -> nn.Module:
+    """A copy of ``encoder`` with int8 dynamically quantised ``nn.Linear`` layers (CPU only).
+
+    Per-channel weight scales: with one scale per tensor MiniLM's pooled vectors drift to a
+    mean cosine of ~0.92 against fp32 on real lyrics; per channel they stay at ~0.98.
+    """
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        # torch flags its quantised-tensor constructors as deprecated; the path still works.
+        warnings.simplefilter("ignore", UserWarning)
+        return quantize_dynamic(encoder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=False)
+
+
+def load_embedder(model: str | Path | None) -> Any:
+    """A tBERT checkpoint (``training.model.LoadedModel``) or a plain encoder directory
+    (:class:`PlainEncoder`); ``None`` gives the default all-MiniLM-L6-v2."""
+    import json
+
+    from transformers import AutoModel, AutoTokenizer
+
+    if model is not None:
+        path = Path(model)
+        cfg = path / "config.json"
+        if not path.is_dir() or not cfg.is_file():
+            raise RecsysError(f"{path}: not a model directory (no config.json): give a tBERT checkpoint or a Hugging Face encoder")
+        try:
+            is_tbert = "format_version" in json.loads(cfg.read_text(encoding="utf-8"))
+        except ValueError:
+            raise RecsysError(f"{cfg}: not valid JSON") from None
+        if is_tbert:
+            from training.model import load_model
+
+            return load_model(path)
+    directory = encoder_dir(model)
+    try:
+        encoder = AutoModel.from_pretrained(str(directory))
+        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+    except (OSError, ValueError) as exc:
+        raise RecsysError(f"{directory}: encoder does not load ({type(exc).__name__})") from None
+    return PlainEncoder(encoder.eval(), tokenizer, directory)
+
+
+def _run_chunks(
+    encoder: nn.Module, batch_ids: Sequence[Sequence[int]], pad_id: int, dev: torch.device
+) -> np.ndarray:
+    ids, mask = pad_batch(batch_ids, pad_id)
+    ids_t, mask_t = torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev)
+    # bf16 autocast on GPU only: CPU bf16 matmuls are slower than fp32 on most CPUs.
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+        states = encoder(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
+    return mean_pool(states.float(), mask_t).cpu().numpy()
+
+
+def encode_pooled(
+    encoder: nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str | None],
+    *,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    batch_size: int = 32,
+    device: str = "auto",
+    quantize: bool = False,
+    progress: bool = True,
+    normalize: bool = True,
+) -> tuple[np.ndarray, int]:
+    """Per-song mean-pooled encoder vectors, (n, d) float32, and the number of songs that
+    needed more than one chunk. ``normalize=False`` keeps the raw mean (the tBERT head's input)."""
+    if batch_size < 1:
+        raise RecsysError(f"batch_size must be at least 1, got {batch_size}")
+    dev = resolve_device(device)
+    if quantize and dev.type != "cpu":
+        raise RecsysError("--quantize (int8 dynamic quantisation) runs on CPU only; drop it or use --device cpu")
+    model = quantize_int8(encoder.cpu()) if quantize else encoder.to(dev)
+    model.eval()
+    chunks = chunk_token_ids(tokenizer, texts, max_length)
+    # Longest first: a GPU out-of-memory shows up on the first batch, not after an hour.
+    order = np.argsort([-len(c) for c in chunks.input_ids], kind="stable")
+    share = 1.0 / chunks.chunks_per_song[chunks.owner]  # each chunk's fraction of its song
+    vectors = np.zeros((len(order), int(encoder.config.hidden_size)), dtype=np.float32)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    start, size, t0 = 0, batch_size, time.perf_counter()
+    with progress_bar(disable=None if progress else True) as bar, torch.inference_mode():
+        task = bar.add_task("embedding", total=chunks.n_songs, info="")
+        while start < len(order):
+            rows = order[start : start + size]
+            try:
+                vectors[rows] = _run_chunks(model, [chunks.input_ids[r] for r in rows], pad_id, dev)
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                if size == 1:
+                    raise RecsysError(f"GPU out of memory even at batch size 1 (max_length {max_length})") from None
+                size //= 2
+                continue
+            start += len(rows)
+            rate = bar.tasks[task].completed / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task, advance=float(share[rows].sum()), info=f"{rate:.1f} songs/s batch {size}")
+    pooled = pool_by_owner(vectors, chunks.owner, chunks.n_songs)
+    return (l2_normalize(pooled) if normalize else pooled), chunks.n_chunked
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def quantization_agreement(encoder: nn.Module, tokenizer: Any, texts: Sequence[str], **kwargs: Any) -> float:
+    """Mean cosine between fp32 and int8-quantised pooled vectors of ``texts`` (CPU)."""
+    fp32, _ = encode_pooled(encoder, tokenizer, texts, device="cpu", quantize=False, **kwargs)
+    int8, _ = encode_pooled(encoder, tokenizer, texts, device="cpu", quantize=True, **kwargs)
+    return float((fp32 * int8).sum(axis=1).mean())
+
+
+def embed_catalog(
+    embedder: Any,
+    df: pd.DataFrame,
+    *,
+    batch_size: int = 32,
+    device: str = "auto",
+    quantize: bool = False,
+    progress: bool = True,
+) -> Embeddings:
+    """Embed every row of ``df`` (its ``lyrics``; audio and topics too with a tBERT model)."""
+    lyrics = df["lyrics"].fillna("").astype(str).tolist()
+    plain = isinstance(embedder, PlainEncoder)
+    max_length = embedder.max_length if plain else int(embedder.config.get("max_length", DEFAULT_MAX_LENGTH))
+    encoder = embedder.encoder if plain else embedder.model.encoder
+    t0 = time.perf_counter()
+    raw, n_chunked = encode_pooled(
+        encoder, embedder.tokenizer, lyrics, max_length=max_length, batch_size=batch_size,
+        device=device, quantize=quantize, progress=progress, normalize=False,
+    )
+    rate = len(lyrics) / max(time.perf_counter() - t0, 1e-9)
+    pooled = l2_normalize(raw)
+    if plain:
+        return Embeddings(pooled, pooled, None, None, [], [], n_chunked, rate)
+    model = embedder.model.cpu().eval()
+    topics = torch.as_tensor(np.asarray(embedder.topics.transform(lyrics), dtype=np.float32))
+    audio = torch.as_tensor(np.asarray(embedder.features.transform(df), dtype=np.float32))
+    # The head takes the un-normalised chunk mean, exactly as in training.
+    with torch.inference_mode():
+        out = model.head(torch.from_numpy(raw), topics, audio)
+    return Embeddings(
+        embedding=l2_normalize(out["embedding"].float().numpy()),
+        pooled=pooled,
+        mood_probs=torch.softmax(out["mood_logits"].float(), dim=1).numpy().astype(np.float32),
+        genre_probs=torch.sigmoid(out["genre_logits"].float()).numpy().astype(np.float32),
+        moods=embedder.moods,
+        genres=embedder.genres,
+        n_chunked=n_chunked,
+        songs_per_s=rate,
+    )

@@ -1,0 +1,83 @@
+"""UMAP + K-Means clusters on tiny blobs: every UMAP fit lives in this module (one numba compile)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.clusters import Clusters, choose_k, class_tfidf_keywords, cluster_songs, elbow, save_plots
+from recsys.errors import RecsysError
+
+pytestmark = pytest.mark.slow
+
+WORDS = [["fire", "burn", "flame"], ["rain", "tears", "cry"], ["dance", "party", "night"], ["ocean", "wave", "sand"]]
+
+
+def blobs(seed: int = 0, per: int = 20) -> tuple[np.ndarray, list[list[str]], np.ndarray]:
+    """Four well separated unit-norm blobs in 32-d, each with its own vocabulary plus shared words."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(4, 32)) * 4
+    truth = np.repeat(np.arange(4), per)
+    x = centres[truth] + rng.normal(size=(len(truth), 32)) * 0.3
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    tokens = [WORDS[t] * 3 + ["love", "baby"] * 4 for t in truth]
+    return x, tokens, truth
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Clusters, Clusters, np.ndarray]:
+    x, tokens, truth = blobs()
+    kwargs = dict(k_range=(2, 6), n_neighbors=10, n_init=3, seed=7, progress=False)
+    return cluster_songs(x, tokens, **kwargs), cluster_songs(x, tokens, **kwargs), truth
+
+
+def test_same_seed_same_labels(fitted: tuple[Clusters, Clusters, np.ndarray]) -> None:
+    first, second, _ = fitted
+    assert np.array_equal(first.labels, second.labels)
+    assert np.allclose(first.coords_2d, second.coords_2d)
+    assert first.table == second.table
+
+
+def test_recovers_the_four_blobs_with_their_keywords(fitted: tuple[Clusters, Clusters, np.ndarray]) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    result, _, truth = fitted
+    assert result.k == 4
+    assert adjusted_rand_score(truth, result.labels) == pytest.approx(1.0)
+    assert [row["k"] for row in result.table] == [2, 3, 4, 5, 6]
+    assert result.coords_2d.shape == (80, 2)
+    assert sum(result.sizes.values()) == 80
+    # Each cluster's top keywords are its own blob's words, never the shared ones.
+    for label, words in result.keywords.items():
+        blob = int(np.bincount(truth[result.labels == label]).argmax())
+        assert set(words[:3]) == set(WORDS[blob])
+        assert "love" not in words[:3]
+    assert result.to_json()["chosen_k"] == 4
+
+
+def test_plots_are_written(fitted: tuple[Clusters, Clusters, np.ndarray], tmp_path) -> None:
+    result, _, truth = fitted
+    moods = [["happy", "sad", None, "angry"][t] for t in truth]
+    paths = save_plots(result, moods, tmp_path / "plots")
+    assert [p.name for p in paths] == ["k_selection.png", "umap_clusters.png", "umap_moods.png"]
+    assert all(p.stat().st_size > 5000 and p.read_bytes()[:4] == b"\x89PNG" for p in paths)
+
+
+def test_choose_k_rule() -> None:
+    # Silhouettes of 5 and 6 tie within 0.01; the distortion elbow is at 5, so 5 wins.
+    table = [{"k": k, "distortion": d, "silhouette": s} for k, d, s in
+             [(3, 100.0, 0.30), (4, 60.0, 0.40), (5, 20.0, 0.505), (6, 18.0, 0.51), (7, 16.0, 0.45)]]
+    assert elbow([3, 4, 5, 6, 7], [100, 60, 20, 18, 16]) == 5
+    assert choose_k(table) == 5
+    assert choose_k(table, tie=0.0) == 6
+
+
+def test_keywords_weigh_down_shared_words() -> None:
+    tokens = [["love", "fire", "fire"], ["love", "rain"], ["love", "rain", "rain"]]
+    words = class_tfidf_keywords(tokens, np.array([0, 1, 1]), n_words=2)
+    assert words[0][0] == "fire" and words[1][0] == "rain"
+
+
+def test_too_few_songs_is_one_line_error() -> None:
+    with pytest.raises(RecsysError, match="at least"):
+        cluster_songs(np.zeros((3, 4), dtype=np.float32), [[]] * 3, k_range=(4, 6))
