@@ -77,8 +77,8 @@ def quantize_int8(encoder: nn.Module) -> nn.Module:
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     with warnings.catch_warnings():
-        # torch flags its quantised-tensor constructors as deprecated; the path still works.
-        warnings.simplefilter("ignore", UserWarning)
+        # torch flags torch.ao.quantization as deprecated (torchao replaces it); it still works in 2.13.
+        warnings.simplefilter("ignore")
         return quantize_dynamic(encoder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=False)
 
 

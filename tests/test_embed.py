@@ -1,0 +1,95 @@
+"""The batched encoder against the real all-MiniLM-L6-v2 weights, on short inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from index.embed import PlainEncoder, embed_catalog, encode_pooled, load_embedder, quantization_agreement
+from recsys.errors import RecsysError
+
+pytestmark = pytest.mark.slow
+
+LYRICS = [
+    "I walked alone in the cold november rain, tears falling down my face",
+    "Dance all night, the party never ends, turn the music up and move your feet",
+    "Burning fire in my veins, I'm angry at the world and I will scream",
+    "Lying by the ocean, gentle waves and warm sand, everything is calm",
+    "Baby I love you, hold me close tonight and never let me go",
+    "The city lights are fading as the train rolls out of town",
+]
+
+
+@pytest.fixture(scope="module")
+def minilm(minilm_dir: Path) -> PlainEncoder:
+    return load_embedder(minilm_dir)
+
+
+def test_vectors_are_unit_float32_and_mmap_readable(minilm: PlainEncoder, tmp_path: Path) -> None:
+    vectors, n_chunked = encode_pooled(minilm.encoder, minilm.tokenizer, [*LYRICS, "", None], device="cpu", progress=False)
+    assert vectors.shape == (8, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert n_chunked == 0
+    np.save(tmp_path / "v.npy", vectors)
+    mapped = np.load(tmp_path / "v.npy", mmap_mode="r")
+    assert isinstance(mapped, np.memmap) and np.array_equal(mapped, vectors)
+
+
+def test_long_text_is_chunked_and_averaged_not_truncated(minilm: PlainEncoder) -> None:
+    # "hello" and "world" are one WordPiece each: 80 tokens -> chunks of 30, 30, 20 at max_length 32.
+    long = "hello world " * 40
+    pieces = ["hello world " * 15, "hello world " * 15, "hello world " * 10]
+    kw = dict(max_length=32, device="cpu", progress=False, normalize=False)
+    whole, n_chunked = encode_pooled(minilm.encoder, minilm.tokenizer, [long, LYRICS[0][:20]], **kw)
+    parts, _ = encode_pooled(minilm.encoder, minilm.tokenizer, pieces, **kw)
+    assert n_chunked == 1
+    assert np.allclose(whole[0], parts.mean(axis=0), atol=1e-4)
+    truncated, _ = encode_pooled(minilm.encoder, minilm.tokenizer, pieces[:1], **kw)
+    assert not np.allclose(whole[0], truncated[0], atol=1e-3)
+
+
+def test_length_sorted_batches_do_not_change_vectors(minilm: PlainEncoder) -> None:
+    kw = dict(device="cpu", progress=False, batch_size=2)
+    forward, _ = encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, **kw)
+    backward, _ = encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS[::-1], **kw)
+    assert np.allclose(forward, backward[::-1], atol=1e-5)
+
+
+def test_matches_sentence_transformers_on_short_text(minilm: PlainEncoder, minilm_dir: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    ours, _ = encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, device="cpu", progress=False)
+    st = SentenceTransformer(str(minilm_dir), device="cpu").encode(LYRICS, normalize_embeddings=True)
+    assert (ours * st).sum(axis=1).min() > 0.9999
+
+
+def test_int8_quantisation_stays_close_to_fp32(minilm: PlainEncoder) -> None:
+    cosine = quantization_agreement(minilm.encoder, minilm.tokenizer, LYRICS, progress=False)
+    print(f"int8 vs fp32 mean cosine: {cosine:.4f}")
+    assert cosine >= 0.95
+
+
+def test_plain_encoder_catalog_embedding(minilm: PlainEncoder) -> None:
+    df = pd.DataFrame({"lyrics": [LYRICS[0], None, LYRICS[1]]})
+    emb = embed_catalog(minilm, df, device="cpu", progress=False)
+    assert emb.embedding.shape == (3, 384) and emb.mood_probs is None and emb.genre_probs is None
+    assert np.array_equal(emb.embedding, emb.pooled)
+    assert np.allclose(np.linalg.norm(emb.embedding, axis=1), 1.0, atol=1e-5)
+
+
+def test_not_a_model_directory_is_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(RecsysError, match="not a model directory"):
+        load_embedder(tmp_path)
+    with pytest.raises(RecsysError, match="not a model directory"):
+        load_embedder(tmp_path / "notes.txt")
+
+
+def test_bad_device_and_quantize_on_gpu_are_errors(minilm: PlainEncoder) -> None:
+    with pytest.raises(RecsysError, match="device"):
+        encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, device="tpu", progress=False)
+    with pytest.raises(RecsysError, match="batch_size"):
+        encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, batch_size=0, progress=False)
