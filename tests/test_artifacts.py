@@ -1,0 +1,107 @@
+"""Artefact directory: atomic publication, manifest, verification failures, update_manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.artifacts import ARTIFACT_FORMAT_VERSION, ArtifactWriter, load_artifacts, update_manifest
+from recsys.dense import DenseIndex
+from recsys.errors import RecsysError
+from recsys.lexical import BM25Index
+
+LYRICS = [["ocean", "wave", "night"], ["city", "night", "light"], ["fire", "desire"], ["ocean", "blue"]]
+
+
+def _build(out: Path, *, fail_midway: bool = False, marker: str = "first") -> None:
+    embeddings = np.random.default_rng(0).normal(size=(len(LYRICS), 8)).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    writer = ArtifactWriter(out, params={"marker": marker}, hashes={"catalog": "c" * 64, "model": "m" * 64})
+    with writer as stage:
+        pd.DataFrame({"song_id": [f"s{i}" for i in range(len(LYRICS))]}).to_parquet(stage / "songs.parquet")
+        np.save(stage / "embeddings.npy", embeddings)
+        np.save(stage / "pooled.npy", embeddings)
+        DenseIndex.build(embeddings).save(stage / "faiss.index")
+        BM25Index.build(LYRICS).save(stage / "bm25")
+        (stage / "clusters.json").write_text(json.dumps({"k": 2}))
+        if fail_midway:
+            raise KeyboardInterrupt
+        writer.params["chosen_k"] = 2
+
+
+@pytest.fixture()
+def built(tmp_path: Path) -> Path:
+    _build(tmp_path / "A")
+    return tmp_path / "A"
+
+
+def test_load_round_trip(built: Path) -> None:
+    art = load_artifacts(built, verify="full")
+    manifest = art.manifest
+    assert manifest["format_version"] == ARTIFACT_FORMAT_VERSION
+    assert manifest["params"] == {"marker": "first", "chosen_k": 2}
+    assert manifest["blend_weight"] == 0.5 and manifest["tuning"] is None
+    assert manifest["hashes"]["catalog"] == "c" * 64
+    assert {"songs.parquet", "embeddings.npy", "faiss.index", "bm25/counts.npz"} <= set(manifest["hashes"]["files"])
+    assert manifest["packages"]["numpy"] == np.__version__
+    assert isinstance(art.embeddings, np.memmap) and art.pooled is not None and art.clusters == {"k": 2}
+    _, rows = art.dense.search(np.asarray(art.embeddings[:2]), 1)
+    assert rows[:, 0].tolist() == [0, 1]
+    assert art.lexical.top_k(["desire"], 1)[0].tolist() == [2]
+
+
+def test_interrupted_build_leaves_previous_build_untouched(built: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        _build(built, fail_midway=True, marker="second")
+    assert load_artifacts(built).manifest["params"]["marker"] == "first"
+    assert [p.name for p in built.parent.iterdir()] == ["A"]  # no staging leftovers
+    _build(built, marker="second")
+    assert load_artifacts(built).manifest["params"]["marker"] == "second"
+
+
+def test_update_manifest(built: Path) -> None:
+    update_manifest(built, blend_weight=0.62, tuning={"objective": "precision@10", "best": 0.31})
+    art = load_artifacts(built, verify="full")  # the manifest itself is not in its file table
+    assert art.blend_weight == 0.62 and art.manifest["tuning"]["best"] == 0.31
+    with pytest.raises(RecsysError, match="written by the build only"):
+        update_manifest(built, hashes={})
+
+
+def test_damage_is_reported_naming_the_file(built: Path, tmp_path: Path) -> None:
+    with pytest.raises(RecsysError, match="artefact directory not found"):
+        load_artifacts(tmp_path / "nowhere")
+
+    # Same size, different bytes: only the full check sees it.
+    index_file = built / "faiss.index"
+    blob = bytearray(index_file.read_bytes())
+    blob[-1] ^= 0xFF
+    index_file.write_bytes(bytes(blob))
+    load_artifacts(built)
+    with pytest.raises(RecsysError, match="faiss.index: SHA-256 does not match"):
+        load_artifacts(built, verify="full")
+
+    with open(built / "embeddings.npy", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(RecsysError, match="embeddings.npy: .* bytes, manifest says"):
+        load_artifacts(built)
+
+    (built / "bm25" / "vocab.json").unlink()
+    with pytest.raises(RecsysError, match="vocab.json: missing"):
+        load_artifacts(built)
+
+    manifest = built / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format_version"] = ARTIFACT_FORMAT_VERSION + 1
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(RecsysError, match="format version 2"):
+        load_artifacts(built)
+    manifest.write_text("{not json")
+    with pytest.raises(RecsysError, match="manifest.json: unreadable JSON"):
+        load_artifacts(built)
+    manifest.unlink()
+    with pytest.raises(RecsysError, match="manifest.json: missing"):
+        load_artifacts(built)

@@ -1,0 +1,105 @@
+"""BM25Index against rank_bm25 (the reference) on real lyrics and the demo catalogue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from rank_bm25 import BM25Okapi
+
+from recsys.errors import RecsysError
+from recsys.lexical import BM25Index
+from recsys.text import tokenize
+
+
+@pytest.fixture(scope="module")
+def real_tokens(shared_data: Path) -> list[list[str]]:
+    lyrics = pd.read_csv(shared_data / "joined" / "songs_joined.csv", usecols=["lyrics"], nrows=500)["lyrics"]
+    return [tokenize(text) for text in lyrics.fillna("")]
+
+
+def _queries(token_lists: list[list[str]], n: int, seed: int) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    docs = [t for t in token_lists if t]
+    queries = []
+    for _ in range(n):
+        doc = docs[rng.integers(len(docs))]
+        queries.append([str(t) for t in rng.choice(doc, size=min(30, len(doc)))])
+    return queries
+
+
+def _assert_matches_rank_bm25(token_lists: list[list[str]], queries: list[list[str]]) -> None:
+    ours, ref = BM25Index.build(token_lists), BM25Okapi(token_lists)
+    for query in queries:
+        assert np.abs(ours.scores(query) - ref.get_scores(query)).max() < 1e-9
+
+
+@pytest.mark.realdata
+def test_scores_equal_rank_bm25_on_real_lyrics(real_tokens: list[list[str]]) -> None:
+    queries = _queries(real_tokens, 20, seed=0)
+    # Duplicated and unknown terms: rank_bm25 adds a repeated term once per occurrence and 0 for
+    # a term it has never seen.
+    queries.append(queries[0][:3] * 3 + ["notawordinanysong"])
+    _assert_matches_rank_bm25(real_tokens, queries)
+
+
+def test_scores_equal_rank_bm25_on_demo_catalogue(request: pytest.FixtureRequest) -> None:
+    pytest.importorskip("recsys.demo")
+    demo: pd.DataFrame = request.getfixturevalue("demo_catalog_df")
+    tokens = [tokenize(text) for text in demo["lyrics"]]
+    _assert_matches_rank_bm25(tokens, _queries(tokens, 10, seed=1))
+
+
+def test_negative_idf_is_floored_like_rank_bm25() -> None:
+    # "love" is in 3 of 4 songs: raw idf < 0, so both floor it at epsilon * mean idf.
+    docs = [["love", "night"], ["love", "rain"], ["love", "fire", "fire"], ["sea"]]
+    ours, ref = BM25Index.build(docs), BM25Okapi(docs)
+    assert ours.idf[ours.vocab["love"]] == pytest.approx(ref.idf["love"])
+    np.testing.assert_allclose(ours.scores(["love", "fire"]), ref.get_scores(["love", "fire"]), atol=1e-12)
+
+
+def test_top_k_orders_excludes_and_breaks_ties_by_row() -> None:
+    docs = [["rain"], ["sun"], ["rain", "rain", "cloud"], ["rain"], ["snow"]]
+    index = BM25Index.build(docs)
+    rows, scores = index.top_k(["rain"], 3)
+    # Rows 0 and 3 tie; the longer row 2 is pushed down by length normalisation.
+    np.testing.assert_array_equal(rows, [0, 3, 2])
+    assert scores[0] == scores[1] > scores[2]
+    rows, _ = index.top_k(["rain"], 2, exclude=0)
+    np.testing.assert_array_equal(rows, [3, 2])
+    assert index.top_k(["rain"], 10, exclude=[0, 1])[0].tolist() == [3, 2, 4]
+
+
+def test_keywords_and_matched_terms() -> None:
+    docs = [["ocean", "ocean", "ocean", "wave", "night"], ["night", "city"], ["night", "fire"], ["ocean", "city"]]
+    index = BM25Index.build(docs)
+    assert index.keywords(0, k=2) == ["ocean", "wave"]
+    assert index.matched_terms(["wave", "city", "night", "unknown"], 0, k=5) == ["wave", "night"]
+    norms = np.sqrt(np.asarray(index.tfidf_vectors.multiply(index.tfidf_vectors).sum(axis=1)).ravel())
+    np.testing.assert_allclose(norms, 1.0)
+
+
+def test_save_load_round_trip_and_refuses_mismatches(tmp_path: Path) -> None:
+    docs = [["ocean", "wave"], ["night", "city", "city"], ["fire"]]
+    index = BM25Index.build(docs, k1=1.2, b=0.6)
+    index.save(tmp_path / "bm25")
+    loaded = BM25Index.load(tmp_path / "bm25")
+    assert (loaded.k1, loaded.b) == (1.2, 0.6)
+    np.testing.assert_array_equal(loaded.scores(["city", "fire"]), index.scores(["city", "fire"]))
+
+    meta_path = tmp_path / "bm25" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["tokenizer"]["stop_words_sha256"] = "0" * 64
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(RecsysError, match="tokenizer settings"):
+        BM25Index.load(tmp_path / "bm25")
+    meta["format_version"] = 99
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(RecsysError, match="format version 99"):
+        BM25Index.load(tmp_path / "bm25")
+    (tmp_path / "bm25" / "vocab.json").unlink()
+    with pytest.raises(RecsysError, match="vocab.json: missing"):
+        BM25Index.load(tmp_path / "bm25")
