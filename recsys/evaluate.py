@@ -1,0 +1,369 @@
+"""Offline evaluation: ranking metrics against held-out mood and genre tags, with baselines.
+
+Queries are TEST-split songs. A recommended song is relevant to a query when it shares the
+query's held-out tag: for ``mood`` the same mood label, for ``genre`` at least one genre in
+common. The candidate pool is every indexed song except the query; songs without the tag count
+as not relevant (they are recommendable, the evaluation just cannot credit them). Metrics use
+binary relevance: precision@k, MAP@k (AP normalised by ``min(k, R)``, R = relevant songs in the
+pool) and nDCG@k, each with a seeded bootstrap 95% interval over queries.
+
+Systems: ``random`` (seeded), ``tfidf`` (cosine on the lexical TF-IDF vectors), ``bm25`` (the
+query song's own terms against the BM25 index), ``minilm`` (cosine on ``pooled.npy``: the
+off-the-shelf MiniLM vector for a plain-encoder build, the fine-tuned encoder's pool for a
+tBERT build; the report says which), ``audio`` (Euclidean on standardised audio features;
+a query without audio gets no recommendations and scores 0, songs without audio are never
+recommended; the report gives the coverage), ``embedding`` (cosine on ``embeddings.npy``),
+``hybrid`` (the served ranker, tuned weight) and ``rrf`` (the served candidates, reciprocal
+rank fusion).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from recsys.catalog import CONTINUOUS_FEATURES
+from recsys.errors import RecsysError
+from recsys.io import atomic_path, write_json
+from recsys.progress import progress
+
+TAGS = ("mood", "genre")
+KS = (5, 10, 20)
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def precision_at_k(rel: np.ndarray, k: int) -> np.ndarray:
+    """Per query: the fraction of the top ``k`` that is relevant. ``rel`` is (n_queries, >=k) bool
+    in rank order; a list shorter than ``k`` (padded with False) still divides by ``k``."""
+    return rel[:, :k].sum(axis=1) / float(k)
+
+
+def average_precision_at_k(rel: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """Per query AP@k = sum_i P@i * rel_i / min(k, R); 0 where the pool holds nothing relevant."""
+    top = rel[:, :k].astype(np.float64)
+    hits = np.cumsum(top, axis=1)
+    prec_at_i = hits / np.arange(1, top.shape[1] + 1)
+    denom = np.minimum(k, np.asarray(n_relevant, dtype=np.float64))
+    return np.divide((prec_at_i * top).sum(axis=1), denom, out=np.zeros(len(top)), where=denom > 0)
+
+
+def ndcg_at_k(rel: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """Per query binary nDCG@k: DCG = sum rel_i / log2(i + 1), ideal DCG from min(k, R) hits."""
+    top = rel[:, :k].astype(np.float64)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = (top * discounts[: top.shape[1]]).sum(axis=1)
+    ideal_cum = np.concatenate([[0.0], np.cumsum(discounts)])
+    idcg = ideal_cum[np.minimum(k, np.asarray(n_relevant, dtype=np.int64))]
+    return np.divide(dcg, idcg, out=np.zeros(len(top)), where=idcg > 0)
+
+
+def bootstrap_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): percentile bootstrap interval of the mean over queries."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    return float(values.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+
+
+# --- relevance ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Held-out tags of every indexed song, in a form that makes relevance a vectorised lookup."""
+
+    mood: np.ndarray  # (n,) int: mood code, -1 for none
+    genres: np.ndarray  # (n, n_genres) bool
+
+    @classmethod
+    def from_songs(cls, songs: pd.DataFrame) -> "Labels":
+        mood = songs["mood"].astype("string")
+        codes = pd.Categorical(mood.dropna().unique()) if mood.notna().any() else pd.Categorical([])
+        mood_code = np.array([-1 if pd.isna(m) else int(codes.categories.get_loc(m)) for m in mood])
+        vocab = sorted({g for gs in songs["genres"] for g in (gs if gs is not None else [])})
+        index = {g: i for i, g in enumerate(vocab)}
+        genres = np.zeros((len(songs), len(vocab)), dtype=bool)
+        for row, gs in enumerate(songs["genres"]):
+            for g in gs if gs is not None else []:
+                genres[row, index[g]] = True
+        return cls(mood_code, genres)
+
+    def has(self, tag: str) -> np.ndarray:
+        """(n,) bool: which songs carry a label of this tag type (``mood``, ``genre``, ``any``)."""
+        if tag == "mood":
+            return self.mood >= 0
+        if tag == "genre":
+            return self.genres.any(axis=1)
+        if tag == "any":
+            return (self.mood >= 0) | self.genres.any(axis=1)
+        raise RecsysError(f"unknown tag type {tag!r}: use mood, genre or any")
+
+    def relevant(self, query: int, items: np.ndarray, tag: str) -> np.ndarray:
+        """(len(items),) bool: items sharing ``query``'s tag."""
+        items = np.asarray(items, dtype=np.int64)
+        same_mood = (self.mood[items] == self.mood[query]) & (self.mood[query] >= 0)
+        shared_genre = (self.genres[items] & self.genres[query]).any(axis=1) if self.genres.shape[1] else np.zeros(len(items), bool)
+        if tag == "mood":
+            return same_mood
+        if tag == "genre":
+            return shared_genre
+        return same_mood | shared_genre
+
+
+def relevance_matrix(labels: Labels, queries: np.ndarray, ranked: np.ndarray, tag: str) -> tuple[np.ndarray, np.ndarray]:
+    """(n_queries, depth) bool relevance of ranked lists (-1 = empty slot) and (n_queries,) R."""
+    rel = np.zeros(ranked.shape, dtype=bool)
+    n_rel = np.zeros(len(queries), dtype=np.int64)
+    everyone = np.arange(len(labels.mood))
+    for i, q in enumerate(queries):
+        filled = ranked[i] >= 0
+        rel[i, filled] = labels.relevant(int(q), ranked[i, filled], tag)
+        pool = labels.relevant(int(q), everyone, tag)
+        pool[q] = False
+        n_rel[i] = int(pool.sum())
+    return rel, n_rel
+
+
+# --- candidate tables (the served ranker, vectorised over queries) -----------------------------
+
+
+@dataclass(frozen=True)
+class CandidateTable:
+    """Per-query candidates of the served ranker, padded to one matrix so that re-ranking for
+    another weight or fusion is one vectorised sort. Padding: row -1, invalid."""
+
+    queries: np.ndarray  # (q,)
+    rows: np.ndarray  # (q, c) int64
+    cosine: np.ndarray  # (q, c)
+    bm25: np.ndarray  # (q, c) raw
+    bm25_norm: np.ndarray  # (q, c)
+    valid: np.ndarray  # (q, c) bool
+
+    @classmethod
+    def build(cls, recommender: Any, queries: Sequence[int], *, desc: str = "candidates") -> "CandidateTable":
+        found = []
+        with progress() as bar:
+            task = bar.add_task(desc, total=len(queries), info="")
+            for q in queries:
+                q = int(q)
+                found.append(recommender.candidates(recommender.query_tokens(q), recommender.embeddings[q], recommender.n_candidates, q))
+                bar.update(task, advance=1)
+        width = max([len(c.rows) for c in found] + [1])
+        shape = (len(found), width)
+        rows = np.full(shape, -1, dtype=np.int64)
+        cosine, bm25, norm = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        valid = np.zeros(shape, dtype=bool)
+        for i, c in enumerate(found):
+            m = len(c.rows)
+            rows[i, :m], cosine[i, :m], bm25[i, :m], norm[i, :m], valid[i, :m] = c.rows, c.cosine, c.bm25, c.bm25_norm, True
+        return cls(np.asarray(queries, dtype=np.int64), rows, cosine, bm25, norm, valid)
+
+    def _order(self, scores: np.ndarray, k: int) -> np.ndarray:
+        scores = np.where(self.valid, scores, -np.inf)
+        # Best score first, ties to the lower song row, as Recommender.rank does.
+        order = np.lexsort((np.where(self.valid, self.rows, np.iinfo(np.int64).max), -scores), axis=1)[:, :k]
+        return order
+
+    def ranked(self, k: int, *, weight: float = 0.5, fusion: str = "linear") -> np.ndarray:
+        """(q, k) indices into the columns, best first; use with :meth:`take`."""
+        if fusion == "rrf":
+            return self._order(self._rrf(), k)
+        return self._order(weight * self.cosine + (1.0 - weight) * self.bm25_norm, k)
+
+    def _rrf(self, k: int = 60) -> np.ndarray:
+        def ranks(values: np.ndarray) -> np.ndarray:
+            order = np.argsort(-np.where(self.valid, values, -np.inf), axis=1, kind="stable")
+            out = np.empty(values.shape)
+            np.put_along_axis(out, order, np.broadcast_to(np.arange(1, values.shape[1] + 1), values.shape), axis=1)
+            return out
+
+        lexical = np.where(self.bm25 > 0, 1.0 / (k + ranks(self.bm25)), 0.0)
+        return 1.0 / (k + ranks(self.cosine)) + lexical
+
+    def take(self, columns: np.ndarray) -> np.ndarray:
+        """Song rows at ``columns`` (-1 where a query had fewer candidates)."""
+        rows = np.take_along_axis(self.rows, columns, axis=1)
+        return np.where(np.take_along_axis(self.valid, columns, axis=1), rows, -1)
+
+
+# --- baseline systems --------------------------------------------------------------------------
+
+BATCH = 256
+
+
+def _top_rows(scores: np.ndarray, queries: np.ndarray, depth: int) -> np.ndarray:
+    """(b, depth) best rows per query from a dense (b, n) score matrix; the query itself and
+    -inf scores (songs a system cannot recommend) are left out, -1 fills empty slots."""
+    scores = np.array(scores, dtype=np.float64)
+    scores[np.arange(len(queries)), queries] = -np.inf
+    depth = min(depth, scores.shape[1])
+    part = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    rows = np.take_along_axis(part, order, axis=1)
+    return np.where(np.isfinite(np.take_along_axis(part_scores, order, axis=1)), rows, -1)
+
+
+def _batched(queries: np.ndarray, depth: int, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    return np.concatenate([_top_rows(score(queries[i : i + BATCH]), queries[i : i + BATCH], depth) for i in range(0, len(queries), BATCH)])
+
+
+def audio_matrix(songs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised continuous audio features (missing -> the mean, i.e. 0) and a has-audio mask
+    (any continuous feature present)."""
+    values = songs[CONTINUOUS_FEATURES].to_numpy(dtype=float, na_value=np.nan)
+    present = np.isfinite(values)
+    has = present.any(axis=1)
+    if not has.any():
+        return np.zeros_like(values), has
+    mean = np.array([values[present[:, j], j].mean() if present[:, j].any() else 0.0 for j in range(values.shape[1])])
+    std = np.array([values[present[:, j], j].std() if present[:, j].any() else 1.0 for j in range(values.shape[1])])
+    z = (values - mean) / np.where(std > 0, std, 1.0)
+    return np.where(present, z, 0.0), has
+
+
+def system_rankings(artifacts: Any, queries: np.ndarray, depth: int, *, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Every system's (q, depth) ranked rows for ``queries``, and notes (coverage, labels)."""
+    from recsys.recommend import Recommender
+
+    songs = artifacts.songs
+    n = len(songs)
+    lexical = artifacts.lexical
+    recommender = Recommender(artifacts)
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    notes: dict[str, Any] = {}
+
+    out["random"] = _batched(queries, depth, lambda q: rng.random((len(q), n)))
+    tfidf = lexical.tfidf_vectors
+    out["tfidf"] = _batched(queries, depth, lambda q: (tfidf[q] @ tfidf.T).toarray())
+    out["bm25"] = _batched(queries, depth, lambda q: np.stack([lexical.scores(recommender.query_tokens(int(r))) for r in q]))
+    if artifacts.pooled is not None:
+        pooled = np.asarray(artifacts.pooled)
+        out["minilm"] = _batched(queries, depth, lambda q: pooled[q] @ pooled.T)
+        params = artifacts.manifest.get("params") or {}
+        notes["minilm"] = (
+            f"pooled.npy of the fine-tuned tBERT encoder ({params.get('model')}): NOT the off-the-shelf MiniLM"
+            if params.get("model_kind") == "tbert"
+            else f"pooled.npy of the plain encoder {params.get('model', '(unknown)')} (off the shelf)"
+        )
+    z, has_audio = audio_matrix(songs)
+
+    def audio_scores(q: np.ndarray) -> np.ndarray:
+        d2 = (z[q] ** 2).sum(1)[:, None] + (z**2).sum(1)[None, :] - 2 * z[q] @ z.T
+        s = -d2
+        s[:, ~has_audio] = -np.inf
+        s[~has_audio[q]] = -np.inf
+        return s
+
+    out["audio"] = _batched(queries, depth, audio_scores)
+    notes["audio"] = {"queries_with_audio": float(has_audio[queries].mean()) if len(queries) else 0.0,
+                      "rule": "queries without audio get no list (score 0); songs without audio are never recommended"}
+    emb = np.asarray(artifacts.embeddings)
+    out["embedding"] = _batched(queries, depth, lambda q: emb[q] @ emb.T)
+    table = CandidateTable.build(recommender, queries, desc="hybrid candidates")
+    out["hybrid"] = table.take(table.ranked(depth, weight=recommender.weight))
+    out["rrf"] = table.take(table.ranked(depth, fusion="rrf"))
+    notes["hybrid"] = {"w": recommender.weight, "n_candidates": recommender.n_candidates}
+    return out, notes
+
+
+# --- the evaluation ----------------------------------------------------------------------------
+
+
+def evaluate(
+    artifacts: Any, out_dir: str | Path, *, ks: Sequence[int] = KS, n_boot: int = 1000, seed: int = 0, split: str = "test"
+) -> dict[str, Any]:
+    """Evaluate every system on ``split`` songs per tag type; write evaluation.json,
+    evaluation.md and evaluation_p10.png (precision@10 with 95% intervals) into ``out_dir``."""
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise RecsysError(f"--k values must be positive integers, got {ks}")
+    songs = artifacts.songs
+    labels = Labels.from_songs(songs)
+    in_split = (songs["split"].astype("string") == split).fillna(False).to_numpy(bool)
+    queries = np.flatnonzero(in_split & labels.has("any"))
+    if len(queries) == 0:
+        raise RecsysError(f"{artifacts.path}: no {split}-split song has a mood or genre label: nothing to evaluate")
+    depth = max(ks + [10])
+    t0 = time.perf_counter()
+    rankings, notes = system_rankings(artifacts, queries, depth, seed=seed)
+    results: dict[str, Any] = {}
+    for tag in TAGS:
+        mask = labels.has(tag)[queries]
+        if not mask.any():
+            continue
+        tag_queries = queries[mask]
+        results[tag] = {"n_queries": int(mask.sum()), "systems": {}}
+        for name, ranked in rankings.items():
+            rel, n_rel = relevance_matrix(labels, tag_queries, ranked[mask], tag)
+            metrics: dict[str, Any] = {}
+            for k in ks:
+                metrics[f"precision@{k}"] = bootstrap_ci(precision_at_k(rel, k), n_boot=n_boot, seed=seed)
+            metrics["map@10"] = bootstrap_ci(average_precision_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
+            metrics["ndcg@10"] = bootstrap_ci(ndcg_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
+            results[tag]["systems"][name] = {m: {"mean": v[0], "low": v[1], "high": v[2]} for m, v in metrics.items()}
+    report = {
+        "artifacts": str(artifacts.path), "split": split, "n_songs": len(songs), "n_queries": int(len(queries)),
+        "ks": ks, "bootstrap": n_boot, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),
+        "notes": notes, "results": results,
+    }
+    out = Path(out_dir)
+    write_json(out / "evaluation.json", report)
+    with atomic_path(out / "evaluation.md") as tmp:
+        tmp.write_text(markdown_report(report), encoding="utf-8")
+    plot_report(report, out / "evaluation_p10.png")
+    return report
+
+
+def markdown_report(report: dict[str, Any]) -> str:
+    """One table per tag type: every metric as mean [low, high]."""
+    lines = [f"# Offline evaluation ({report['split']} split, {report['n_queries']} queries, {report['n_songs']} songs)", ""]
+    lines.append(f"Bootstrap {report['bootstrap']} resamples over queries, seed {report['seed']}; 95% intervals in brackets.")
+    for name, note in report["notes"].items():
+        lines.append(f"- {name}: {note if isinstance(note, str) else json.dumps(note, sort_keys=True)}")
+    for tag, block in report["results"].items():
+        systems = block["systems"]
+        metrics = list(next(iter(systems.values())))
+        lines += ["", f"## {tag} ({block['n_queries']} queries)", "", "| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        for system, values in systems.items():
+            cells = [f"{values[m]['mean']:.3f} [{values[m]['low']:.3f}, {values[m]['high']:.3f}]" for m in metrics]
+            lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_report(report: dict[str, Any], path: Path, metric: str = "precision@10") -> None:
+    """Bars of ``metric`` per system, grouped by tag type, with 95% interval error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tags = [t for t in report["results"] if metric in next(iter(report["results"][t]["systems"].values()))]
+    systems = list(next(iter(report["results"].values()))["systems"]) if tags else []
+    fig, ax = plt.subplots(figsize=(max(6, len(systems) * 0.9), 4))
+    width = 0.8 / max(len(tags), 1)
+    for i, tag in enumerate(tags):
+        vals = [report["results"][tag]["systems"][s][metric] for s in systems]
+        mean = np.array([v["mean"] for v in vals])
+        err = np.array([[v["mean"] - v["low"] for v in vals], [v["high"] - v["mean"] for v in vals]])
+        ax.bar(np.arange(len(systems)) + i * width, mean, width, yerr=err, capsize=3, label=tag)
+    ax.set_xticks(np.arange(len(systems)) + width * (len(tags) - 1) / 2, systems, rotation=30)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} on the {report['split']} split (95% bootstrap intervals)")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

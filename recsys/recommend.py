@@ -1,0 +1,273 @@
+"""Songs like this one: BM25 candidates ∪ FAISS candidates, reranked by a blend of both.
+
+For a query song the lexical query is the song's own term counts as stored in the BM25 index
+(songs.parquet carries no lyrics), and the dense query is its row of ``embeddings.npy``. Both
+retrieve their top N (songs with a zero BM25 score share no term and are not lexical
+candidates); the union is reranked:
+
+    linear: score = w * cosine + (1 - w) * bm25 / max(bm25 over the candidates)
+
+``cosine`` is the raw inner product of L2-normalised embeddings (in practice 0..1 for songs
+that reach the candidate list; it is not clipped), and dividing BM25 by its maximum over the
+candidates puts the lexical term in [0, 1] with the best lexical match at 1, so ``w`` trades
+two comparable quantities. ``w`` comes from the manifest's ``blend_weight`` (set by
+``recsys tune``), 0.5 if absent. ``rrf`` fusion instead adds 1 / (60 + rank) from each
+signal's ranking of the candidates (a song with no term in common gets no lexical share):
+no weight to tune, and insensitive to the scales of the two scores.
+
+Filters (mood, genre, year range, excluded artist) apply to the candidates before the top k is
+taken; if they leave fewer than k songs, N grows (x4) until the whole catalogue is candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from recsys.catalog import CONTINUOUS_FEATURES, normalize_text
+from recsys.errors import RecsysError
+
+Fusion = Literal["linear", "rrf"]
+RRF_K = 60
+DEFAULT_WEIGHT = 0.5
+N_CANDIDATES = 100
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Constraints on recommended songs; None means no constraint."""
+
+    mood: str | None = None
+    genre: str | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    exclude_artist: str | None = None
+
+    def active(self) -> bool:
+        return any(v is not None for v in (self.mood, self.genre, self.year_from, self.year_to, self.exclude_artist))
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The candidate set of one query with both signals; arrays aligned with ``rows``."""
+
+    rows: np.ndarray  # int64 song rows
+    cosine: np.ndarray  # float64
+    bm25: np.ndarray  # raw BM25, float64
+    bm25_norm: np.ndarray  # bm25 / max(bm25), in [0, 1]
+
+
+def linear_scores(cand: Candidates, weight: float) -> np.ndarray:
+    """``w * cosine + (1 - w) * bm25_norm`` per candidate."""
+    return weight * cand.cosine + (1.0 - weight) * cand.bm25_norm
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    # 1-based rank, best first; ties share the order of appearance (stable).
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    return ranks
+
+
+def rrf_scores(cand: Candidates, k: int = RRF_K) -> np.ndarray:
+    """Reciprocal rank fusion of the cosine and BM25 rankings of the candidates."""
+    lexical = np.where(cand.bm25 > 0, 1.0 / (k + _ranks(cand.bm25)), 0.0)
+    return 1.0 / (k + _ranks(cand.cosine)) + lexical
+
+
+def top_order(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best scores, best first; ties go to the lower song row."""
+    return np.lexsort((rows, -scores))[:k]
+
+
+class Recommender:
+    """The query path over loaded artefacts (``recsys.artifacts.load_artifacts``)."""
+
+    def __init__(self, artifacts: Any, *, weight: float | None = None, fusion: Fusion = "linear", n_candidates: int = N_CANDIDATES) -> None:
+        self.artifacts = artifacts
+        self.songs: pd.DataFrame = artifacts.songs
+        self.embeddings: np.ndarray = artifacts.embeddings
+        manifest = artifacts.manifest or {}
+        self.weight = float(weight if weight is not None else manifest.get("blend_weight", DEFAULT_WEIGHT))
+        if not 0.0 <= self.weight <= 1.0:
+            raise RecsysError(f"blend weight must lie in [0, 1], got {self.weight}")
+        if fusion not in ("linear", "rrf"):
+            raise RecsysError(f"unknown fusion {fusion!r}: use linear or rrf")
+        self.fusion: Fusion = fusion
+        self.n_candidates = n_candidates
+        self._audio_scale: np.ndarray | None = None
+
+    # --- candidates -----------------------------------------------------------------------
+
+    def query_tokens(self, row: int) -> list[str]:
+        """The song's lyric terms, repeated by count, as stored in the BM25 index."""
+        lexical = self.artifacts.lexical
+        counts = lexical.counts[row]
+        return [lexical.terms[c] for c, n in zip(counts.indices, counts.data) for _ in range(int(n))]
+
+    def candidates(self, tokens: list[str], vector: np.ndarray, n: int, exclude: int | None = None) -> Candidates:
+        """BM25 top ``n`` (positive scores only) ∪ FAISS top ``n``, minus ``exclude``."""
+        n_songs = len(self.songs)
+        bm25_all = self.artifacts.lexical.scores(tokens)
+        if exclude is not None:
+            bm25_all = bm25_all.copy()
+            bm25_all[exclude] = 0.0
+        positive = np.flatnonzero(bm25_all > 0)
+        if len(positive) > n:
+            positive = positive[np.argpartition(-bm25_all[positive], n - 1)[:n]]
+        _, dense_rows = self.artifacts.dense.search(np.asarray(vector, dtype=np.float32)[None, :], min(n + 1, n_songs))
+        rows = np.union1d(positive, dense_rows[0][dense_rows[0] >= 0])
+        if exclude is not None:
+            rows = rows[rows != exclude]
+        bm25 = bm25_all[rows]
+        top = bm25.max() if len(bm25) else 0.0
+        norm = bm25 / top if top > 0 else np.zeros(len(rows))
+        cosine = np.asarray(self.embeddings[rows] @ np.asarray(vector, dtype=np.float32), dtype=np.float64)
+        return Candidates(rows.astype(np.int64), cosine, bm25, norm)
+
+    def _filter_mask(self, rows: np.ndarray, filters: Filters) -> np.ndarray:
+        songs = self.songs
+        keep = np.ones(len(rows), dtype=bool)
+        if filters.mood is not None:
+            keep &= (songs["mood"].iloc[rows].astype("string") == filters.mood).fillna(False).to_numpy(bool)
+        if filters.genre is not None:
+            wanted = filters.genre.lower()
+            keep &= np.array([g is not None and wanted in [x.lower() for x in g] for g in songs["genres"].iloc[rows]], dtype=bool)
+        year = pd.to_numeric(songs["year"].iloc[rows], errors="coerce").to_numpy(dtype=float)
+        if filters.year_from is not None:
+            keep &= np.nan_to_num(year, nan=-np.inf) >= filters.year_from
+        if filters.year_to is not None:
+            keep &= np.nan_to_num(year, nan=np.inf) <= filters.year_to
+        if filters.exclude_artist is not None:
+            banned = normalize_text(filters.exclude_artist)
+            keep &= np.array([normalize_text(a) != banned for a in songs["artist"].iloc[rows]], dtype=bool)
+        return keep
+
+    # --- ranking --------------------------------------------------------------------------
+
+    def rank(
+        self,
+        tokens: list[str],
+        vector: np.ndarray,
+        k: int,
+        *,
+        exclude: int | None = None,
+        filters: Filters | None = None,
+        weight: float | None = None,
+        fusion: Fusion | None = None,
+    ) -> tuple[Candidates, np.ndarray, np.ndarray]:
+        """(candidates, indices of the top ``k`` into them best first, their scores)."""
+        if k < 1:
+            raise RecsysError(f"k must be at least 1, got {k}")
+        filters = filters or Filters()
+        w = self.weight if weight is None else float(weight)
+        fusion = fusion or self.fusion
+        n = max(self.n_candidates, k)
+        while True:
+            cand = self.candidates(tokens, vector, n, exclude)
+            keep = self._filter_mask(cand.rows, filters) if filters.active() else np.ones(len(cand.rows), bool)
+            if keep.sum() >= k or n >= len(self.songs):
+                break
+            n *= 4
+        scores = rrf_scores(cand) if fusion == "rrf" else linear_scores(cand, w)
+        kept = np.flatnonzero(keep)
+        chosen = kept[top_order(scores[kept], cand.rows[kept], k)]
+        return cand, chosen, scores[chosen]
+
+    def similar(self, row: int, k: int = 10, filters: Filters | None = None, explain: bool = False, **options: Any) -> list[dict[str, Any]]:
+        """The ``k`` songs most like song ``row`` (itself excluded), as records best first."""
+        if not 0 <= row < len(self.songs):
+            raise RecsysError(f"song row {row} is outside the artefacts' {len(self.songs)} songs")
+        tokens = self.query_tokens(row)
+        cand, chosen, scores = self.rank(tokens, self.embeddings[row], k, exclude=row, filters=filters, **options)
+        return self._records(cand, chosen, scores, tokens, row if explain else None, explain)
+
+    def search_vector(
+        self, tokens: list[str], vector: np.ndarray, k: int = 10, filters: Filters | None = None, explain: bool = False, **options: Any
+    ) -> list[dict[str, Any]]:
+        """The ``k`` songs best matching a free-text query given as tokens and an embedding."""
+        cand, chosen, scores = self.rank(tokens, vector, k, filters=filters, **options)
+        return self._records(cand, chosen, scores, tokens, None, explain)
+
+    # --- output ---------------------------------------------------------------------------
+
+    def _records(
+        self, cand: Candidates, chosen: np.ndarray, scores: np.ndarray, tokens: list[str], query_row: int | None, explain: bool
+    ) -> list[dict[str, Any]]:
+        songs = self.songs
+        out = []
+        for rank, (i, score) in enumerate(zip(chosen, scores), start=1):
+            row = int(cand.rows[i])
+            song = songs.iloc[row]
+            year = song["year"]
+            cluster = song.get("cluster") if "cluster" in songs else None
+            record: dict[str, Any] = {
+                "rank": rank,
+                "row": row,
+                "song_id": str(song["song_id"]),
+                "title": str(song["title"]),
+                "artist": str(song["artist"]),
+                "year": int(year) if pd.notna(year) else None,
+                "score": round(float(score), 8),
+                "cosine": round(float(cand.cosine[i]), 6),
+                "bm25": round(float(cand.bm25_norm[i]), 6),
+                "bm25_raw": round(float(cand.bm25[i]), 4),
+                "mood": None if pd.isna(song["mood"]) else str(song["mood"]),
+                "genres": [str(g) for g in (song["genres"] if song["genres"] is not None else [])],
+                "cluster": int(cluster) if cluster is not None and pd.notna(cluster) else None,
+            }
+            if explain:
+                record["why"] = self.explain(row, tokens, query_row)
+            out.append(record)
+        return out
+
+    def explain(self, row: int, tokens: list[str], query_row: int | None = None) -> dict[str, Any]:
+        """Why ``row`` was recommended: matched lyric terms, the shared cluster and its keywords,
+        the song's predicted mood/genre probabilities, and (for a query song) the three audio
+        features that differ most, in standard deviations."""
+        why: dict[str, Any] = {"matched_terms": self.artifacts.lexical.matched_terms(tokens, row, 5)}
+        songs = self.songs
+        if query_row is not None and "cluster" in songs:
+            c, q = songs["cluster"].iloc[row], songs["cluster"].iloc[query_row]
+            if pd.notna(c) and pd.notna(q) and int(c) == int(q):
+                keywords = (getattr(self.artifacts, "clusters", None) or {}).get("keywords", {})
+                why["shared_cluster"] = {"cluster": int(c), "keywords": list(keywords.get(str(int(c)), []))}
+        why.update(self._label_probs(row))
+        if query_row is not None:
+            why["audio_differences"] = self.audio_differences(query_row, row)
+        return why
+
+    def _label_probs(self, row: int) -> dict[str, Any]:
+        params = (self.artifacts.manifest or {}).get("params") or {}
+        out: dict[str, Any] = {}
+        for column, vocab_key in (("mood_probs", "mood_labels"), ("genre_probs", "genre_labels")):
+            vocab = params.get(vocab_key) or []
+            if column not in self.songs or not vocab:
+                continue
+            probs = self.songs[column].iloc[row]
+            if probs is None or len(probs) != len(vocab):
+                continue
+            top = np.argsort(-np.asarray(probs, dtype=float), kind="stable")[:3]
+            out[column] = {vocab[i]: round(float(probs[i]), 3) for i in top}
+        return out
+
+    def audio_differences(self, a: int, b: int, n: int = 3) -> list[dict[str, Any]]:
+        """The ``n`` continuous audio features where songs ``a`` and ``b`` differ most, measured
+        in catalogue standard deviations; features missing on either side are skipped."""
+        present = [f for f in CONTINUOUS_FEATURES if f in self.songs]
+        if not present:
+            return []
+        values = self.songs[present].to_numpy(dtype=float, na_value=np.nan)
+        if self._audio_scale is None:
+            std = np.nanstd(values, axis=0) if np.isfinite(values).any() else np.ones(len(present))
+            self._audio_scale = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+        diff = np.abs(values[a] - values[b]) / self._audio_scale
+        order = [i for i in np.argsort(-np.nan_to_num(diff, nan=-1.0), kind="stable") if np.isfinite(diff[i])][:n]
+        return [
+            {"feature": present[i], "query": round(float(values[a, i]), 3), "song": round(float(values[b, i]), 3), "sd": round(float(diff[i]), 2)}
+            for i in order
+        ]

@@ -1,0 +1,93 @@
+"""Title resolution: the user's spelling of a song title -> one catalogue row.
+
+Three passes, stopping at the first that finds anything: the exact title, the normalised title
+(``recsys.catalog.normalize_text``: case, accents, punctuation, "feat." credits and "(Remastered)"
+suffixes folded away), then fuzzy matching (rapidfuzz ratio on normalised titles). ``artist``
+narrows every pass the same way (normalised, fuzzy as a fallback). Several artists under the
+matched title is an ambiguity the user must settle with ``--artist``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys.catalog import normalize_text
+from recsys.errors import RecsysError
+
+# Plain Levenshtein similarity (fuzz.ratio, 0..100): typos and a dropped short word pass
+# ("Yesterdy" 94, "Stairway Heaven" 90) while substring hits ("Love" in "Glove Box") do not.
+FUZZY_CUTOFF = 80.0
+MAX_LISTED = 8
+
+
+def _describe(songs: pd.DataFrame, rows: np.ndarray) -> str:
+    shown = []
+    for row in rows[:MAX_LISTED]:
+        year = songs["year"].iloc[row]
+        when = f" ({int(year)})" if pd.notna(year) else ""
+        shown.append(f"{songs['title'].iloc[row]} — {songs['artist'].iloc[row]}{when}")
+    more = f"; and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else ""
+    return "; ".join(shown) + more
+
+
+def _by_artist(songs: pd.DataFrame, rows: np.ndarray, artist: str) -> np.ndarray:
+    from rapidfuzz import fuzz
+
+    wanted = normalize_text(artist)
+    names = [normalize_text(a) for a in songs["artist"].iloc[rows]]
+    exact = rows[[n == wanted for n in names]]
+    if len(exact):
+        return exact
+    return rows[[fuzz.ratio(wanted, n) >= FUZZY_CUTOFF for n in names]]
+
+
+def _title_matches(songs: pd.DataFrame, title: str) -> np.ndarray:
+    from rapidfuzz import fuzz, process
+
+    titles = songs["title"].astype(str)
+    exact = np.flatnonzero(titles.to_numpy() == title)
+    if len(exact):
+        return exact
+    normalised = titles.map(normalize_text).to_numpy()
+    wanted = normalize_text(title)
+    same = np.flatnonzero(normalised == wanted)
+    if len(same) or not wanted:
+        return same
+    hits = process.extract(wanted, normalised, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
+    if not hits:
+        return np.array([], dtype=np.int64)
+    best = max(score for _, score, _ in hits)
+    # Keep only the best-scoring title(s): a near-tie between two different titles is shown
+    # as an ambiguity rather than silently taking one.
+    return np.array(sorted(row for _, score, row in hits if score >= best - 1e-9), dtype=np.int64)
+
+
+def _suggestions(songs: pd.DataFrame, title: str) -> str:
+    from rapidfuzz import fuzz, process
+
+    normalised = songs["title"].astype(str).map(normalize_text).to_numpy()
+    hits = process.extract(normalize_text(title), normalised, scorer=fuzz.ratio, limit=5)
+    rows = np.array([row for _, score, row in hits if score > 50], dtype=np.int64)
+    return f"; did you mean: {_describe(songs, rows)}" if len(rows) else ""
+
+
+def resolve_title(songs: pd.DataFrame, title: str, artist: str | None = None) -> int:
+    """The row of ``songs`` whose title (and artist, if given) matches; RecsysError otherwise.
+
+    The error lists the candidates ("Title — Artist (year)", semicolon-separated) when the
+    match is ambiguous, or the nearest titles when nothing matches.
+    """
+    if not title or not title.strip():
+        raise RecsysError("empty title: give a song title, e.g. recsys similar \"Yesterday\"")
+    rows = _title_matches(songs, title)
+    if len(rows) == 0:
+        raise RecsysError(f"no song titled {title!r} in the catalogue{_suggestions(songs, title)}")
+    if artist:
+        narrowed = _by_artist(songs, rows, artist)
+        if len(narrowed) == 0:
+            raise RecsysError(f"no song titled {title!r} by {artist!r}; songs with that title: {_describe(songs, rows)}")
+        rows = narrowed
+    if len(rows) > 1:
+        raise RecsysError(f"{len(rows)} songs match {title!r}; add --artist to choose one of: {_describe(songs, rows)}")
+    return int(rows[0])

@@ -1,0 +1,135 @@
+"""The hybrid ranker on a tiny real artefact directory: the rerank formula by hand, RRF,
+filters, exclusion of the query song and the explanation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.artifacts import ArtifactWriter, load_artifacts
+from recsys.catalog import AUDIO_FEATURES
+from recsys.dense import DenseIndex
+from recsys.io import write_json
+from recsys.lexical import BM25Index
+from recsys.recommend import Filters, Recommender
+from recsys.text import tokenize
+
+# Eight songs; lyrics exist only here (the artefact keeps their tokens, never the text).
+TINY = [
+    # title, artist, year, split, mood, genres, lyrics, angle of the 2-d embedding (degrees)
+    ("Rain Song", "Ann Blue", 1971, "test", "sad", ["folk"], "rain rain window grey tears rain", 0),
+    ("Grey Window", "Bob Grey", 1975, "val", "sad", ["folk"], "window grey rain tears", 30),
+    ("Tears", "Cid Red", 1999, "val", "sad", ["rock"], "tears tears guitar", 10),
+    ("Sunny Day", "Dee Gold", 2005, "val", "happy", ["pop"], "sun dance party sun", 80),
+    ("Party", "Dee Gold", 2010, "train", "happy", ["pop", "rock"], "party dance sun night", 90),
+    ("Rain Song", "Eve Green", 1988, "train", "relaxed", ["folk"], "rain river calm", 45),
+    ("Highway", "Cid Red", 1980, "test", "angry", ["rock"], "guitar highway loud engine", 60),
+    ("Calm River", "Fay White", 2001, "train", None, [], "river calm water", 50),
+]
+MOOD_LABELS = ["happy", "sad", "angry", "relaxed"]
+
+
+def write_tiny_artifacts(out: Path) -> Path:
+    """Build a real artefact directory (BM25Index, DenseIndex, ArtifactWriter) for TINY."""
+    tokens = [tokenize(t[6]) for t in TINY]
+    angles = np.radians([t[7] for t in TINY])
+    emb = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    rng = np.random.default_rng(0)
+    songs = pd.DataFrame(
+        {
+            "song_id": [f"id{i:02d}" for i in range(len(TINY))],
+            "title": [t[0] for t in TINY],
+            "artist": [t[1] for t in TINY],
+            "year": pd.array([t[2] for t in TINY], dtype="Int64"),
+            "split": [t[3] for t in TINY],
+            "mood": pd.array([t[4] for t in TINY], dtype="string"),
+            "genres": [t[5] for t in TINY],
+        }
+    )
+    for feature in AUDIO_FEATURES:
+        songs[feature] = rng.random(len(TINY))
+    songs.loc[7, AUDIO_FEATURES] = np.nan  # one song without audio
+    songs["cluster"] = [0, 0, 0, 1, 1, 0, 2, 0]
+    songs["mood_probs"] = [list(rng.dirichlet(np.ones(4))) for _ in TINY]
+    songs["genre_probs"] = [[] for _ in TINY]
+    params = {"model": "handmade-2d", "model_kind": "encoder", "mood_labels": MOOD_LABELS, "genre_labels": []}
+    with ArtifactWriter(out, params=params, hashes={"catalog": "tiny"}) as stage:
+        songs.to_parquet(stage / "songs.parquet", index=False)
+        np.save(stage / "embeddings.npy", emb)
+        np.save(stage / "pooled.npy", emb)
+        BM25Index.build(tokens).save(stage / "bm25")
+        DenseIndex.build(emb, kind="flat").save(stage / "faiss.index")
+        write_json(stage / "clusters.json", {"chosen_k": 3, "keywords": {"0": ["rain", "grey"], "1": ["party"], "2": ["guitar"]}})
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory):
+    return load_artifacts(write_tiny_artifacts(tmp_path_factory.mktemp("tiny") / "artifacts"))
+
+
+def test_linear_rerank_matches_hand_formula(tiny) -> None:
+    rec = Recommender(tiny, weight=0.3)
+    out = rec.similar(0, k=7)
+    assert [r["row"] for r in out if r["row"] == 0] == []  # the query song is never recommended
+    tokens = tokenize(TINY[0][6])
+    bm25 = BM25Index.build([tokenize(t[6]) for t in TINY]).scores(tokens)
+    bm25[0] = 0.0
+    cos = np.cos(np.radians([t[7] for t in TINY]) - np.radians(TINY[0][7]))
+    expected = 0.3 * cos + 0.7 * bm25 / bm25.max()
+    for r in out:
+        assert r["score"] == pytest.approx(expected[r["row"]], abs=1e-5)
+        assert r["cosine"] == pytest.approx(cos[r["row"]], abs=1e-5)
+        assert 0.0 <= r["bm25"] <= 1.0
+    order = sorted(range(1, 8), key=lambda i: (-expected[i], i))
+    assert [r["row"] for r in out] == order
+    assert out[0]["title"] == "Grey Window"  # shares rain, window, grey, tears
+    assert [r["rank"] for r in out] == list(range(1, 8))
+
+
+def test_weight_extremes_follow_one_signal(tiny) -> None:
+    dense_only = Recommender(tiny, weight=1.0).similar(0, k=3)
+    assert [r["row"] for r in dense_only] == [2, 1, 5]  # 10, 30, 45 degrees away
+    lexical_only = Recommender(tiny, weight=0.0).similar(0, k=1)
+    assert lexical_only[0]["row"] == 1 and lexical_only[0]["score"] == pytest.approx(1.0)
+
+
+def test_rrf_is_reciprocal_rank_fusion(tiny) -> None:
+    out = Recommender(tiny, fusion="rrf").similar(0, k=3)
+    # Grey Window: cosine rank 2, BM25 rank 1; Tears: cosine rank 1, BM25 rank 2 (tears x2).
+    assert out[0]["score"] == pytest.approx(1 / 62 + 1 / 61, abs=1e-7)
+    assert {out[0]["row"], out[1]["row"]} == {1, 2}
+
+
+def test_filters_apply_before_top_k(tiny) -> None:
+    rec = Recommender(tiny, n_candidates=1)  # forces the candidate widening
+    assert {r["row"] for r in rec.similar(0, k=5, filters=Filters(mood="happy"))} == {3, 4}
+    assert {r["row"] for r in rec.similar(0, k=5, filters=Filters(genre="Rock"))} == {2, 4, 6}
+    years = [r["year"] for r in rec.similar(0, k=10, filters=Filters(year_from=1975, year_to=1999))]
+    assert years and all(1975 <= y <= 1999 for y in years)
+    assert all(r["artist"] != "Bob Grey" for r in rec.similar(0, k=10, filters=Filters(exclude_artist="bob grey")))
+    assert rec.similar(0, k=3, filters=Filters(mood="nonexistent")) == []
+
+
+def test_explain_gives_terms_cluster_probs_and_audio(tiny) -> None:
+    top = Recommender(tiny, weight=0.3).similar(0, k=1, explain=True)[0]
+    why = top["why"]
+    assert set(why["matched_terms"]) <= {"rain", "window", "grey", "tears"} and "rain" in why["matched_terms"]
+    assert why["shared_cluster"] == {"cluster": 0, "keywords": ["rain", "grey"]}
+    assert set(why["mood_probs"]) <= set(MOOD_LABELS) and len(why["mood_probs"]) == 3
+    diffs = why["audio_differences"]
+    assert len(diffs) == 3 and diffs[0]["sd"] >= diffs[1]["sd"] >= diffs[2]["sd"]
+
+
+def test_bad_options_are_one_line_errors(tiny) -> None:
+    from recsys.errors import RecsysError
+
+    with pytest.raises(RecsysError, match="blend weight"):
+        Recommender(tiny, weight=1.5)
+    with pytest.raises(RecsysError, match="fusion"):
+        Recommender(tiny, fusion="max")  # type: ignore[arg-type]
+    with pytest.raises(RecsysError, match="outside"):
+        Recommender(tiny).similar(99)
