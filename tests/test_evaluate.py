@@ -1,0 +1,88 @@
+"""Ranking metrics against hand-computed cases, relevance by held-out tags, bootstrap
+intervals, and the whole evaluation on a real tiny artefact."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_recommend import write_tiny_artifacts
+
+from recsys.artifacts import load_artifacts
+from recsys.evaluate import (
+    Labels,
+    average_precision_at_k,
+    bootstrap_ci,
+    evaluate,
+    ndcg_at_k,
+    precision_at_k,
+    relevance_matrix,
+)
+
+REL = np.array([[1, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 1, 0, 0, 0]], dtype=bool)
+N_REL = np.array([3, 0, 1])
+
+
+def test_precision_at_k() -> None:
+    np.testing.assert_allclose(precision_at_k(REL, 5), [0.4, 0.0, 0.2])
+    np.testing.assert_allclose(precision_at_k(REL, 2), [0.5, 0.0, 0.5])
+    # A list shorter than k still divides by k.
+    np.testing.assert_allclose(precision_at_k(REL[:, :3], 10), [0.2, 0.0, 0.1])
+
+
+def test_average_precision_at_k() -> None:
+    # q0: hits at 1 and 3 -> (1 + 2/3) / min(5, 3); q1: nothing relevant -> 0; q2: 1/2 / 1.
+    np.testing.assert_allclose(average_precision_at_k(REL, N_REL, 5), [(1 + 2 / 3) / 3, 0.0, 0.5])
+    # Truncated at k=2 the normaliser is min(2, R).
+    np.testing.assert_allclose(average_precision_at_k(REL, N_REL, 2), [0.5, 0.0, 0.5])
+
+
+def test_ndcg_at_k() -> None:
+    idcg3 = 1 + 1 / np.log2(3) + 1 / np.log2(4)
+    np.testing.assert_allclose(ndcg_at_k(REL, N_REL, 5), [(1 + 0.5) / idcg3, 0.0, 1 / np.log2(3)])
+    perfect = np.array([[1, 1, 0]], dtype=bool)
+    np.testing.assert_allclose(ndcg_at_k(perfect, np.array([2]), 3), [1.0])
+
+
+def test_bootstrap_interval() -> None:
+    assert bootstrap_ci(np.full(20, 0.25), n_boot=200, seed=0) == pytest.approx((0.25, 0.25, 0.25))
+    values = np.random.default_rng(1).random(200)
+    mean, low, high = bootstrap_ci(values, n_boot=500, seed=3)
+    assert low < mean < high and mean == pytest.approx(values.mean())
+    assert high - low == pytest.approx(2 * 1.96 * values.std() / np.sqrt(200), rel=0.25)
+    assert bootstrap_ci(values, n_boot=500, seed=3) == (mean, low, high)  # seeded
+
+
+def test_relevance_by_held_out_tags() -> None:
+    songs = pd.DataFrame(
+        {"mood": pd.array(["sad", "sad", "happy", None], dtype="string"), "genres": [["rock"], ["pop"], ["rock", "pop"], []]}
+    )
+    labels = Labels.from_songs(songs)
+    np.testing.assert_array_equal(labels.relevant(0, np.array([1, 2, 3]), "mood"), [True, False, False])
+    np.testing.assert_array_equal(labels.relevant(0, np.array([1, 2, 3]), "genre"), [False, True, False])
+    np.testing.assert_array_equal(labels.relevant(0, np.array([1, 2, 3]), "any"), [True, True, False])
+    rel, n_rel = relevance_matrix(labels, np.array([0, 3]), np.array([[1, 2, -1], [0, 1, 2]]), "mood")
+    np.testing.assert_array_equal(rel, [[True, False, False], [False, False, False]])
+    np.testing.assert_array_equal(n_rel, [1, 0])  # the query itself is not in its pool
+
+
+def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    report = evaluate(artifacts, tmp_path / "eval", ks=(5, 10), n_boot=100, seed=0)
+    assert report["n_queries"] == 2  # rows 0 and 6 are the test songs
+    systems = report["results"]["mood"]["systems"]
+    assert set(systems) == {"random", "tfidf", "bm25", "minilm", "audio", "embedding", "hybrid", "rrf"}
+    # Embedding neighbours of row 0 (0 deg) are rows 2, 1, 5, 7, 6: two sad songs in the top 5;
+    # row 6 is the only angry song, so its precision is 0.
+    assert systems["embedding"]["precision@5"]["mean"] == pytest.approx((2 / 5 + 0) / 2)
+    for values in systems.values():
+        for metric in values.values():
+            assert 0.0 <= metric["low"] <= metric["mean"] <= metric["high"] <= 1.0
+    assert report["notes"]["audio"]["queries_with_audio"] == 1.0
+    saved = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert saved["results"]["genre"]["n_queries"] == 2
+    markdown = (tmp_path / "eval" / "evaluation.md").read_text()
+    assert "## mood (2 queries)" in markdown and "| hybrid |" in markdown
+    assert (tmp_path / "eval" / "evaluation_p10.png").stat().st_size > 1000
