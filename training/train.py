@@ -191,20 +191,18 @@ class Prepared:
 
 def _fit_side_inputs(catalog: pd.DataFrame, topics_k: int, topics_grid: Sequence[int] | None, lda_passes: int, seed: int, notes: list[str]) -> tuple[Any, Any]:
     from training.features import AudioFeatures
-    from training.topics import TopicModel
+    from training.topics import TopicModel, select_num_topics
 
     train = catalog[catalog["split"] == "train"]
     texts = [t for t in train["lyrics"].fillna("").astype(str) if t.strip()]
     if not texts:
         raise RecsysError("catalogue: no training song has lyrics; cannot fit the topic model")
     if topics_grid:
-        topic_model, report = TopicModel.select_num_topics(texts, list(topics_grid), seed=seed)
-        notes.append(f"topics: chose k={topic_model.num_topics} from grid {list(topics_grid)}")
+        topic_model, _ = select_num_topics(texts, list(topics_grid), seed=seed, passes=lda_passes)
+        notes.append(f"topics: chose k={topic_model.num_topics} from grid {list(topics_grid)} by c_v coherence")
     else:
-        topic_model = TopicModel()
-        topic_model.fit(texts, num_topics=topics_k, passes=lda_passes, seed=seed)
-    features = AudioFeatures()
-    features.fit(train)
+        topic_model = TopicModel.fit(texts, num_topics=topics_k, passes=lda_passes, seed=seed)
+    features = AudioFeatures.fit(train)
     return topic_model, features
 
 
@@ -396,17 +394,19 @@ def predict(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.devic
     return {k: np.concatenate(v) if v else np.zeros((0, 0), np.float32) for k, v in parts.items()}
 
 
-def _loss_weights(prep: Prepared, songs: np.ndarray, sampler: str, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+def _loss_weights(prep: Prepared, songs: np.ndarray, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     rows = prep.rows[songs]
     mood_w = None
     if prep.labels.moods:
         counts = np.bincount(prep.labels.mood[rows][prep.labels.mood[rows] >= 0], minlength=len(prep.labels.moods)).clip(min=1)
         mood_w = torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32, device=device)
     pos_w = None
-    if prep.labels.genres and sampler == "none":
+    if prep.labels.genres:
         has = prep.labels.has_genre[rows]
         pos = prep.labels.genre[rows][has].sum(axis=0).clip(min=1)
-        # Capped so a rare genre's positives do not swamp the loss.
+        # Per-genre positive weights (capped so a rare genre does not swamp the loss): without them
+        # sparse multi-label targets drive every sigmoid below 0.5 in the first epochs. The weighted
+        # sampler, when on, additionally shows songs of rare genres more often.
         pos_w = torch.tensor(np.minimum((has.sum() - pos) / pos, 10.0), dtype=torch.float32, device=device)
     return mood_w, pos_w
 
@@ -469,7 +469,7 @@ def fit(
     total = steps_per_epoch * epochs
     warm = max(1, int(warmup * total))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
-    mood_w, pos_w = _loss_weights(prep, train_songs, sampler, dev)
+    mood_w, pos_w = _loss_weights(prep, train_songs, dev)
 
     history: list[dict[str, float]] = []
     best_loss, best_epoch, best_state, bad = math.inf, 0, None, 0

@@ -1,0 +1,240 @@
+"""Six models side by side on the same splits, scored on the test split: majority class, TF-IDF +
+logistic regression, audio features only, a frozen encoder with an MLP ("simple BERT"), the
+fine-tuned encoder alone, and tBERT (encoder + topics + audio).
+
+Variants 4-6 share one :func:`training.train.prepare` (topic model, audio scaler, the frozen
+layer cache); the encoder-only and tBERT variants differ only in the head's inputs.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from recsys.catalog import CONTINUOUS_FEATURES
+from recsys.errors import RecsysError
+from recsys.io import atomic_path, write_json
+from recsys.text import tokenize
+from training.model import TBert
+from training.train import Labels, Prepared, fit, predict, prepare, resolve_device, score_tasks
+
+VARIANTS = ["majority", "tfidf_logreg", "audio_only", "simple_bert", "finetuned_encoder", "tbert"]
+TASK_TITLES = {"mood_binary": "Mood: happy vs sad", "mood": "Mood: all classes", "genre": "Genre (multi-label)"}
+
+
+def _mood_probs(make: Callable[[], Any], x_train: Any, y_train: np.ndarray, x_test: Any, n_classes: int) -> np.ndarray:
+    """Class probabilities with one column per mood, whichever classes the model saw."""
+    clf = make().fit(x_train, y_train)
+    probs = np.zeros((x_test.shape[0], n_classes), dtype=np.float32)
+    probs[:, clf.classes_] = clf.predict_proba(x_test)
+    return probs
+
+
+def _genre_probs(make: Callable[[], Any], x_train: Any, y_train: np.ndarray, x_test: Any) -> np.ndarray:
+    clf = make().fit(x_train, y_train)
+    return np.asarray(clf.predict_proba(x_test), dtype=np.float32)
+
+
+def _sklearn_variant(labels: Labels, train_rows: np.ndarray, test_rows: np.ndarray, x_train: Any, x_test: Any, mood_make: Callable[[], Any], genre_make: Callable[[], Any]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Fit a mood classifier on train songs with a mood and a multi-label genre classifier on
+    train songs with genres; ``x_*`` are feature matrices aligned with ``*_rows``."""
+    mood_probs = genre_probs = None
+    has_mood = labels.mood[train_rows] >= 0
+    if labels.moods and has_mood.any():
+        mood_probs = _mood_probs(mood_make, x_train[has_mood], labels.mood[train_rows][has_mood], x_test, len(labels.moods))
+    has_genre = labels.has_genre[train_rows]
+    if labels.genres and has_genre.any():
+        genre_probs = _genre_probs(genre_make, x_train[has_genre], labels.genre[train_rows][has_genre].astype(int), x_test)
+    return mood_probs, genre_probs
+
+
+def _mlp(seed: int) -> Callable[[], Any]:
+    from sklearn.neural_network import MLPClassifier
+
+    return lambda: MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-3, max_iter=300, random_state=seed)
+
+
+def _logreg() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=2000, class_weight="balanced")
+
+
+def _ovr_logreg() -> Any:
+    from sklearn.multiclass import OneVsRestClassifier
+
+    return OneVsRestClassifier(_logreg())
+
+
+def compare(
+    catalog: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    model: str | Path | None = None,
+    max_length: int = 128,
+    max_chunks: int | None = None,
+    freeze_layers: int = 5,
+    epochs: int = 3,
+    batch_size: int | None = None,
+    topics_k: int = 10,
+    min_genre_songs: int = 20,
+    sampler: str = "weighted",
+    seed: int = 0,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Train and score the six variants; write ``compare.md``, ``compare.json`` and one
+    confusion-matrix PNG per single-label task into ``out_dir`` (atomically, as a directory)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    prep = prepare(
+        catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
+        topics_k=topics_k, min_genre_songs=min_genre_songs, seed=seed, device=device,
+    )
+    labels = prep.labels
+    train_pos, test_pos = prep.split_rows("train"), prep.split_rows("test")
+    if not len(test_pos):
+        raise RecsysError("catalogue: no labelled songs in the test split; nothing to compare on")
+    train_rows, test_rows = prep.rows[train_pos], prep.rows[test_pos]
+    lyrics = prep.catalog["lyrics"].fillna("").astype(str).to_numpy()
+    results: dict[str, dict[str, Any]] = {}
+    notes = list(prep.notes)
+
+    def record(name: str, start: float, rows: np.ndarray, probs: tuple[np.ndarray | None, np.ndarray | None], note: str = "") -> None:
+        results[name] = {"train_s": time.perf_counter() - start, "n_test": int(len(rows)), "note": note, "metrics": score_tasks(labels, rows, *probs)}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message=".*Label not .* is present in all training examples")
+
+        start = time.perf_counter()
+        mood_prior = np.bincount(labels.mood[train_rows][labels.mood[train_rows] >= 0], minlength=len(labels.moods)).astype(np.float32)
+        mood_probs = np.tile(mood_prior / max(mood_prior.sum(), 1), (len(test_rows), 1)) if labels.moods else None
+        genre_probs = None
+        if labels.genres:
+            top = labels.genre[train_rows].sum(axis=0).argmax()
+            genre_probs = np.zeros((len(test_rows), len(labels.genres)), dtype=np.float32)
+            genre_probs[:, top] = 1.0
+        record("majority", start, test_rows, (mood_probs, genre_probs), "most frequent training mood; most frequent genre for every song")
+
+        start = time.perf_counter()
+        vectorizer = TfidfVectorizer(tokenizer=tokenize, lowercase=False, token_pattern=None, min_df=2, sublinear_tf=True)
+        x_train = vectorizer.fit_transform(lyrics[train_rows])
+        probs = _sklearn_variant(labels, train_rows, test_rows, x_train, vectorizer.transform(lyrics[test_rows]), _logreg, _ovr_logreg)
+        record("tfidf_logreg", start, test_rows, probs, "class-balanced logistic regression; one-vs-rest for genre")
+
+        start = time.perf_counter()
+        has_audio = prep.catalog[CONTINUOUS_FEATURES].notna().any(axis=1).to_numpy()
+        a_train, a_test = train_rows[has_audio[train_rows]], test_rows[has_audio[test_rows]]
+        if len(a_train) and len(a_test):
+            probs = _sklearn_variant(labels, a_train, a_test, prep.audio[a_train], prep.audio[a_test], _mlp(seed), _mlp(seed))
+            record("audio_only", start, a_test, probs, f"MLP on scaled audio features; only songs with audio ({len(a_train)} train, {len(a_test)} test)")
+        else:
+            results["audio_only"] = {"train_s": 0.0, "n_test": 0, "note": "no songs with audio features in train or test", "metrics": {}}
+
+        dev = resolve_device(device)
+        start = time.perf_counter()
+        frozen = TBert(prep.encoder, n_topics=prep.topics.shape[1], audio_dim=prep.audio.shape[1], n_moods=1, n_genres=1).to(dev)
+        pooled_train = predict(frozen, prep, train_pos, dev)["pooled"]
+        pooled_test = predict(frozen, prep, test_pos, dev)["pooled"]
+        frozen.to("cpu")
+        probs = _sklearn_variant(labels, train_rows, test_rows, pooled_train, pooled_test, _mlp(seed), _mlp(seed))
+        record("simple_bert", start, test_rows, probs, "pretrained encoder mean-pool (frozen) + MLP")
+
+        for name, side in (("finetuned_encoder", False), ("tbert", True)):
+            start = time.perf_counter()
+            result = fit(prep, use_topics=side, use_audio=side, epochs=epochs, batch_size=batch_size, sampler=sampler, seed=seed, device=device, label=name)
+            pred = predict(result.model, prep, test_pos, dev)
+            tuned = f"top {result.model.n_layers - prep.freeze_layers} encoder layers fine-tuned" if prep.freeze_layers < result.model.n_layers else "encoder frozen"
+            record(name, start, test_rows, (pred["mood"], pred["genre"]), f"{tuned}, {'+ topics + audio' if side else 'text only'}; best epoch {result.best_epoch}")
+
+    report = {
+        "settings": {
+            "max_length": max_length, "max_chunks": max_chunks, "freeze_layers": freeze_layers, "epochs": epochs,
+            "topics_k": int(prep.topics.shape[1]), "min_genre_songs": min_genre_songs, "sampler": sampler, "seed": seed,
+            "encoder": prep.encoder_path,
+        },
+        "songs": {s: int(len(prep.split_rows(s))) for s in ("train", "val", "test")},
+        "moods": labels.moods,
+        "genres": labels.genres,
+        "timings": prep.timings,
+        "notes": notes,
+        "variants": results,
+    }
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        write_json(tmp / "compare.json", report)
+        (tmp / "compare.md").write_text(_markdown(report), encoding="utf-8")
+        for task in ("mood_binary", "mood"):
+            if any(task in r["metrics"] for r in results.values()):
+                _confusion_png(results, task, tmp / f"confusion_{task}.png")
+    return report
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    lines = [
+        "# Model comparison (test split)",
+        "",
+        f"Songs with labels: {report['songs']['train']} train, {report['songs']['val']} val, {report['songs']['test']} test. "
+        f"Encoder `{Path(s['encoder']).name}`, max_length {s['max_length']}, max_chunks {s['max_chunks']}, "
+        f"{s['freeze_layers']} frozen layers, {s['epochs']} epochs, LDA k={s['topics_k']}, sampler {s['sampler']}, seed {s['seed']}.",
+        f"Moods: {', '.join(report['moods']) or 'none'}. Genres (at least {s['min_genre_songs']} training songs): {', '.join(report['genres']) or 'none'}.",
+        "Precision and recall are macro averages; genre accuracy is exact-set match at threshold 0.5. "
+        "Shared preparation (topics, audio scaler, frozen-layer cache) is not included in the per-variant train time: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in report["timings"].items()) + ".",
+        "",
+    ]
+    lines += [f"- {n}" for n in report["notes"]]
+    lines += ["", "| variant | notes |", "|---|---|"] + [f"| {name} | {r['note']} |" for name, r in report["variants"].items()]
+    for task, title in TASK_TITLES.items():
+        rows = [(name, r) for name, r in report["variants"].items() if task in r["metrics"]]
+        if not rows:
+            continue
+        lines += ["", f"## {title}", "", "| variant | n | accuracy | precision | recall | micro F1 | macro F1 | train s |", "|---|---|---|---|---|---|---|---|"]
+        for name, r in rows:
+            m = r["metrics"][task]
+            lines.append(f"| {name} | {m['n']} | {_fmt(m['accuracy'])} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | {_fmt(m['micro_f1'])} | {_fmt(m['macro_f1'])} | {r['train_s']:.1f} |")
+        classes = rows[0][1]["metrics"][task]["classes"]
+        lines += ["", "Per-class F1 (support in the header):", "", "| variant | " + " | ".join(f"{c} ({rows[-1][1]['metrics'][task]['per_class'][c]['support']})" for c in classes) + " |", "|---" * (len(classes) + 1) + "|"]
+        for name, r in rows:
+            pc = r["metrics"][task]["per_class"]
+            lines.append(f"| {name} | " + " | ".join(_fmt(pc[c]["f1"]) for c in classes) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _confusion_png(results: dict[str, dict[str, Any]], task: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n, r in results.items() if task in r["metrics"]]
+    fig, axes = plt.subplots(2, 3, figsize=(13, 8))
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names):
+        m = results[name]["metrics"][task]
+        cm = np.asarray(m["confusion"])
+        ax.imshow(cm, cmap="Blues")
+        ax.set_xticks(range(len(m["classes"])), m["classes"], rotation=45)
+        ax.set_yticks(range(len(m["classes"])), m["classes"])
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
+        ax.set_title(f"{name} (acc {m['accuracy']:.2f})")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+    fig.suptitle(TASK_TITLES[task] + " - test confusion matrices")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
