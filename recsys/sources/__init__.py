@@ -7,7 +7,7 @@ the conflict rules of data/SCHEMA.md, canonicalises tags and assigns determinist
 
 from __future__ import annotations
 
-import warnings
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -81,7 +81,7 @@ def import_sources(
     ``keep_unmatched`` keeps label-only and audio-only rows too. Files in a directory whose
     columns match no format are skipped with a warning; a file named directly must match.
     """
-    warn = on_warning or (lambda msg: warnings.warn(msg, stacklevel=2))
+    warn = on_warning or logging.getLogger(__name__).warning
     if not paths:
         raise RecsysError("no input files given")
     tags = load_tag_table(tag_table)

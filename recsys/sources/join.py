@@ -75,18 +75,20 @@ def _normalised(values: pd.Series) -> pd.Series:
 
 
 def _swap_if_known(df: pd.DataFrame, stats: JoinStats) -> pd.DataFrame:
-    """Swap title and artist on rows whose swapped key is another source's song and whose own key is
-    nobody else's: some scrapes put the title in the artist column."""
-    sources_of: dict[str, set[str]] = {}
-    for key, src in zip(df["_key"], df["_src"]):
-        sources_of.setdefault(key, set()).add(src)
+    """Swap title and artist on rows whose own key is nobody else's while their swapped key is a
+    song of a higher-priority source: some scrapes put the title in the artist column. Requiring
+    higher priority keeps two mutually swapped sources from both flipping."""
+    orders_of: dict[str, dict[str, int]] = {}
+    for key, src, order in zip(df["_key"], df["_src"], df["_order"]):
+        orders_of.setdefault(key, {})[src] = order
     swapped_key = df["_t"] + "||" + df["_a"]
 
-    def elsewhere(key: str, src: str) -> bool:
-        return bool(sources_of.get(key, set()) - {src})
+    def best_elsewhere(key: str, src: str) -> float:
+        return min((o for s, o in orders_of.get(key, {}).items() if s != src), default=np.inf)
 
     swap = np.array([
-        (not elsewhere(k, s)) and elsewhere(sk, s) for k, sk, s in zip(df["_key"], swapped_key, df["_src"])
+        best_elsewhere(k, s) == np.inf and best_elsewhere(sk, s) < o
+        for k, sk, s, o in zip(df["_key"], swapped_key, df["_src"], df["_order"])
     ], dtype=bool)
     if swap.any():
         df.loc[swap, ["title", "artist"]] = df.loc[swap, ["artist", "title"]].to_numpy()

@@ -1,0 +1,133 @@
+"""`recsys catalog import`: the real import end to end, and every bad input as one line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from recsys.catalog import load_catalog
+
+runner = CliRunner()
+
+
+def _import(*args: str):
+    return runner.invoke(app, ["catalog", "import", *args])
+
+
+def _fails(result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture()
+def lyrics_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "songs.csv"
+    pd.DataFrame({"Song": ["Café Blue", "Red Door"], "Band": ["Zoë", "Kay"], "Words": ["la la", "na na"],
+                  "Feeling": ["Cheerful", "melancholy"], "Style": ["dance pop", "album rock"]}).to_csv(path, index=False)
+    return path
+
+
+def test_real_raw_folder_meets_the_coverage_targets(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "real.parquet"
+    result = _import(str(shared_data / "raw"), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    df = load_catalog(out)
+    assert df["lyrics"].notna().sum() >= 15_000
+    assert df["mood"].notna().sum() >= 4_000
+    assert df["genres"].str.len().gt(0).sum() >= 8_000
+    assert f"{len(df)} songs" in result.output
+    assert "cut off" in result.output  # the truncated millsongdata file loses its last row, loudly
+
+
+def test_generic_file_with_map_options_and_cp1252(tmp_path: Path, lyrics_csv: Path) -> None:
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(lyrics_csv.read_text(encoding="utf-8").encode("cp1252"))
+    out = tmp_path / "out.parquet"
+    result = _import(str(latin), "--out", str(out), "--map", "title=Song", "--map", "artist=Band",
+                     "--map", "lyrics=Words", "--map", "mood=Feeling", "--map", "genres=Style")
+    assert result.exit_code == 0, result.output
+    df = load_catalog(out).set_index("title")
+    assert df.loc["Café Blue", "artist"] == "Zoë"
+    assert df.loc["Café Blue", "mood"] == "happy" and df.loc["Red Door", "mood"] == "sad"
+    assert list(df.loc["Café Blue", "genres"]) == ["electronic", "pop"]
+
+
+def test_toml_mapping_file(tmp_path: Path, lyrics_csv: Path) -> None:
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('lyrics_kind = "full"\n[columns]\ntitle = "Song"\nartist = "Band"\nlyrics = "Words"\n')
+    out = tmp_path / "out.parquet"
+    assert _import(str(lyrics_csv), "--out", str(out), "--mapping", str(mapping)).exit_code == 0
+    assert len(load_catalog(out)) == 2
+
+
+def test_missing_and_empty_files(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    _fails(_import(str(tmp_path / "nope.csv"), "--out", str(out)), "nope.csv", "no such file")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    _fails(_import(str(empty), "--out", str(out)), "empty.csv", "empty")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("artist,song,link,text\n")
+    _fails(_import(str(header_only), "--out", str(out)), "header.csv", "no rows")
+    assert not out.exists()
+
+
+def test_utf16_and_binary_files_are_refused(tmp_path: Path, lyrics_csv: Path) -> None:
+    out = tmp_path / "out.parquet"
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes(lyrics_csv.read_text(encoding="utf-8").encode("utf-16"))
+    _fails(_import(str(utf16), "--out", str(out), "--map", "title=Song", "--map", "artist=Band"), "utf16.csv", "UTF-16")
+    binary = tmp_path / "blob.csv"
+    binary.write_bytes(bytes(range(1, 32)) * 200)
+    _fails(_import(str(binary), "--out", str(out)), "blob.csv", "binary")
+    assert not out.exists()
+
+
+def test_unknown_format_and_missing_column(tmp_path: Path, lyrics_csv: Path) -> None:
+    out = tmp_path / "out.parquet"
+    _fails(_import(str(lyrics_csv), "--out", str(out)), "songs.csv", "unknown format", "--format")
+    _fails(_import(str(lyrics_csv), "--out", str(out), "--format", "bogus"), "unknown format 'bogus'")
+    _fails(_import(str(lyrics_csv), "--out", str(out), "--format", "musicmood"), "songs.csv", "missing required column")
+
+
+def test_non_numeric_audio_names_row_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "s2000.csv"
+    pd.DataFrame({"Title": ["A", "B"], "Artist": ["X", "Y"], "Top Genre": ["pop", "rock"],
+                  "Beats Per Minute (BPM)": [120, 90], "Energy": ["50", "loud"]}).to_csv(path, index=False)
+    _fails(_import(str(path), "--out", str(tmp_path / "o.parquet"), "--keep-unmatched"), "s2000.csv", "row 3",
+           "'Energy'", "'loud'")
+
+
+def test_duplicates_merge_in_known_formats_but_fail_in_generic_files(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    rows = [{"artist": "Abba", "song": "Waterloo", "link": "/a", "text": "my my"},
+            {"artist": "ABBA", "song": "Waterloo (Live)", "link": "/b", "text": "my my at waterloo"}]
+    known = tmp_path / "mill.csv"
+    pd.DataFrame(rows).to_csv(known, index=False)
+    result = _import(str(known), "--out", str(out))
+    assert result.exit_code == 0 and "1 duplicate rows of the same song merged" in result.output
+    assert len(load_catalog(out)) == 1
+    _fails(_import(str(known), "--out", str(tmp_path / "g.parquet"), "--map", "title=song", "--map", "artist=artist"),
+           "rows 2 and 3", "same song")
+
+
+def test_bad_mappings_and_tag_tables(tmp_path: Path, lyrics_csv: Path) -> None:
+    out = tmp_path / "out.parquet"
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[columns]\ntitle = "Song"\nartist = "Singer"\n')
+    _fails(_import(str(lyrics_csv), "--out", str(out), "--mapping", str(mapping)), "songs.csv", "'Singer'")
+    mapping.write_text('[columns]\ntitle = "Song"\nartist = "Band"\nflavour = "Words"\n')
+    _fails(_import(str(lyrics_csv), "--out", str(out), "--mapping", str(mapping)), "map.toml", "'flavour'")
+    _fails(_import(str(lyrics_csv), "--out", str(out), "--map", "titleSong"), "field=column")
+    tags = tmp_path / "tags.toml"
+    tags.write_text("[genre]\npop = 3\n")
+    _fails(_import(str(lyrics_csv), "--out", str(out), "--map", "title=Song", "--map", "artist=Band",
+                   "--tags", str(tags)), "tags.toml")
+    assert not out.exists()

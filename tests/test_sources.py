@@ -1,0 +1,131 @@
+"""Catalogue import: format adapters on the real files, tag normalisation, the join's conflict rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recsys.catalog import COLUMNS, load_catalog
+from recsys.errors import RecsysError
+from recsys.sources import import_sources
+from recsys.sources.tags import load_tag_table
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_shipped_tag_table_maps_fine_spotify_genres_and_moods() -> None:
+    table = load_tag_table()
+    assert table.genres(["dance pop"]) == ["electronic", "pop"]
+    assert table.genres(["album rock"]) == ["rock"]
+    assert table.genres(["atl hip hop", "Rap Genius"]) == ["hip hop"]
+    assert table.genres(["R&B Genius", "Canada"]) == ["r&b"]
+    assert table.genres(["Pop/Rock"]) == ["pop", "rock"]
+    assert table.mood("Calm") == "relaxed" and table.mood("Happy") == "happy"
+    assert table.mood("Energetic") is None
+
+
+def test_user_tag_table_replaces_the_shipped_one_and_bad_tables_fail(tmp_path: Path) -> None:
+    good = tmp_path / "tags.toml"
+    good.write_text('[mood]\nsad = ["blue"]\n[genre]\nsynth = ["synthwave"]\n')
+    table = load_tag_table(good)
+    assert table.genres(["dark synthwave"]) == ["synth"] and table.mood("blue") == "sad"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[mood]\ngloomy = ["grey"]\n[genre]\npop = ["pop"]\n')
+    with pytest.raises(RecsysError, match="gloomy"):
+        load_tag_table(bad)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[mood\n")
+    with pytest.raises(RecsysError, match="not a valid TOML"):
+        load_tag_table(broken)
+
+
+def test_real_sample_catalog_has_both_label_sources(real_sample_catalog_path: Path) -> None:
+    df = load_catalog(real_sample_catalog_path)
+    assert list(df.columns) == COLUMNS
+    assert set(df["mood"].dropna()) == {"happy", "sad", "angry", "relaxed"}
+    assert set(df["source"].explode()) == {"musicmood", "moodylyrics"}
+    assert (df["lyrics_kind"] == "full").all()
+    assert df["genres"].str.len().gt(0).sum() > 900  # MusicMood's genres, canonicalised
+    assert set(df["split"]) == {"train", "val", "test"}
+
+
+def test_spotify_scales_are_converted(shared_data: Path) -> None:
+    raw = shared_data / "raw" / "spotify_features"
+    s2000 = import_sources([raw / "Spotify-2000.csv"], keep_unmatched=True)
+    assert s2000["energy"].between(0, 1).all() and s2000["energy"].max() > 0.9
+    assert s2000["tempo"].median() > 60 and s2000["loudness"].max() <= 0
+    top = import_sources([raw / "spotify_top_songs_audio_features.csv"], keep_unmatched=True)
+    assert set(top["key"].dropna().unique()) == set(range(12))
+    assert set(top["mode"].dropna().unique()) == {0, 1}
+    assert set(top["time_signature"].dropna().unique()) <= {1, 3, 4, 5}
+
+
+def test_tcc_loudness_maps_to_decibels_and_bow_placeholders_are_not_lyrics(shared_data: Path) -> None:
+    raw = shared_data / "raw"
+    tcc = import_sources([raw / "tcc_ceds_partial" / "vbsdj_tcc_ceds_music_sample1000.csv"])
+    assert tcc["loudness"].between(-60, 0).all() and (tcc["lyrics_kind"] == "preprocessed").all()
+    assert tcc["genres"].str.len().gt(0).mean() > 0.9
+    bow = import_sources([raw / "lyrics_bow_with_features_p93serra" / "songs_lyrics.csv"])
+    assert 500 < len(bow) < 1100  # about 1,058 rows carry word lists; "Pending" rows are not lyrics
+    assert not bow["lyrics"].str.contains("Pending").any()
+
+
+def test_conflict_rules_and_provenance(tmp_path: Path) -> None:
+    # The same song in four formats: MusicMood (full lyrics, explicit mood), tcc (preprocessed
+    # lyrics, min-max audio), Spotify playlists (Spotify-scale audio), Deezer (derived mood).
+    song = {"artist": "The Band", "title": "Night Song (Remastered 2011)"}
+    musicmood = _write(tmp_path / "mm.csv", [{"file": "x.h5", **song, "lyrics": "full words here", "genre": "Rock",
+                                              "mood": "sad", "year": 1990}])
+    tcc = _write(tmp_path / "tcc.csv", [{"artist_name": "band", "track_name": "night song", "release_date": 1991,
+                                         "genre": "jazz", "lyrics": "word", "topic": "night", "energy": 0.2,
+                                         "loudness": 0.5}])
+    spotify = _write(tmp_path / "sp.csv", [{"track_artist": "Band, Guest", "track_name": "Night Song",
+                                            "playlist_genre": "pop", "energy": 0.7, "loudness": -6.0}])
+    deezer = _write(tmp_path / "dz.csv", [{"artist_name": "Band", "track_name": "Night song", "valence": 1.0,
+                                           "arousal": 1.0}])
+    df = import_sources([musicmood, tcc, spotify, deezer])
+    assert len(df) == 1
+    row = df.iloc[0]
+    assert row["lyrics"] == "full words here" and row["lyrics_kind"] == "full"
+    assert row["energy"] == 0.7 and row["loudness"] == -6.0 and row["audio_source"] == "spotify_playlists"
+    assert row["mood"] == "sad"  # explicit label beats Deezer's happy quadrant
+    assert list(row["genres"]) == ["jazz", "pop", "rock"]
+    assert row["year"] == 1990
+    prov = json.loads(row["provenance"])
+    assert prov["lyrics"] == "musicmood" and prov["audio"] == "spotify_playlists" and prov["mood"] == "musicmood"
+    assert set(row["source"]) == {"musicmood", "tcc_ceds", "spotify_playlists", "deezer_mood"}
+
+
+def test_unmatched_rows_are_dropped_unless_kept_and_swaps_are_fixed(tmp_path: Path) -> None:
+    lyrics = _write(tmp_path / "ml.csv", [
+        {"sn": "ML1", "artist": "Alpha", "song": "First Light", "lyrics": "la la", "mood": "happy"},
+        {"sn": "ML2", "artist": "Beta", "song": "Second", "lyrics": "na na", "mood": "sad"},
+    ])
+    # Deezer row 1 has title and artist swapped; row 2 never meets lyrics.
+    deezer = _write(tmp_path / "dz.csv", [
+        {"artist_name": "First Light", "track_name": "Alpha", "valence": -1, "arousal": 1},
+        {"artist_name": "Gamma", "track_name": "Lonely", "valence": -1, "arousal": -1},
+    ])
+    warnings: list[str] = []
+    df = import_sources([lyrics, deezer], on_warning=warnings.append)
+    assert len(df) == 2
+    alpha = df[df["artist"] == "Alpha"].iloc[0]
+    assert "deezer_mood" in list(alpha["source"])
+    assert any("swapped" in w for w in warnings)
+    kept = import_sources([lyrics, deezer], keep_unmatched=True)
+    assert len(kept) == 3 and kept.loc[kept["artist"] == "Gamma", "mood"].item() == "sad"
+
+
+def test_import_is_deterministic(tmp_path: Path) -> None:
+    rows = [{"sn": f"ML{i}", "artist": f"Artist {i}", "song": f"Song {i}", "lyrics": "words", "mood": m}
+            for i, m in enumerate(["happy", "sad", "angry", "relaxed"] * 10)]
+    path = _write(tmp_path / "ml.csv", rows)
+    a, b = import_sources([path]), import_sources([path])
+    pd.testing.assert_frame_equal(a, b)
+    assert set(a["split"]) == {"train", "val", "test"}
