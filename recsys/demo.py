@@ -136,7 +136,7 @@ _POOL_START = np.cumsum([0] + [len(p) for p in _POOLS])[:-1]
 _POOL_LEN = np.array([len(p) for p in _POOLS])
 _GENRE_POOL0, _MOOD_POOL0, _NOISE_POOL = 2, 2 + len(GENRES), 2 + len(GENRES) + len(_MOOD_VOCAB)
 # Word sources: glue, common, own genre(s), mood, any genre (cross-genre bleed), noise.
-_SOURCE_P = [0.20, 0.28, 0.22, 0.17, 0.07, 0.06]
+_SOURCE_P = [0.22, 0.40, 0.12, 0.09, 0.10, 0.07]
 
 
 def _draw_words(rng: np.random.Generator, counts: np.ndarray, genre_a: np.ndarray, genre_b: np.ndarray,
