@@ -1,0 +1,78 @@
+"""`recsys similar`, `tune` and `evaluate` through the CLI: exit codes, JSON, and no torch on
+the query path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_recommend import write_tiny_artifacts
+from typer.testing import CliRunner
+
+from cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+@pytest.fixture()
+def artifacts(tmp_path: Path) -> Path:
+    return write_tiny_artifacts(tmp_path / "artifacts")
+
+
+def test_similar_json_and_exit_codes(artifacts: Path) -> None:
+    ok = runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "3", "--json", "--explain"])
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.stdout)
+    assert data["query"]["title"] == "Grey Window"
+    assert [r["rank"] for r in data["results"]] == [1, 2, 3]
+    assert all(r["title"] != "Grey Window" for r in data["results"])
+    assert {"score", "cosine", "bm25", "mood", "genres", "cluster", "why"} <= set(data["results"][0])
+
+    ambiguous = runner.invoke(app, ["similar", "Rain Song", "--artifacts", str(artifacts)])
+    assert ambiguous.exit_code == 2
+    assert "Rain Song — Ann Blue (1971); Rain Song — Eve Green (1988)" in ambiguous.output
+    assert runner.invoke(app, ["similar", "Rain Song", "--artist", "Eve Green", "--artifacts", str(artifacts)]).exit_code == 0
+    unknown = runner.invoke(app, ["similar", "Zzyzx Road", "--artifacts", str(artifacts)])
+    assert unknown.exit_code == 2 and "error: no song titled" in unknown.output
+    missing = runner.invoke(app, ["similar", "Tears", "--artifacts", str(artifacts.parent / "nope")])
+    assert missing.exit_code == 2 and "artefact directory not found" in missing.output
+    bad = runner.invoke(app, ["similar", "Tears", "--artifacts", str(artifacts), "--fusion", "max"])
+    assert bad.exit_code == 2 and "fusion" in bad.output
+
+
+def test_similar_filters_and_env_default(artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_ARTIFACTS", str(artifacts))
+    out = runner.invoke(app, ["similar", "Tears", "--json", "--mood", "sad", "--fusion", "rrf"])
+    assert out.exit_code == 0, out.output
+    assert {r["mood"] for r in json.loads(out.stdout)["results"]} == {"sad"}
+    table = runner.invoke(app, ["similar", "Tears", "--year-from", "2000"])
+    assert table.exit_code == 0 and "Party" in table.output and "Grey Window" not in table.output
+
+
+def test_tune_and_evaluate_commands(artifacts: Path, tmp_path: Path) -> None:
+    tuned = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "-k", "2"])
+    assert tuned.exit_code == 0, tuned.output
+    assert "golden-section: w =" in tuned.output and "RRF" in tuned.output
+    assert json.loads((artifacts / "manifest.json").read_text())["tuning"]["k"] == 2
+    evaluated = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev"), "--bootstrap", "50"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert (tmp_path / "ev" / "evaluation.md").is_file()
+    assert runner.invoke(app, ["tune", "--artifacts", str(artifacts), "--tag", "colour"]).exit_code == 2
+
+
+def test_similar_does_not_import_torch(artifacts: Path) -> None:
+    harness = (
+        "import sys\n"
+        "from cli import app\n"
+        f"try:\n    app(['similar', 'Tears', '--artifacts', {str(artifacts)!r}, '--json'])\n"
+        "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'gensim', 'umap', 'sklearn') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", harness], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout
