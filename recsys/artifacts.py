@@ -175,7 +175,10 @@ class Artifacts:
 
     @cached_property
     def dense(self) -> DenseIndex:
-        return DenseIndex.load(self.path / FAISS_INDEX)
+        index = DenseIndex.load(self.path / FAISS_INDEX)
+        if index.ntotal != len(self.songs):
+            raise RecsysError(f"{self.path / FAISS_INDEX}: indexes {index.ntotal} songs, {SONGS} has {len(self.songs)}")
+        return index
 
     @cached_property
     def lexical(self) -> BM25Index:

@@ -1,0 +1,49 @@
+"""What every bench script ends with: a rich table on the terminal and the same rows as JSON in
+bench/results/<name>.json (with the run's settings), so figures in docs can be traced to a run."""
+
+from __future__ import annotations
+
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from recsys.io import write_json
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def report(name: str, rows: list[dict[str, Any]], *, title: str, settings: dict[str, Any] | None = None) -> Path:
+    """Print ``rows`` (dicts sharing keys) as a table and write them, with ``settings`` and the
+    machine, to bench/results/``name``.json; return that path."""
+    table = Table(title=title)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    for column in columns:
+        table.add_column(column, justify="left" if column == columns[0] else "right")
+    for row in rows:
+        table.add_row(*(_cell(row.get(column)) for column in columns))
+    Console().print(table)
+    path = RESULTS / f"{name}.json"
+    write_json(
+        path,
+        {
+            "name": name,
+            "title": title,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": {"python": platform.python_version(), "platform": platform.platform(), "processor": platform.processor()},
+            "settings": settings or {},
+            "rows": rows,
+        },
+    )
+    return path
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
