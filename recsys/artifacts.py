@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+import faiss
 import numpy as np
 import pandas as pd
 
@@ -51,8 +52,6 @@ Verify = Literal["size", "full"]
 def package_versions() -> dict[str, str | None]:
     """Versions of the packages an artefact depends on, read from installed metadata so that
     torch and transformers are never imported here."""
-    import faiss
-
     versions: dict[str, str | None] = {"recsys": recsys.__version__, "faiss": faiss.__version__}
     for name in ("numpy", "pandas", "pyarrow", "scipy", "torch", "transformers"):
         try:

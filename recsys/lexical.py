@@ -130,8 +130,8 @@ class BM25Index:
         scores = self.scores(query_tokens)
         candidates = np.arange(self.n_songs)
         if exclude is not None:
-            dropped = np.atleast_1d(np.asarray(list(exclude) if not isinstance(exclude, int) else exclude, dtype=np.int64))
-            candidates = np.setdiff1d(candidates, dropped, assume_unique=True)
+            dropped = [exclude] if isinstance(exclude, (int, np.integer)) else list(exclude)
+            candidates = np.setdiff1d(candidates, np.asarray(dropped, dtype=np.int64))
         k = min(k, candidates.size)
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0)
