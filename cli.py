@@ -128,6 +128,64 @@ def catalog_stats_cmd(
 
 # --- train commands ---------------------------------------------------------------------------
 
+
+@command(app, "train")
+def train_cmd(
+    catalog: Path = typer.Option(..., "--catalog", help="Catalogue Parquet file (splits from its split column)."),
+    out: Path = typer.Option(..., "--out", help="Model directory to write (or, with --compare, the report directory)."),
+    compare: bool = typer.Option(False, "--compare", help="Train and score the six comparison variants instead."),
+    model: str | None = typer.Option(None, "--model", help="Local Hugging Face encoder directory (default all-MiniLM-L6-v2)."),
+    epochs: int = typer.Option(3, "--epochs", help="Maximum epochs; early stopping on validation loss."),
+    patience: int = typer.Option(2, "--patience", help="Epochs without validation improvement before stopping."),
+    max_length: int = typer.Option(128, "--max-length", help="Tokens per lyric chunk."),
+    max_chunks: int | None = typer.Option(None, "--max-chunks", help="Cap chunks per song for training (capped songs are reported)."),
+    freeze_layers: int = typer.Option(5, "--freeze-layers", help="Frozen, cached lower encoder layers (6 = train the heads only)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Songs per step (default 16 on CPU, 64 on GPU)."),
+    lr: float = typer.Option(5e-5, "--lr", help="Learning rate of the unfrozen encoder layers."),
+    head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the hidden layer and heads."),
+    sampler: str = typer.Option("weighted", "--sampler", help="weighted (rare genres drawn more often) or none."),
+    topics_k: int = typer.Option(10, "--topics-k", help="LDA topics (ignored with --topics-grid)."),
+    topics_grid: str | None = typer.Option(None, "--topics-grid", help="Comma list of k to choose from by coherence, e.g. 5,7,10,15."),
+    min_genre_songs: int = typer.Option(20, "--min-genre-songs", help="Genres need this many training songs to be a class."),
+    seed: int = typer.Option(0, "--seed", help="Seed for every random step."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+) -> None:
+    """Train the tBERT model (lyrics + LDA topics + audio -> mood and genre), or compare variants."""
+    from recsys.catalog import load_catalog
+
+    df = load_catalog(catalog)
+    common = dict(
+        model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers, epochs=epochs,
+        batch_size=batch_size, topics_k=topics_k, min_genre_songs=min_genre_songs, sampler=sampler, seed=seed, device=device,
+    )
+    if compare:
+        from training.compare import compare as run_compare
+
+        report = run_compare(df, out, **common)
+        for note in report["notes"]:
+            typer.echo(note)
+        for name, r in report["variants"].items():
+            scores = ", ".join(f"{task} macro-F1 {m['macro_f1']:.3f}" for task, m in r["metrics"].items())
+            typer.echo(f"{name}: {scores or 'no scores'} ({r['train_s']:.1f} s)")
+        typer.echo(f"{out}: compare.md, compare.json and confusion plots written")
+        return
+    from training.train import train
+
+    try:
+        grid = [int(k) for k in topics_grid.split(",")] if topics_grid else None
+    except ValueError:
+        raise RecsysError(f"--topics-grid {topics_grid!r}: expected comma-separated integers") from None
+    result = train(df, out, lr=lr, head_lr=head_lr, patience=patience, topics_grid=grid, log=typer.echo, **common)
+    for split in ("val", "test"):
+        for task, m in result.metrics[split].items():
+            typer.echo(f"{split} {task}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} (n={m['n']})")
+    t = result.timings
+    typer.echo(
+        f"{out}: trained on {result.n_songs['train']} songs ({result.n_chunked} chunked, {result.n_capped} capped), "
+        f"best epoch {result.best_epoch}, {result.songs_per_s:.1f} songs/s, {result.step_s:.2f} s/step, "
+        f"frozen cache {t.get('frozen_cache_s', 0.0):.0f} s, total {t['total_s']:.0f} s"
+    )
+
 # --- index commands ---------------------------------------------------------------------------
 
 

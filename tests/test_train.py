@@ -1,0 +1,75 @@
+"""The training loop on real weights (encoder cut to two layers): determinism, loss going down on
+real lyrics, single-task catalogues, checkpoint output and CLI errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from test_model import two_layer_encoder  # noqa: F401  (session fixture shared with this module)
+
+from recsys.errors import RecsysError
+from training.model import load_model
+from training.train import fit, prepare, train
+
+FAST = dict(max_length=32, max_chunks=1, topics_k=3, lda_passes=1, min_genre_songs=3, device="cpu")
+
+
+def test_same_seed_gives_identical_run_and_loadable_checkpoint(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
+    df = demo_catalog_df.head(160)
+    runs = [
+        train(df, tmp_path / f"m{i}", model=two_layer_encoder, epochs=2, freeze_layers=1, batch_size=16, seed=7, **FAST)
+        for i in range(2)
+    ]
+    assert runs[0].history == runs[1].history
+    assert runs[0].metrics == runs[1].metrics
+    a, b = load_model(tmp_path / "m0"), load_model(tmp_path / "m1")
+    for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert torch.equal(x, y), name
+    assert a.config["moods"] == ["happy", "sad", "angry", "relaxed"]
+    assert runs[0].songs_per_s > 0 and runs[0].timings["total_s"] > 0
+    assert set(runs[0].metrics["test"]) >= {"mood_binary", "mood", "genre"}
+
+
+def test_loss_goes_down_on_real_lyrics(real_sample_catalog_path: Path, two_layer_encoder: Path) -> None:  # noqa: F811
+    from recsys.catalog import load_catalog
+
+    df = load_catalog(real_sample_catalog_path)
+    labelled = df[df["mood"].notna()]
+    df = pd.concat([labelled[labelled["split"] == s].head(n) for s, n in (("train", 96), ("val", 16), ("test", 8))])
+    prep = prepare(df, model=two_layer_encoder, freeze_layers=1, seed=0, **FAST)
+    result = fit(prep, epochs=4, batch_size=16, head_lr=2e-3, sampler="none", seed=0, device="cpu")
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < losses[0], losses
+
+
+def test_catalogue_without_genres_trains_mood_only(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
+    df = demo_catalog_df.head(120).copy()
+    df["genres"] = [[] for _ in range(len(df))]
+    result = train(df, tmp_path / "m", model=two_layer_encoder, epochs=1, freeze_layers=2, **FAST)
+    assert any("mood head only" in n for n in result.notes)
+    assert "genre" not in result.metrics["test"]
+    assert load_model(tmp_path / "m").genres == []
+
+
+def test_bad_inputs_fail_with_one_line(demo_catalog_df: pd.DataFrame, tmp_path: Path) -> None:
+    df = demo_catalog_df.head(50).copy()
+    df["mood"], df["genres"] = None, [[] for _ in range(len(df))]
+    with pytest.raises(RecsysError, match="no mood or genre labels"):
+        train(df, tmp_path / "m", **FAST)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keep.txt").write_text("x")
+    with pytest.raises(RecsysError, match="not a model directory"):
+        train(demo_catalog_df.head(50), tmp_path / "notes", **FAST)
+
+
+def test_cli_train_reports_errors_on_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    result = CliRunner().invoke(app, ["train", "--catalog", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "no such catalogue file" in result.output
