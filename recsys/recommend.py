@@ -21,6 +21,7 @@ taken; if they leave fewer than k songs, N grows (x4) until the whole catalogue 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -263,7 +264,9 @@ class Recommender:
             return []
         values = self.songs[present].to_numpy(dtype=float, na_value=np.nan)
         if self._audio_scale is None:
-            std = np.nanstd(values, axis=0) if np.isfinite(values).any() else np.ones(len(present))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a feature no song has: NaN, then 1
+                std = np.nanstd(values, axis=0)
             self._audio_scale = np.where(np.isfinite(std) & (std > 0), std, 1.0)
         diff = np.abs(values[a] - values[b]) / self._audio_scale
         order = [i for i in np.argsort(-np.nan_to_num(diff, nan=-1.0), kind="stable") if np.isfinite(diff[i])][:n]
