@@ -1,0 +1,135 @@
+"""The batch job: catalogue (+ model) -> the artefact directory of docs/ARCHITECTURE.md §3.
+
+Only songs with lyrics are indexed: every signal the query path ranks by (the text embedding
+and BM25) comes from the lyrics, so a lyric-less song would sit in the index with an
+arbitrary vector. How many were left out is recorded in the manifest params.
+
+Everything is written inside ``recsys.artifacts.ArtifactWriter``: a build that fails or is
+killed half way leaves the previous artefact directory untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.catalog import AUDIO_FEATURES, load_catalog
+from recsys.errors import RecsysError
+from recsys.io import sha256_file, write_json
+
+SONG_COLUMNS = ["song_id", "title", "artist", "year", "split", "mood", "genres", *AUDIO_FEATURES]
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json", "merges.txt", "vocab.json")
+
+
+def _hash_files(paths: list[Path]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def model_hashes(directory: Path) -> dict[str, str]:
+    """Hashes of a model directory's weights and tokenizer files (what decides the vectors)."""
+    weights = sorted(directory.glob("*.safetensors")) + sorted(directory.glob("*.bin"))
+    tokenizer = [directory / name for name in TOKENIZER_FILES if (directory / name).is_file()]
+    if not weights:
+        raise RecsysError(f"{directory}: no model weights (*.safetensors or *.bin) found")
+    return {"model": _hash_files(weights), "tokenizer": _hash_files(tokenizer)}
+
+
+def songs_table(df: pd.DataFrame, labels: np.ndarray, mood_probs: np.ndarray | None, genre_probs: np.ndarray | None) -> pd.DataFrame:
+    """songs.parquet: the catalogue's metadata (no lyrics), cluster and head probabilities."""
+    out = df[SONG_COLUMNS].reset_index(drop=True).copy()
+    out["cluster"] = labels.astype(np.int64)
+    empty: list[list[float]] = [[] for _ in range(len(out))]
+    out["mood_probs"] = [list(map(float, r)) for r in mood_probs] if mood_probs is not None else empty
+    out["genre_probs"] = [list(map(float, r)) for r in genre_probs] if genre_probs is not None else empty
+    return out
+
+
+def build_index(
+    catalog_path: str | Path,
+    model_path: str | Path | None,
+    out_dir: str | Path,
+    *,
+    faiss_kind: str = "auto",
+    k_range: tuple[int, int] = (4, 20),
+    seed: int = 0,
+    batch_size: int = 32,
+    quantize: bool = False,
+    device: str = "auto",
+    threads: int | None = None,
+    n_neighbors: int = 15,
+    progress: bool = True,
+) -> Path:
+    """Embed, index and cluster the catalogue's songs with lyrics; publish ``out_dir`` atomically."""
+    import torch
+
+    from index.clusters import cluster_songs, save_plots
+    from index.embed import PlainEncoder, embed_catalog, load_embedder
+    from recsys.artifacts import ArtifactWriter
+    from recsys.dense import DenseIndex, set_threads
+    from recsys.lexical import BM25Index
+    from recsys.text import tokenize
+
+    if faiss_kind not in ("auto", "flat", "hnsw", "ivf"):
+        raise RecsysError(f"faiss kind {faiss_kind!r}: choose auto, flat, hnsw or ivf")
+    catalog_path = Path(catalog_path)
+    catalog = load_catalog(catalog_path)
+    has_lyrics = catalog["lyrics"].fillna("").astype(str).str.strip() != ""
+    df = catalog[has_lyrics].reset_index(drop=True)
+    if df.empty:
+        raise RecsysError(f"{catalog_path}: no song has lyrics; nothing to index")
+    embedder = load_embedder(model_path)
+    plain = isinstance(embedder, PlainEncoder)
+    model_dir = embedder.path if plain else Path(model_path)  # type: ignore[arg-type]
+    if threads:
+        torch.set_num_threads(threads)
+        set_threads(threads)
+    params: dict[str, Any] = {
+        "catalog": str(catalog_path), "model": str(model_dir), "model_kind": "encoder" if plain else "tbert",
+        "faiss_kind": faiss_kind, "k_range": list(k_range), "seed": seed, "batch_size": batch_size,
+        "quantize": quantize, "device": device, "threads": threads,
+        "n_catalog": len(catalog), "n_indexed": len(df), "n_without_lyrics": int((~has_lyrics).sum()),
+    }
+    hashes = {"catalog": sha256_file(catalog_path), **model_hashes(model_dir)}
+    timings: dict[str, float] = {}
+    torch.manual_seed(seed)
+    writer = ArtifactWriter(out_dir, params=params, hashes=hashes)
+    with writer as stage:
+        t0 = time.perf_counter()
+        emb = embed_catalog(embedder, df, batch_size=batch_size, device=device, quantize=quantize, progress=progress)
+        timings["embed"] = time.perf_counter() - t0
+        np.save(stage / "embeddings.npy", emb.embedding)
+        np.save(stage / "pooled.npy", emb.pooled)
+
+        t0 = time.perf_counter()
+        tokens = [tokenize(text) for text in df["lyrics"].astype(str)]
+        BM25Index.build(tokens).save(stage / "bm25")
+        timings["bm25"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        dense = DenseIndex.build(emb.embedding, kind=faiss_kind, seed=seed)  # type: ignore[arg-type]
+        dense.save(stage / "faiss.index")
+        timings["faiss"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        clusters = cluster_songs(emb.embedding, tokens, k_range=k_range, n_neighbors=n_neighbors, seed=seed, progress=progress)
+        write_json(stage / "clusters.json", clusters.to_json())
+        save_plots(clusters, df["mood"].tolist(), stage / "plots")
+        timings["clusters"] = time.perf_counter() - t0
+
+        songs_table(df, clusters.labels, emb.mood_probs, emb.genre_probs).to_parquet(stage / "songs.parquet", index=False)
+        writer.params.update({
+            "faiss_kind_built": dense.kind, "n_chunked": emb.n_chunked, "embed_songs_per_s": round(emb.songs_per_s, 2),
+            "embedding_dim": int(emb.embedding.shape[1]), "mood_labels": emb.moods, "genre_labels": emb.genres,
+            "chosen_k": clusters.k, "timings_s": {k: round(v, 2) for k, v in timings.items()},
+        })
+    return Path(out_dir)

@@ -1,0 +1,148 @@
+"""End-to-end `index build` on a small demo catalogue with a tiny trained tBERT (2-layer MiniLM),
+the killed-build case, and the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.artifacts import load_artifacts
+from recsys.catalog import save_catalog
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory, minilm_dir: Path) -> Path:
+    """all-MiniLM-L6-v2 cut to its first 2 layers: real weights, ~3x faster."""
+    from transformers import AutoModel, AutoTokenizer
+
+    out = tmp_path_factory.mktemp("tiny_encoder")
+    encoder = AutoModel.from_pretrained(str(minilm_dir))
+    encoder.encoder.layer = encoder.encoder.layer[:2]
+    encoder.config.num_hidden_layers = 2
+    encoder.save_pretrained(str(out))
+    AutoTokenizer.from_pretrained(str(minilm_dir)).save_pretrained(str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_catalog(tmp_path_factory: pytest.TempPathFactory, demo_catalog_df: pd.DataFrame) -> tuple[Path, pd.DataFrame]:
+    """100 demo songs, three of them without lyrics."""
+    df = demo_catalog_df.sample(100, random_state=0).reset_index(drop=True)
+    df.loc[[3, 40, 77], "lyrics"] = None
+    path = tmp_path_factory.mktemp("catalog") / "small.parquet"
+    save_catalog(df, path, metadata={"synthetic": "true"})
+    return path, df
+
+
+@pytest.fixture(scope="module")
+def tbert_dir(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Path, small_catalog: tuple[Path, pd.DataFrame]) -> Path:
+    from training.train import train
+
+    out = tmp_path_factory.mktemp("tbert") / "model"
+    train(small_catalog[1], out, model=tiny_encoder_dir, max_length=64, epochs=1, freeze_layers=2, topics_k=3,
+          lda_passes=1, min_genre_songs=5, device="cpu", seed=0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, small_catalog: tuple[Path, pd.DataFrame], tbert_dir: Path) -> Path:
+    from index.build import build_index
+
+    out = tmp_path_factory.mktemp("artefacts") / "A"
+    return build_index(small_catalog[0], tbert_dir, out, k_range=(3, 6), n_neighbors=10, seed=1, device="cpu", threads=2, progress=False)
+
+
+def test_build_writes_every_artefact_and_a_verifiable_manifest(built: Path, small_catalog: tuple[Path, pd.DataFrame], tbert_dir: Path) -> None:
+    artifacts = load_artifacts(built, verify="full")
+    songs, params = artifacts.songs, artifacts.manifest["params"]
+    assert {"songs.parquet", "embeddings.npy", "pooled.npy", "faiss.index", "bm25/meta.json", "clusters.json",
+            "plots/k_selection.png", "plots/umap_clusters.png", "plots/umap_moods.png"} <= set(artifacts.manifest["hashes"]["files"])
+    assert {"catalog", "model", "tokenizer"} <= set(artifacts.manifest["hashes"])
+    # Songs without lyrics are left out, and said so.
+    assert len(songs) == 97 and params["n_without_lyrics"] == 3 and params["model_kind"] == "tbert"
+    assert "lyrics" not in songs.columns
+    assert set(songs["song_id"]) == set(small_catalog[1].dropna(subset=["lyrics"])["song_id"])
+    moods = json.loads((tbert_dir / "config.json").read_text())["moods"]
+    assert params["mood_labels"] == moods
+    mood_probs = np.stack(songs["mood_probs"].to_numpy())
+    assert mood_probs.shape == (97, len(moods)) and np.allclose(mood_probs.sum(axis=1), 1.0, atol=1e-5)
+    assert ((np.stack(songs["genre_probs"].to_numpy()) >= 0) & (np.stack(songs["genre_probs"].to_numpy()) <= 1)).all()
+    for matrix in (artifacts.embeddings, artifacts.pooled):
+        assert matrix.dtype == np.float32 and np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+    assert artifacts.pooled.shape == (97, 384) and artifacts.embeddings.shape[1] == params["embedding_dim"]
+    # FAISS ids are row numbers: every song finds itself first.
+    _, rows = artifacts.dense.search(np.asarray(artifacts.embeddings[:5]), 1)
+    assert rows[:, 0].tolist() == [0, 1, 2, 3, 4]
+    assert artifacts.lexical.n_songs == 97
+    assert artifacts.clusters["chosen_k"] in range(3, 7) and songs["cluster"].nunique() == artifacts.clusters["chosen_k"]
+
+
+def _wait_for(pattern: str, root: Path, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if list(root.glob(pattern)):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_killed_build_leaves_previous_artefacts_intact(built: Path, small_catalog: tuple[Path, pd.DataFrame], tiny_encoder_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    target = tmp_path / "A"
+    shutil.copytree(built, target)
+    before = (target / "manifest.json").read_bytes()
+    script = (
+        "from index.build import build_index; import sys; "
+        "build_index(sys.argv[1], sys.argv[2], sys.argv[3], k_range=(3, 6), device='cpu', threads=1, progress=False)"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", script, str(small_catalog[0]), str(tiny_encoder_dir), str(target)],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # Half way: embeddings are staged, clustering has not finished.
+        reached = _wait_for(".A.*.tmp/A/embeddings.npy", tmp_path, proc, timeout=90)
+        assert reached, f"build never reached the embedding stage: {proc.stderr.read().decode()[-500:] if proc.poll() is not None else 'timeout'}"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (target / "manifest.json").read_bytes() == before
+    reloaded = load_artifacts(target, verify="full")
+    assert len(reloaded.songs) == 97 and reloaded.manifest["params"]["model_kind"] == "tbert"
+
+
+def test_cli_not_a_model_is_one_line_exit_2(small_catalog: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    (tmp_path / "weights.txt").write_text("not a model")
+    for model in (tmp_path, tmp_path / "weights.txt"):
+        result = CliRunner().invoke(app, ["index", "build", "--catalog", str(small_catalog[0]), "--model", str(model), "--out", str(tmp_path / "A")])
+        assert result.exit_code == 2
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "not a model directory" in lines[0]
+    assert not (tmp_path / "A").exists()
+
+
+def test_cli_bad_faiss_kind_is_one_line_exit_2(small_catalog: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    result = CliRunner().invoke(app, ["index", "build", "--catalog", str(small_catalog[0]), "--out", str(tmp_path / "A"), "--faiss", "annoy"])
+    assert result.exit_code == 2 and result.output.strip().startswith("error: faiss kind 'annoy'")
