@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from test_recommend import write_tiny_artifacts
+from test_recommend import TINY, write_tiny_artifacts
 from typer.testing import CliRunner
 
 from cli import app
+from recsys.catalog import conform
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -76,3 +78,20 @@ def test_similar_does_not_import_torch(artifacts: Path) -> None:
     done = subprocess.run([sys.executable, "-c", harness], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout
+
+
+@pytest.mark.slow
+def test_search_with_the_real_encoder(tmp_path: Path, minilm_dir: Path) -> None:
+    from index.embed import embed_catalog, load_embedder
+
+    frame = conform(pd.DataFrame({"song_id": [str(i) for i in range(len(TINY))], "title": [t[0] for t in TINY],
+                                  "artist": [t[1] for t in TINY], "lyrics": [t[6] for t in TINY]}))
+    vectors = embed_catalog(load_embedder(minilm_dir), frame, progress=False).embedding
+    built = write_tiny_artifacts(tmp_path / "a", embeddings=vectors, model=str(minilm_dir))
+    out = runner.invoke(app, ["search", "grey rain on the window", "--artifacts", str(built), "-k", "3", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["results"][0]["title"] in {"Grey Window", "Rain Song"}
+    assert runner.invoke(app, ["search", "  ", "--artifacts", str(built)]).exit_code == 2
+    # Artefacts whose vectors do not come from the encoder: a one-line error, not a crash.
+    mismatch = runner.invoke(app, ["search", "rain", "--artifacts", str(write_tiny_artifacts(tmp_path / "b", model=str(minilm_dir)))])
+    assert mismatch.exit_code == 2 and "384-d" in mismatch.output

@@ -32,11 +32,12 @@ TINY = [
 MOOD_LABELS = ["happy", "sad", "angry", "relaxed"]
 
 
-def write_tiny_artifacts(out: Path) -> Path:
-    """Build a real artefact directory (BM25Index, DenseIndex, ArtifactWriter) for TINY."""
+def write_tiny_artifacts(out: Path, embeddings: np.ndarray | None = None, model: str = "handmade-2d") -> Path:
+    """Build a real artefact directory (BM25Index, DenseIndex, ArtifactWriter) for TINY; the
+    embeddings are unit vectors at each song's angle unless given (e.g. real encoder vectors)."""
     tokens = [tokenize(t[6]) for t in TINY]
     angles = np.radians([t[7] for t in TINY])
-    emb = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    emb = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32) if embeddings is None else embeddings
     rng = np.random.default_rng(0)
     songs = pd.DataFrame(
         {
@@ -55,7 +56,7 @@ def write_tiny_artifacts(out: Path) -> Path:
     songs["cluster"] = [0, 0, 0, 1, 1, 0, 2, 0]
     songs["mood_probs"] = [list(rng.dirichlet(np.ones(4))) for _ in TINY]
     songs["genre_probs"] = [[] for _ in TINY]
-    params = {"model": "handmade-2d", "model_kind": "encoder", "mood_labels": MOOD_LABELS, "genre_labels": []}
+    params = {"model": model, "model_kind": "encoder", "mood_labels": MOOD_LABELS, "genre_labels": []}
     with ArtifactWriter(out, params=params, hashes={"catalog": "tiny"}) as stage:
         songs.to_parquet(stage / "songs.parquet", index=False)
         np.save(stage / "embeddings.npy", emb)
