@@ -105,7 +105,7 @@ def import_sources(
                 bar.update(task, total=1, completed=1, info="skipped")
                 continue
             bar.update(task, total=len(df), info=adapter.name)
-            frames.append(SourceFrame(adapter, adapter.load(df, path), str(path)))
+            frames.append(SourceFrame(adapter, adapter.load(df, path)))
             bar.update(task, completed=len(df), info=f"{adapter.name}: {len(df)} rows")
         if not frames:
             raise RecsysError("none of the input files is in a recognised format")
@@ -121,6 +121,8 @@ def import_sources(
         warn(f"{src}: {n} duplicate rows of the same song merged")
     for src, n in sorted(stats.swapped.items()):
         warn(f"{src}: {n} rows had title and artist swapped; fixed by matching other sources")
+    if stats.dropped_unmatched:
+        warn(f"{stats.dropped_unmatched} songs never joined to lyrics were dropped (--keep-unmatched keeps them)")
     if joined.empty:
         raise RecsysError("the import produced no songs (no rows with lyrics; use --keep-unmatched to keep the rest)")
     joined["song_id"] = [song_id(a, t) for a, t in zip(joined["artist"], joined["title"])]

@@ -29,7 +29,6 @@ class SourceFrame:
 
     adapter: Adapter
     frame: pd.DataFrame
-    label: str
 
 
 @dataclass
@@ -70,26 +69,27 @@ def _stack(frames: list[SourceFrame], priority: dict[str, int]) -> pd.DataFrame:
 
 
 def _normalised(values: pd.Series) -> pd.Series:
+    # Object dtype: the keys feed set lookups and isin, which are slow on Arrow strings.
     uniques = values.unique()
-    return values.map(dict(zip(uniques, (normalize_text(v) for v in uniques))))
+    return values.map(dict(zip(uniques, (normalize_text(v) for v in uniques)))).astype(object)
 
 
 def _swap_if_known(df: pd.DataFrame, stats: JoinStats) -> pd.DataFrame:
     """Swap title and artist on rows whose own key is nobody else's while their swapped key is a
     song of a higher-priority source: some scrapes put the title in the artist column. Requiring
     higher priority keeps two mutually swapped sources from both flipping."""
-    orders_of: dict[str, dict[str, int]] = {}
-    for key, src, order in zip(df["_key"], df["_src"], df["_order"]):
-        orders_of.setdefault(key, {})[src] = order
     swapped_key = df["_t"] + "||" + df["_a"]
-
-    def best_elsewhere(key: str, src: str) -> float:
-        return min((o for s, o in orders_of.get(key, {}).items() if s != src), default=np.inf)
-
-    swap = np.array([
-        best_elsewhere(k, s) == np.inf and best_elsewhere(sk, s) < o
-        for k, sk, s, o in zip(df["_key"], swapped_key, df["_src"], df["_order"])
-    ], dtype=bool)
+    alone = df.groupby("_key")["_src"].transform("nunique").eq(1)
+    candidates = alone & swapped_key.isin(df["_key"].unique()) & swapped_key.ne(df["_key"])
+    best_order = df[df["_key"].isin(swapped_key[candidates].unique())].groupby(["_key", "_src"])["_order"].min()
+    orders_of: dict[str, dict[str, int]] = {}
+    for (key, src), order in best_order.items():
+        orders_of.setdefault(key, {})[src] = order
+    swap = np.zeros(len(df), dtype=bool)
+    for i in np.flatnonzero(candidates.to_numpy()):
+        src, order = df["_src"].iat[i], df["_order"].iat[i]
+        others = [o for s, o in orders_of.get(swapped_key.iat[i], {}).items() if s != src]
+        swap[i] = bool(others) and min(others) < order
     if swap.any():
         df.loc[swap, ["title", "artist"]] = df.loc[swap, ["artist", "title"]].to_numpy()
         df.loc[swap, "_key"] = swapped_key[swap]
@@ -124,7 +124,7 @@ def join_sources(
     stats.duplicates = df.loc[dup, "_src"].value_counts().to_dict()
     df = _swap_if_known(df, stats)
     if not keep_unmatched:
-        lyric_keys = set(df.loc[df["lyrics"].notna(), "_key"])
+        lyric_keys = df.loc[df["lyrics"].notna(), "_key"].unique()
         keep = df["_key"].isin(lyric_keys)
         stats.dropped_unmatched = int(df.loc[~keep, "_key"].nunique())
         df = df[keep]
