@@ -8,8 +8,6 @@ vectors used for keywords and the "TF-IDF only" baseline.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -19,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-import recsys.text as text
+from recsys.text import tokenizer_settings
 from recsys.errors import RecsysError
 from recsys.io import atomic_path
 
@@ -27,19 +25,6 @@ BM25_FORMAT_VERSION = 1
 _COUNTS = "counts.npz"
 _META = "meta.json"
 _VOCAB = "vocab.json"
-
-
-def tokenizer_settings() -> dict[str, object]:
-    """What decides ``recsys.text.tokenize``'s output; saved with the index and checked at load
-    so query-time tokens are produced exactly like index-time tokens."""
-    stop_words = "\n".join(sorted(text.STOP_WORDS)).encode()
-    min_len = inspect.signature(text.tokenize).parameters["min_len"].default
-    return {
-        "name": "recsys.text.tokenize",
-        "pattern": text._TOKEN.pattern,
-        "min_len": min_len,
-        "stop_words_sha256": hashlib.sha256(stop_words).hexdigest(),
-    }
 
 
 def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:

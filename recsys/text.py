@@ -5,6 +5,7 @@ One tokenizer for all of them, so that a query token always matches an index tok
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 # English function words plus the filler that dominates lyrics ("oh", "yeah", "la") and carries
@@ -25,14 +26,16 @@ STOP_WORDS: frozenset[str] = frozenset(
     """.split()
 )
 
-_TOKEN = re.compile(r"[a-z][a-z']*[a-z]|[a-z]")
+TOKEN_PATTERN = r"[a-z][a-z']*[a-z]|[a-z]"
+MIN_TOKEN_LEN = 2
+_TOKEN = re.compile(TOKEN_PATTERN)
 
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
-def tokenize(text: str | None, *, min_len: int = 2, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
+def tokenize(text: str | None, *, min_len: int = MIN_TOKEN_LEN, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
     """Lower-case, accent-fold and split ``text`` into word tokens, dropping stop words.
 
     Apostrophes inside words are removed ("don't" -> "dont") so spelling variants meet.
@@ -42,3 +45,15 @@ def tokenize(text: str | None, *, min_len: int = 2, stop_words: frozenset[str] =
     folded = _fold(text.lower()) if not text.isascii() else text.lower()
     tokens = (m.group(0).replace("'", "") for m in _TOKEN.finditer(folded))
     return [t for t in tokens if len(t) >= min_len and t not in stop_words]
+
+
+def tokenizer_settings() -> dict[str, object]:
+    """What decides :func:`tokenize`'s output. Indexes save it and compare it at load, so that
+    query-time tokens are produced exactly like index-time tokens."""
+    stop_words = "\n".join(sorted(STOP_WORDS)).encode()
+    return {
+        "name": "recsys.text.tokenize",
+        "pattern": TOKEN_PATTERN,
+        "min_len": MIN_TOKEN_LEN,
+        "stop_words_sha256": hashlib.sha256(stop_words).hexdigest(),
+    }
