@@ -367,6 +367,162 @@ def evaluate_cmd(
 ) -> None:
     """Offline evaluation on test songs' held-out mood and genre tags, against baselines."""
     from rich.console import Console
+    from rich.table import Table
+
+    from recsys.artifacts import load_artifacts
+    from recsys.evaluate import evaluate
+
+    report = evaluate(load_artifacts(artifacts), out, ks=ks, n_boot=bootstrap, seed=seed)
+    console = Console()
+    for tag, block in report["results"].items():
+        metrics = list(next(iter(block["systems"].values())))
+        table = Table(title=f"{tag}: {block['n_queries']} {report['split']} queries (mean; precision@10 with 95% interval)", title_justify="left")
+        table.add_column("system")
+        for metric in metrics:
+            table.add_column(metric, justify="right")
+        for system, values in block["systems"].items():
+            cells = [f"{values[m]['mean']:.3f}" + (f" [{values[m]['low']:.3f}, {values[m]['high']:.3f}]" if m == "precision@10" else "") for m in metrics]
+            table.add_row(system, *cells)
+        console.print(table)
+    typer.echo(f"wrote {out / 'evaluation.md'}, {out / 'evaluation.json'}, {out / 'evaluation_p10.png'}")
+
+
+def _artifacts_option() -> Any:
+    return typer.Option(
+        Path("artifacts"), "--artifacts", envvar="RECSYS_ARTIFACTS",
+        help="Artefact directory (default: $RECSYS_ARTIFACTS or ./artifacts).",
+    )
+
+
+def _show_results(title: str, results: list[dict[str, Any]], explain: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in ("#", "title", "artist", "year", "score", "mood", "genres", "cluster"):
+        table.add_column(name, justify="right" if name in ("#", "year", "score", "cluster") else "left")
+    if explain:
+        table.add_column("why")
+    for r in results:
+        cells = [str(r["rank"]), r["title"], r["artist"], str(r["year"] or ""), f"{r['score']:.3f}",
+                 r["mood"] or "", ", ".join(r["genres"]), "" if r["cluster"] is None else str(r["cluster"])]
+        if explain:
+            why = r["why"]
+            parts = [f"words: {', '.join(why['matched_terms'])}"] if why["matched_terms"] else []
+            if "shared_cluster" in why:
+                parts.append(f"cluster {why['shared_cluster']['cluster']} ({', '.join(why['shared_cluster']['keywords'][:4])})")
+            diffs = why.get("audio_differences", [])
+            if diffs:
+                parts.append("audio differs: " + ", ".join(f"{d['feature']} {d['sd']}sd" for d in diffs))
+            cells.append("; ".join(parts))
+        table.add_row(*cells)
+    Console().print(table if results else f"{title}: no song passes the filters")
+
+
+def _filters(mood: str | None, genre: str | None, year_from: int | None, year_to: int | None, exclude_artist: str | None) -> Any:
+    from recsys.recommend import Filters
+
+    return Filters(mood=mood, genre=genre, year_from=year_from, year_to=year_to, exclude_artist=exclude_artist)
+
+
+@command(app, "similar")
+def similar_cmd(
+    title: str = typer.Argument(..., help="Song title (exact, normalised or fuzzy match)."),
+    artifacts: Path = _artifacts_option(),
+    artist: str | None = typer.Option(None, "--artist", help="Narrow the title to this artist."),
+    k: int = typer.Option(10, "-k", "--k", help="Number of songs to return."),
+    mood: str | None = typer.Option(None, "--mood", help="Only songs with this mood."),
+    genre: str | None = typer.Option(None, "--genre", help="Only songs with this genre."),
+    year_from: int | None = typer.Option(None, "--year-from", help="Only songs from this year on."),
+    year_to: int | None = typer.Option(None, "--year-to", help="Only songs up to this year."),
+    exclude_artist: str | None = typer.Option(None, "--exclude-artist", help="Leave out this artist's songs."),
+    explain: bool = typer.Option(False, "--explain", help="Say why each song was chosen."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    weight: float | None = typer.Option(None, "--weight", help="Blend weight w of the cosine (default: the tuned one)."),
+    fusion: str = typer.Option("linear", "--fusion", help="linear (w-blend) or rrf (reciprocal rank fusion)."),
+) -> None:
+    """Songs like the given one: BM25 ∪ FAISS candidates, reranked by a tuned blend. Exit 2 when the
+    title is unknown or ambiguous."""
+    import json
+
+    from recsys.artifacts import load_artifacts
+    from recsys.recommend import Recommender
+    from recsys.resolve import resolve_title
+
+    loaded = load_artifacts(artifacts)
+    row = resolve_title(loaded.songs, title, artist)
+    results = Recommender(loaded, weight=weight, fusion=fusion).similar(  # type: ignore[arg-type]
+        row, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain
+    )
+    song = loaded.songs.iloc[row]
+    query = {"row": row, "song_id": str(song["song_id"]), "title": str(song["title"]), "artist": str(song["artist"])}
+    if as_json:
+        typer.echo(json.dumps({"query": query, "results": results}, indent=2))
+        return
+    _show_results(f"Songs like {query['title']} — {query['artist']}", results, explain)
+
+
+@command(app, "search")
+def search_cmd(
+    text: str = typer.Argument(..., help="Free text, e.g. a lyric fragment or a theme."),
+    artifacts: Path = _artifacts_option(),
+    k: int = typer.Option(10, "-k", "--k", help="Number of songs to return."),
+    mood: str | None = typer.Option(None, "--mood", help="Only songs with this mood."),
+    genre: str | None = typer.Option(None, "--genre", help="Only songs with this genre."),
+    year_from: int | None = typer.Option(None, "--year-from", help="Only songs from this year on."),
+    year_to: int | None = typer.Option(None, "--year-to", help="Only songs up to this year."),
+    exclude_artist: str | None = typer.Option(None, "--exclude-artist", help="Leave out this artist's songs."),
+    explain: bool = typer.Option(False, "--explain", help="Say why each song was chosen."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    weight: float | None = typer.Option(None, "--weight", help="Blend weight w of the cosine (default: the tuned one)."),
+    fusion: str = typer.Option("linear", "--fusion", help="linear (w-blend) or rrf (reciprocal rank fusion)."),
+) -> None:
+    """Songs matching free text (loads the encoder, so slower than `similar`)."""
+    import json
+
+    from recsys.artifacts import load_artifacts
+    from recsys.search import TextSearch
+
+    searcher = TextSearch(load_artifacts(artifacts), weight=weight, fusion=fusion)
+    results = searcher.search(text, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain)
+    if as_json:
+        typer.echo(json.dumps({"query": text, "results": results}, indent=2))
+        return
+    _show_results(f"Songs matching {text!r}", results, explain)
+
+
+@command(app, "tune")
+def tune_cmd(
+    artifacts: Path = _artifacts_option(),
+    k: int = typer.Option(10, "-k", "--k", help="Precision@k is the objective."),
+    tag: str = typer.Option("any", "--tag", help="Held-out tag that defines relevance: mood, genre or any."),
+    split: str = typer.Option("val", "--split", help="Songs whose tags are the objective."),
+    n_queries: int | None = typer.Option(None, "--n-queries", help="Use a seeded sample of this many queries."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the query sample."),
+) -> None:
+    """Tune the blend weight w by golden-section search; store it in the manifest."""
+    from recsys.artifacts import load_artifacts
+    from recsys.tune import tune_blend
+
+    r = tune_blend(load_artifacts(artifacts), k=k, split=split, tag=tag, n_queries=n_queries, seed=seed)
+    grid_w, grid_p = max(r.grid, key=lambda p: (p[1], -p[0]))
+    typer.echo(f"{r.n_queries} {split} queries, relevance = shared {tag} tag, objective precision@{k}")
+    typer.echo(f"golden-section: w = {r.golden_w:.4f}  precision@{k} = {r.golden_precision:.4f}  ({len(r.trace)} evaluations)")
+    typer.echo(f"grid (21 pts):  w = {grid_w:.2f}    precision@{k} = {grid_p:.4f}")
+    typer.echo(f"RRF (no w):               precision@{k} = {r.rrf_precision:.4f}")
+    typer.echo(f"stored blend_weight = {r.w:.4f} ({r.chosen_by}); trace {artifacts / r.files['trace']}, plot {artifacts / r.files['plot']}")
+
+
+@command(app, "evaluate")
+def evaluate_cmd(
+    artifacts: Path = _artifacts_option(),
+    out: Path = typer.Option(..., "--out", help="Directory for evaluation.json, evaluation.md and the chart."),
+    ks: list[int] = typer.Option([5, 10, 20], "--k", help="Cut-offs for precision@k (repeatable)."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random baseline and the bootstrap."),
+) -> None:
+    """Offline evaluation on test songs' held-out mood and genre tags, against baselines."""
+    from rich.console import Console
     from rich.markdown import Markdown
 
     from recsys.artifacts import load_artifacts
