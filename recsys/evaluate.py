@@ -272,6 +272,8 @@ def system_rankings(artifacts: Any, queries: np.ndarray, depth: int, *, seed: in
                       "rule": "queries without audio get no list (score 0); songs without audio are never recommended"}
     emb = np.asarray(artifacts.embeddings)
     out["embedding"] = _batched(queries, depth, lambda q: emb[q] @ emb.T)
+    if (artifacts.manifest.get("params") or {}).get("model_kind") != "tbert":
+        notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled MiniLM vector, so this equals minilm"
     table = CandidateTable.build(recommender, queries, desc="hybrid candidates")
     out["hybrid"] = table.take(table.ranked(depth, weight=recommender.weight))
     out["rrf"] = table.take(table.ranked(depth, fusion="rrf"))
