@@ -18,9 +18,9 @@ FAST = dict(max_length=32, max_chunks=1, topics_k=3, lda_passes=1, min_genre_son
 
 
 def test_same_seed_gives_identical_run_and_loadable_checkpoint(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
-    df = demo_catalog_df.head(160)
+    df = demo_catalog_df.head(100)
     runs = [
-        train(df, tmp_path / f"m{i}", model=two_layer_encoder, epochs=2, freeze_layers=1, batch_size=16, seed=7, **FAST)
+        train(df, tmp_path / f"m{i}", model=two_layer_encoder, epochs=1, freeze_layers=1, batch_size=16, seed=7, **FAST)
         for i in range(2)
     ]
     assert runs[0].history == runs[1].history
@@ -38,15 +38,15 @@ def test_loss_goes_down_on_real_lyrics(real_sample_catalog_path: Path, two_layer
 
     df = load_catalog(real_sample_catalog_path)
     labelled = df[df["mood"].notna()]
-    df = pd.concat([labelled[labelled["split"] == s].head(n) for s, n in (("train", 96), ("val", 16), ("test", 8))])
+    df = pd.concat([labelled[labelled["split"] == s].head(n) for s, n in (("train", 64), ("val", 8), ("test", 4))])
     prep = prepare(df, model=two_layer_encoder, freeze_layers=1, seed=0, **FAST)
-    result = fit(prep, epochs=4, batch_size=16, head_lr=2e-3, sampler="none", seed=0, device="cpu")
+    result = fit(prep, epochs=3, batch_size=16, head_lr=2e-3, sampler="none", seed=0, device="cpu")
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < losses[0], losses
 
 
 def test_catalogue_without_genres_trains_mood_only(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
-    df = demo_catalog_df.head(120).copy()
+    df = demo_catalog_df.head(80).copy()
     df["genres"] = [[] for _ in range(len(df))]
     result = train(df, tmp_path / "m", model=two_layer_encoder, epochs=1, freeze_layers=2, **FAST)
     assert any("mood head only" in n for n in result.notes)

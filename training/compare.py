@@ -56,7 +56,7 @@ def _sklearn_variant(labels: Labels, train_rows: np.ndarray, test_rows: np.ndarr
 def _mlp(seed: int) -> Callable[[], Any]:
     from sklearn.neural_network import MLPClassifier
 
-    return lambda: MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-3, max_iter=300, random_state=seed)
+    return lambda: MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-3, max_iter=150, random_state=seed)
 
 
 def _logreg() -> Any:

@@ -1,0 +1,34 @@
+"""The six-way comparison on the demo catalogue (encoder cut to two layers, short chunks)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from test_model import two_layer_encoder  # noqa: F401  (session fixture shared with this module)
+
+from training.compare import VARIANTS, compare
+
+
+def test_compare_writes_all_six_variants(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
+    out = tmp_path / "cmp"
+    report = compare(
+        demo_catalog_df.head(200), out, model=two_layer_encoder, max_length=32, max_chunks=1, freeze_layers=1,
+        epochs=1, topics_k=3, min_genre_songs=3, seed=0, device="cpu",
+    )
+    saved = json.loads((out / "compare.json").read_text())
+    assert list(report["variants"]) == VARIANTS and set(saved["variants"]) == set(VARIANTS)
+    for name in VARIANTS:
+        metrics = saved["variants"][name]["metrics"]
+        assert {"mood_binary", "mood", "genre"} <= set(metrics), name
+        for task in metrics.values():
+            assert 0.0 <= task["macro_f1"] <= 1.0 and 0.0 <= task["accuracy"] <= 1.0
+    # Majority predicts one class, so its binary macro-F1 cannot exceed that class's half.
+    assert saved["variants"]["majority"]["metrics"]["mood_binary"]["macro_f1"] <= 0.5
+    assert "only songs with audio" in saved["variants"]["audio_only"]["note"]
+    md = (out / "compare.md").read_text()
+    for name in VARIANTS:
+        assert f"| {name} |" in md
+    assert (out / "confusion_mood_binary.png").stat().st_size > 1000
+    assert (out / "confusion_mood.png").stat().st_size > 1000
