@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from recsys.catalog import CONTINUOUS_FEATURES, normalize_text
+from recsys.catalog import CONTINUOUS_FEATURES, MOODS, normalize_text
 from recsys.errors import RecsysError
 
 Fusion = Literal["linear", "rrf"]
@@ -130,11 +130,22 @@ class Recommender:
         cosine = np.asarray(self.embeddings[rows] @ np.asarray(vector, dtype=np.float32), dtype=np.float64)
         return Candidates(rows.astype(np.int64), cosine, bm25, norm)
 
+    def check_filters(self, filters: Filters) -> None:
+        """RecsysError for a filter no song could pass (a typo rather than a real constraint)."""
+        if filters.mood is not None and filters.mood.lower() not in MOODS:
+            raise RecsysError(f"unknown mood {filters.mood!r}: choose one of {', '.join(MOODS)}")
+        if filters.genre is not None:
+            known = sorted({g.lower() for gs in self.songs["genres"] if gs is not None for g in gs})
+            if filters.genre.lower() not in known:
+                raise RecsysError(f"no song has genre {filters.genre!r}; genres here: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''}")
+        if filters.year_from is not None and filters.year_to is not None and filters.year_from > filters.year_to:
+            raise RecsysError(f"--year-from {filters.year_from} is after --year-to {filters.year_to}")
+
     def _filter_mask(self, rows: np.ndarray, filters: Filters) -> np.ndarray:
         songs = self.songs
         keep = np.ones(len(rows), dtype=bool)
         if filters.mood is not None:
-            keep &= (songs["mood"].iloc[rows].astype("string") == filters.mood).fillna(False).to_numpy(bool)
+            keep &= (songs["mood"].iloc[rows].astype("string") == filters.mood.lower()).fillna(False).to_numpy(bool)
         if filters.genre is not None:
             wanted = filters.genre.lower()
             keep &= np.array([g is not None and wanted in [x.lower() for x in g] for g in songs["genres"].iloc[rows]], dtype=bool)
@@ -165,6 +176,7 @@ class Recommender:
         if k < 1:
             raise RecsysError(f"k must be at least 1, got {k}")
         filters = filters or Filters()
+        self.check_filters(filters)
         w = self.weight if weight is None else float(weight)
         fusion = fusion or self.fusion
         n = max(self.n_candidates, k)

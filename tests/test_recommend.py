@@ -112,7 +112,19 @@ def test_filters_apply_before_top_k(tiny) -> None:
     years = [r["year"] for r in rec.similar(0, k=10, filters=Filters(year_from=1975, year_to=1999))]
     assert years and all(1975 <= y <= 1999 for y in years)
     assert all(r["artist"] != "Bob Grey" for r in rec.similar(0, k=10, filters=Filters(exclude_artist="bob grey")))
-    assert rec.similar(0, k=3, filters=Filters(mood="nonexistent")) == []
+    assert [r["row"] for r in rec.similar(0, k=3, filters=Filters(genre="Pop", year_from=2006))] == [4]
+
+
+def test_impossible_filters_are_errors(tiny) -> None:
+    from recsys.errors import RecsysError
+
+    rec = Recommender(tiny)
+    with pytest.raises(RecsysError, match="unknown mood 'cheerful'"):
+        rec.similar(0, filters=Filters(mood="cheerful"))
+    with pytest.raises(RecsysError, match="no song has genre 'polka'; genres here: folk, pop, rock"):
+        rec.similar(0, filters=Filters(genre="polka"))
+    with pytest.raises(RecsysError, match="after"):
+        rec.similar(0, filters=Filters(year_from=2000, year_to=1990))
 
 
 def test_explain_gives_terms_cluster_probs_and_audio(tiny) -> None:
