@@ -364,6 +364,7 @@ def evaluate_cmd(
     ks: list[int] = typer.Option([5, 10, 20], "--k", help="Cut-offs for precision@k (repeatable)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random baseline and the bootstrap."),
+    pool: str = typer.Option("all", "--pool", help="all: rank every song; labelled: only songs carrying the scored tag type."),
 ) -> None:
     """Offline evaluation on test songs' held-out mood and genre tags, against baselines."""
     from rich.console import Console
@@ -372,11 +373,11 @@ def evaluate_cmd(
     from recsys.artifacts import load_artifacts
     from recsys.evaluate import evaluate
 
-    report = evaluate(load_artifacts(artifacts), out, ks=ks, n_boot=bootstrap, seed=seed)
+    report = evaluate(load_artifacts(artifacts), out, ks=ks, n_boot=bootstrap, seed=seed, pool=pool)
     console = Console()
     for tag, block in report["results"].items():
         metrics = list(next(iter(block["systems"].values())))
-        table = Table(title=f"{tag}: {block['n_queries']} {report['split']} queries (mean; precision@10 with 95% interval)", title_justify="left")
+        table = Table(title=f"{tag}: {block['n_queries']} {report['split']} queries, pool {pool} (mean; precision@10 with 95% interval)", title_justify="left")
         table.add_column("system")
         for metric in metrics:
             table.add_column(metric, justify="right")
