@@ -2,8 +2,11 @@
 
 Queries are TEST-split songs. A recommended song is relevant to a query when it shares the
 query's held-out tag: for ``mood`` the same mood label, for ``genre`` at least one genre in
-common. The candidate pool is every indexed song except the query; songs without the tag count
-as not relevant (they are recommendable, the evaluation just cannot credit them). Metrics use
+common. By default (``pool="all"``) the candidate pool is every indexed song except the query;
+songs without the tag count as not relevant (they are recommendable, the evaluation just cannot
+credit them). ``pool="labelled"`` lets systems recommend only songs carrying the tag type being
+scored: real catalogues tag whole sources, so under ``all`` a system whose neighbours come from
+an untagged source (audio features, for one) is penalised for the source, not the music. Metrics use
 binary relevance: precision@k, MAP@k (AP normalised by ``min(k, R)``, R = relevant songs in the
 pool) and nDCG@k, each with a seeded bootstrap 95% interval over queries.
 
@@ -32,6 +35,7 @@ from recsys.catalog import CONTINUOUS_FEATURES
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
 from recsys.progress import progress
+from recsys.recommend import Candidates, Recommender
 
 TAGS = ("mood", "genre")
 KS = (5, 10, 20)
@@ -151,13 +155,26 @@ class CandidateTable:
     valid: np.ndarray  # (q, c) bool
 
     @classmethod
-    def build(cls, recommender: Any, queries: Sequence[int], *, desc: str = "candidates") -> "CandidateTable":
+    def build(
+        cls, recommender: Any, queries: Sequence[int], *, allowed: np.ndarray | None = None, depth: int = 0, desc: str = "candidates"
+    ) -> "CandidateTable":
+        """Candidates of every query; with ``allowed`` (an (n,) song mask) only allowed songs are
+        kept, and N widens (x4, as Recommender.rank does for filters) until ``depth`` remain."""
         found = []
         with progress() as bar:
             task = bar.add_task(desc, total=len(queries), info="")
             for q in queries:
-                q = int(q)
-                found.append(recommender.candidates(recommender.query_tokens(q), recommender.embeddings[q], recommender.n_candidates, q))
+                q, n = int(q), recommender.n_candidates
+                while True:
+                    c = recommender.candidates(recommender.query_tokens(q), recommender.embeddings[q], n, q)
+                    if allowed is None:
+                        break
+                    keep = allowed[c.rows]
+                    if keep.sum() >= depth or n >= len(allowed):
+                        c = Candidates(c.rows[keep], c.cosine[keep], c.bm25[keep], c.bm25_norm[keep])
+                        break
+                    n *= 4
+                found.append(c)
                 bar.update(task, advance=1)
         width = max([len(c.rows) for c in found] + [1])
         shape = (len(found), width)
@@ -202,10 +219,13 @@ class CandidateTable:
 BATCH = 256
 
 
-def _top_rows(scores: np.ndarray, queries: np.ndarray, depth: int) -> np.ndarray:
-    """(b, depth) best rows per query from a dense (b, n) score matrix; the query itself and
-    -inf scores (songs a system cannot recommend) are left out, -1 fills empty slots."""
+def _top_rows(scores: np.ndarray, queries: np.ndarray, depth: int, allowed: np.ndarray | None) -> np.ndarray:
+    """(b, depth) best rows per query from a dense (b, n) score matrix; the query itself,
+    songs outside ``allowed`` and -inf scores (songs a system cannot recommend) are left out,
+    -1 fills empty slots."""
     scores = np.array(scores, dtype=np.float64)
+    if allowed is not None:
+        scores[:, ~allowed] = -np.inf
     scores[np.arange(len(queries)), queries] = -np.inf
     depth = min(depth, scores.shape[1])
     part = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
@@ -215,8 +235,10 @@ def _top_rows(scores: np.ndarray, queries: np.ndarray, depth: int) -> np.ndarray
     return np.where(np.isfinite(np.take_along_axis(part_scores, order, axis=1)), rows, -1)
 
 
-def _batched(queries: np.ndarray, depth: int, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    return np.concatenate([_top_rows(score(queries[i : i + BATCH]), queries[i : i + BATCH], depth) for i in range(0, len(queries), BATCH)])
+def _batched(queries: np.ndarray, depth: int, allowed: np.ndarray | None, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    return np.concatenate(
+        [_top_rows(score(queries[i : i + BATCH]), queries[i : i + BATCH], depth, allowed) for i in range(0, len(queries), BATCH)]
+    )
 
 
 def audio_matrix(songs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -233,10 +255,11 @@ def audio_matrix(songs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.where(present, z, 0.0), has
 
 
-def system_rankings(artifacts: Any, queries: np.ndarray, depth: int, *, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Every system's (q, depth) ranked rows for ``queries``, and notes (coverage, labels)."""
-    from recsys.recommend import Recommender
-
+def system_rankings(
+    artifacts: Any, queries: np.ndarray, depth: int, *, seed: int = 0, allowed: np.ndarray | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Every system's (q, depth) ranked rows for ``queries``, and notes (coverage, labels);
+    ``allowed`` restricts the songs any system may recommend."""
     songs = artifacts.songs
     n = len(songs)
     lexical = artifacts.lexical
@@ -245,13 +268,13 @@ def system_rankings(artifacts: Any, queries: np.ndarray, depth: int, *, seed: in
     out: dict[str, np.ndarray] = {}
     notes: dict[str, Any] = {}
 
-    out["random"] = _batched(queries, depth, lambda q: rng.random((len(q), n)))
+    out["random"] = _batched(queries, depth, allowed, lambda q: rng.random((len(q), n)))
     tfidf = lexical.tfidf_vectors
-    out["tfidf"] = _batched(queries, depth, lambda q: (tfidf[q] @ tfidf.T).toarray())
-    out["bm25"] = _batched(queries, depth, lambda q: np.stack([lexical.scores(recommender.query_tokens(int(r))) for r in q]))
+    out["tfidf"] = _batched(queries, depth, allowed, lambda q: (tfidf[q] @ tfidf.T).toarray())
+    out["bm25"] = _batched(queries, depth, allowed, lambda q: np.stack([lexical.scores(recommender.query_tokens(int(r))) for r in q]))
     if artifacts.pooled is not None:
         pooled = np.asarray(artifacts.pooled)
-        out["minilm"] = _batched(queries, depth, lambda q: pooled[q] @ pooled.T)
+        out["minilm"] = _batched(queries, depth, allowed, lambda q: pooled[q] @ pooled.T)
         params = artifacts.manifest.get("params") or {}
         notes["minilm"] = (
             f"pooled.npy of the fine-tuned tBERT encoder ({params.get('model')}): NOT the off-the-shelf MiniLM"
@@ -267,14 +290,14 @@ def system_rankings(artifacts: Any, queries: np.ndarray, depth: int, *, seed: in
         s[~has_audio[q]] = -np.inf
         return s
 
-    out["audio"] = _batched(queries, depth, audio_scores)
+    out["audio"] = _batched(queries, depth, allowed, audio_scores)
     notes["audio"] = {"queries_with_audio": float(has_audio[queries].mean()) if len(queries) else 0.0,
                       "rule": "queries without audio get no list (score 0); songs without audio are never recommended"}
     emb = np.asarray(artifacts.embeddings)
-    out["embedding"] = _batched(queries, depth, lambda q: emb[q] @ emb.T)
+    out["embedding"] = _batched(queries, depth, allowed, lambda q: emb[q] @ emb.T)
     if (artifacts.manifest.get("params") or {}).get("model_kind") != "tbert":
         notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled MiniLM vector, so this equals minilm"
-    table = CandidateTable.build(recommender, queries, desc="hybrid candidates")
+    table = CandidateTable.build(recommender, queries, allowed=allowed, depth=depth, desc="hybrid candidates")
     out["hybrid"] = table.take(table.ranked(depth, weight=recommender.weight))
     out["rrf"] = table.take(table.ranked(depth, fusion="rrf"))
     notes["hybrid"] = {"w": recommender.weight, "n_candidates": recommender.n_candidates}
@@ -285,31 +308,50 @@ def system_rankings(artifacts: Any, queries: np.ndarray, depth: int, *, seed: in
 
 
 def evaluate(
-    artifacts: Any, out_dir: str | Path, *, ks: Sequence[int] = KS, n_boot: int = 1000, seed: int = 0, split: str = "test"
+    artifacts: Any,
+    out_dir: str | Path,
+    *,
+    ks: Sequence[int] = KS,
+    n_boot: int = 1000,
+    seed: int = 0,
+    split: str = "test",
+    pool: str = "all",
 ) -> dict[str, Any]:
     """Evaluate every system on ``split`` songs per tag type; write evaluation.json,
-    evaluation.md and evaluation_p10.png (precision@10 with 95% intervals) into ``out_dir``."""
-    ks = sorted({int(k) for k in ks})
-    if not ks or ks[0] < 1:
-        raise RecsysError(f"--k values must be positive integers, got {ks}")
+    evaluation.md and evaluation_p10.png (precision@10 with 95% intervals) into ``out_dir``.
+
+    ``pool="all"`` ranks every indexed song; ``pool="labelled"`` lets systems recommend only
+    songs that carry the tag type being scored, which removes the bias against systems whose
+    neighbours happen to come from untagged sources (real catalogues tag whole sources).
+    """
+    if any(int(k) < 1 for k in ks):
+        raise RecsysError(f"--k values must be positive integers, got {list(ks)}")
+    ks = sorted({int(k) for k in ks} | {10})  # @10 always: MAP@10, nDCG@10 and the chart use it
+    if pool not in ("all", "labelled"):
+        raise RecsysError(f"unknown pool {pool!r}: use all or labelled")
     songs = artifacts.songs
     labels = Labels.from_songs(songs)
     in_split = (songs["split"].astype("string") == split).fillna(False).to_numpy(bool)
     queries = np.flatnonzero(in_split & labels.has("any"))
     if len(queries) == 0:
         raise RecsysError(f"{artifacts.path}: no {split}-split song has a mood or genre label: nothing to evaluate")
-    depth = max(ks + [10])
+    depth = max(ks)
     t0 = time.perf_counter()
-    rankings, notes = system_rankings(artifacts, queries, depth, seed=seed)
     results: dict[str, Any] = {}
+    notes: dict[str, Any] = {}
+    rankings: dict[str, np.ndarray] = {}
     for tag in TAGS:
         mask = labels.has(tag)[queries]
         if not mask.any():
             continue
         tag_queries = queries[mask]
+        if pool == "labelled":
+            rankings, notes = system_rankings(artifacts, tag_queries, depth, seed=seed, allowed=labels.has(tag))
+        elif not rankings:
+            rankings, notes = system_rankings(artifacts, queries, depth, seed=seed)
         results[tag] = {"n_queries": int(mask.sum()), "systems": {}}
         for name, ranked in rankings.items():
-            rel, n_rel = relevance_matrix(labels, tag_queries, ranked[mask], tag)
+            rel, n_rel = relevance_matrix(labels, tag_queries, ranked if pool == "labelled" else ranked[mask], tag)
             metrics: dict[str, Any] = {}
             for k in ks:
                 metrics[f"precision@{k}"] = bootstrap_ci(precision_at_k(rel, k), n_boot=n_boot, seed=seed)
@@ -317,7 +359,7 @@ def evaluate(
             metrics["ndcg@10"] = bootstrap_ci(ndcg_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
             results[tag]["systems"][name] = {m: {"mean": v[0], "low": v[1], "high": v[2]} for m, v in metrics.items()}
     report = {
-        "artifacts": str(artifacts.path), "split": split, "n_songs": len(songs), "n_queries": int(len(queries)),
+        "artifacts": str(artifacts.path), "split": split, "pool": pool, "n_songs": len(songs), "n_queries": int(len(queries)),
         "ks": ks, "bootstrap": n_boot, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),
         "notes": notes, "results": results,
     }
@@ -331,7 +373,7 @@ def evaluate(
 
 def markdown_report(report: dict[str, Any]) -> str:
     """One table per tag type: every metric as mean [low, high]."""
-    lines = [f"# Offline evaluation ({report['split']} split, {report['n_queries']} queries, {report['n_songs']} songs)", ""]
+    lines = [f"# Offline evaluation ({report['split']} split, {report['n_queries']} queries, {report['n_songs']} songs, pool: {report['pool']})", ""]
     lines.append(f"Bootstrap {report['bootstrap']} resamples over queries, seed {report['seed']}; 95% intervals in brackets.")
     for name, note in report["notes"].items():
         lines.append(f"- {name}: {note if isinstance(note, str) else json.dumps(note, sort_keys=True)}")

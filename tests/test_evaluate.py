@@ -19,6 +19,7 @@ from recsys.evaluate import (
     ndcg_at_k,
     precision_at_k,
     relevance_matrix,
+    system_rankings,
 )
 
 REL = np.array([[1, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 1, 0, 0, 0]], dtype=bool)
@@ -86,3 +87,16 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     markdown = (tmp_path / "eval" / "evaluation.md").read_text()
     assert "## mood (2 queries)" in markdown and "| hybrid |" in markdown
     assert (tmp_path / "eval" / "evaluation_p10.png").stat().st_size > 1000
+
+
+def test_labelled_pool_recommends_only_tagged_songs(tmp_path) -> None:
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    labels = Labels.from_songs(artifacts.songs)
+    allowed = labels.has("genre")  # row 7 has no genre
+    rankings, _ = system_rankings(artifacts, np.array([0, 6]), 10, allowed=allowed)
+    for name, ranked in rankings.items():
+        shown = ranked[ranked >= 0]
+        assert allowed[shown].all() and 7 not in shown, name
+    assert (rankings["embedding"][0, :5] == [2, 1, 5, 6, 3]).all()  # row 7 (50 deg) skipped
+    report = evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=50, pool="labelled")
+    assert report["pool"] == "labelled" and "pool: labelled" in (tmp_path / "eval" / "evaluation.md").read_text()
