@@ -66,6 +66,30 @@ def test_matches_sentence_transformers_on_short_text(minilm: PlainEncoder, minil
     assert (ours * st).sum(axis=1).min() > 0.9999
 
 
+def test_out_of_memory_halves_the_batch_and_keeps_every_vector(minilm: PlainEncoder) -> None:
+    import torch
+
+    class RunsOutAbove2(torch.nn.Module):
+        """Fault injection: the real encoder, but batches over 2 chunks raise CUDA's OOM error."""
+
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner, self.config, self.sizes = inner, inner.config, []
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):  # type: ignore[no-untyped-def]
+            self.sizes.append(len(input_ids))
+            if len(input_ids) > 2:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask)
+
+    flaky = RunsOutAbove2(minilm.encoder)
+    kw = dict(device="cpu", progress=False, batch_size=8)
+    got, _ = encode_pooled(flaky, minilm.tokenizer, LYRICS, **kw)
+    want, _ = encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, **kw)
+    assert flaky.sizes[:3] == [6, 4, 2] and max(flaky.sizes[3:]) == 2
+    assert np.allclose(got, want, atol=1e-5)
+
+
 def test_int8_quantisation_stays_close_to_fp32(minilm: PlainEncoder) -> None:
     cosine = quantization_agreement(minilm.encoder, minilm.tokenizer, LYRICS, progress=False)
     print(f"int8 vs fp32 mean cosine: {cosine:.4f}")
