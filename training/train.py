@@ -175,6 +175,7 @@ class Prepared:
     rows: np.ndarray  # encoded catalogue rows
     chunks: Chunks
     chunk_offsets: np.ndarray  # (len(rows) + 1,)
+    n_chunked: int  # songs longer than one chunk (before any max_chunks cap)
     n_capped: int
     max_length: int
     max_chunks: int | None
@@ -290,10 +291,10 @@ def prepare(
     t = time.perf_counter()
     chunks = chunk_token_ids(tokenizer, [lyrics[r] for r in rows], max_length, max_chunks)
     timings["tokenize_s"] = time.perf_counter() - t
-    n_capped = 0
+    n_capped, n_chunked = 0, chunks.n_chunked
     if max_chunks is not None:
         uncapped = chunk_token_ids(tokenizer, [lyrics[r] for r in rows], max_length).chunks_per_song
-        n_capped = int((uncapped > max_chunks).sum())
+        n_capped, n_chunked = int((uncapped > max_chunks).sum()), int((uncapped > 1).sum())
         if n_capped:
             notes.append(f"max_chunks={max_chunks}: {n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunks")
     offsets = np.concatenate([[0], np.cumsum(chunks.chunks_per_song)]).astype(np.int64)
@@ -308,7 +309,7 @@ def prepare(
         encoder.to("cpu")
     return Prepared(
         catalog, labels, tokenizer, encoder, encoder_path, topic_model, features, topics, audio, rows, chunks, offsets,
-        n_capped, max_length, max_chunks, freeze_layers, cache, cached_pooled, timings, notes,
+        n_chunked, n_capped, max_length, max_chunks, freeze_layers, cache, cached_pooled, timings, notes,
     )
 
 
@@ -613,6 +614,6 @@ def train(
     timings["total_s"] = time.perf_counter() - start
     counts = {s: int(len(prep.split_rows(s))) for s in ("train", "val", "test")}
     return TrainResult(
-        out_dir, metrics, timings, result.songs_per_s, result.step_s, counts, prep.chunks.n_chunked, prep.n_capped,
+        out_dir, metrics, timings, result.songs_per_s, result.step_s, counts, prep.n_chunked, prep.n_capped,
         result.history, result.best_epoch, prep.notes,
     )
