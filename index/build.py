@@ -10,6 +10,7 @@ killed half way leaves the previous artefact directory untouched.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,6 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spec
 
 
 def _hash_files(paths: list[Path]) -> str:
-    import hashlib
-
     digest = hashlib.sha256()
     for path in sorted(paths):
         digest.update(path.name.encode())
@@ -101,7 +100,6 @@ def build_index(
     }
     hashes = {"catalog": sha256_file(catalog_path), **model_hashes(model_dir)}
     timings: dict[str, float] = {}
-    torch.manual_seed(seed)
     writer = ArtifactWriter(out_dir, params=params, hashes=hashes)
     with writer as stage:
         t0 = time.perf_counter()

@@ -13,6 +13,7 @@ directory (embedding = the pooled vector, no probabilities: the off-the-shelf ba
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,8 +86,6 @@ def quantize_int8(encoder: nn.Module) -> nn.Module:
 def load_embedder(model: str | Path | None) -> Any:
     """A tBERT checkpoint (``training.model.LoadedModel``) or a plain encoder directory
     (:class:`PlainEncoder`); ``None`` gives the default all-MiniLM-L6-v2."""
-    import json
-
     from transformers import AutoModel, AutoTokenizer
 
     if model is not None:
