@@ -324,10 +324,12 @@ def search_cmd(
     """Songs matching free text (loads the encoder, so slower than `similar`)."""
     import json
 
+    from index.embed import query_encoder
     from recsys.artifacts import load_artifacts
     from recsys.search import TextSearch
 
-    searcher = TextSearch(load_artifacts(artifacts), weight=weight, fusion=fusion)
+    loaded = load_artifacts(artifacts)
+    searcher = TextSearch(loaded, query_encoder(loaded), weight=weight, fusion=fusion)
     results = searcher.search(text, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain)
     if as_json:
         typer.echo(json.dumps({"query": text, "results": results}, indent=2))

@@ -17,7 +17,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -220,3 +220,28 @@ def embed_catalog(
         n_chunked=n_chunked,
         songs_per_s=rate,
     )
+
+
+def query_encoder(artifacts: Any) -> Callable[[str], np.ndarray]:
+    """A function text -> (d,) L2-normalised query vector in these artefacts' embedding space.
+
+    Uses the model the artefacts were built with (manifest ``params.model``). For a tBERT build
+    the text becomes a one-song catalogue with lyrics only: the hidden layer sees the text's LDA
+    topics and an all-missing audio block, as an indexed song without audio was embedded.
+    """
+    from recsys.catalog import conform
+
+    params = artifacts.manifest.get("params") or {}
+    model = params.get("model")
+    if model and not Path(model).is_dir():
+        raise RecsysError(f"{artifacts.path}/manifest.json: the model it was built with ({model}) is not on this machine; free-text search needs it")
+    embedder = load_embedder(model)
+
+    def encode(text: str) -> np.ndarray:
+        frame = conform(pd.DataFrame({"song_id": ["query"], "title": ["query"], "artist": ["query"], "lyrics": [text]}))
+        vector = embed_catalog(embedder, frame, progress=False).embedding[0]
+        if vector.shape[0] != artifacts.embeddings.shape[1]:
+            raise RecsysError(f"{model}: gives {vector.shape[0]}-d vectors, the artefacts hold {artifacts.embeddings.shape[1]}-d; rebuild them")
+        return vector
+
+    return encode
