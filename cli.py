@@ -231,6 +231,19 @@ def index_verify(path: Path = typer.Argument(..., help="Artefact directory.")) -
 # --- query, tune and evaluate commands --------------------------------------------------------
 
 
+# Options shared by `similar` and `search`, which rank the same way.
+K_OPTION = typer.Option(10, "-k", "--k", help="Number of songs to return.")
+MOOD_OPTION = typer.Option(None, "--mood", help="Only songs with this mood.")
+GENRE_OPTION = typer.Option(None, "--genre", help="Only songs with this genre.")
+YEAR_FROM_OPTION = typer.Option(None, "--year-from", help="Only songs from this year on.")
+YEAR_TO_OPTION = typer.Option(None, "--year-to", help="Only songs up to this year.")
+EXCLUDE_ARTIST_OPTION = typer.Option(None, "--exclude-artist", help="Leave out this artist's songs.")
+EXPLAIN_OPTION = typer.Option(False, "--explain", help="Say why each song was chosen.")
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+WEIGHT_OPTION = typer.Option(None, "--weight", help="Blend weight w of the cosine (default: the tuned one).")
+FUSION_OPTION = typer.Option("linear", "--fusion", help="linear (w-blend) or rrf (reciprocal rank fusion).")
+
+
 def _artifacts_option() -> Any:
     return typer.Option(
         Path("artifacts"), "--artifacts", envvar="RECSYS_ARTIFACTS",
@@ -274,16 +287,16 @@ def similar_cmd(
     title: str = typer.Argument(..., help="Song title (exact, normalised or fuzzy match)."),
     artifacts: Path = _artifacts_option(),
     artist: str | None = typer.Option(None, "--artist", help="Narrow the title to this artist."),
-    k: int = typer.Option(10, "-k", "--k", help="Number of songs to return."),
-    mood: str | None = typer.Option(None, "--mood", help="Only songs with this mood."),
-    genre: str | None = typer.Option(None, "--genre", help="Only songs with this genre."),
-    year_from: int | None = typer.Option(None, "--year-from", help="Only songs from this year on."),
-    year_to: int | None = typer.Option(None, "--year-to", help="Only songs up to this year."),
-    exclude_artist: str | None = typer.Option(None, "--exclude-artist", help="Leave out this artist's songs."),
-    explain: bool = typer.Option(False, "--explain", help="Say why each song was chosen."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    weight: float | None = typer.Option(None, "--weight", help="Blend weight w of the cosine (default: the tuned one)."),
-    fusion: str = typer.Option("linear", "--fusion", help="linear (w-blend) or rrf (reciprocal rank fusion)."),
+    k: int = K_OPTION,
+    mood: str | None = MOOD_OPTION,
+    genre: str | None = GENRE_OPTION,
+    year_from: int | None = YEAR_FROM_OPTION,
+    year_to: int | None = YEAR_TO_OPTION,
+    exclude_artist: str | None = EXCLUDE_ARTIST_OPTION,
+    explain: bool = EXPLAIN_OPTION,
+    as_json: bool = JSON_OPTION,
+    weight: float | None = WEIGHT_OPTION,
+    fusion: str = FUSION_OPTION,
 ) -> None:
     """Songs like the given one: BM25 ∪ FAISS candidates, reranked by a tuned blend. Exit 2 when the
     title is unknown or ambiguous."""
@@ -310,16 +323,16 @@ def similar_cmd(
 def search_cmd(
     text: str = typer.Argument(..., help="Free text, e.g. a lyric fragment or a theme."),
     artifacts: Path = _artifacts_option(),
-    k: int = typer.Option(10, "-k", "--k", help="Number of songs to return."),
-    mood: str | None = typer.Option(None, "--mood", help="Only songs with this mood."),
-    genre: str | None = typer.Option(None, "--genre", help="Only songs with this genre."),
-    year_from: int | None = typer.Option(None, "--year-from", help="Only songs from this year on."),
-    year_to: int | None = typer.Option(None, "--year-to", help="Only songs up to this year."),
-    exclude_artist: str | None = typer.Option(None, "--exclude-artist", help="Leave out this artist's songs."),
-    explain: bool = typer.Option(False, "--explain", help="Say why each song was chosen."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    weight: float | None = typer.Option(None, "--weight", help="Blend weight w of the cosine (default: the tuned one)."),
-    fusion: str = typer.Option("linear", "--fusion", help="linear (w-blend) or rrf (reciprocal rank fusion)."),
+    k: int = K_OPTION,
+    mood: str | None = MOOD_OPTION,
+    genre: str | None = GENRE_OPTION,
+    year_from: int | None = YEAR_FROM_OPTION,
+    year_to: int | None = YEAR_TO_OPTION,
+    exclude_artist: str | None = EXCLUDE_ARTIST_OPTION,
+    explain: bool = EXPLAIN_OPTION,
+    as_json: bool = JSON_OPTION,
+    weight: float | None = WEIGHT_OPTION,
+    fusion: str = FUSION_OPTION,
 ) -> None:
     """Songs matching free text (loads the encoder, so slower than `similar`)."""
     import json
