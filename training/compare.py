@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
 from recsys.text import tokenize
 from training.model import TBert
-from training.train import Labels, Prepared, fit, predict, prepare, resolve_device, score_tasks
+from training.train import Labels, fit, predict, prepare, resolve_device, score_tasks
 
 VARIANTS = ["majority", "tfidf_logreg", "audio_only", "simple_bert", "finetuned_encoder", "tbert"]
 TASK_TITLES = {"mood_binary": "Mood: happy vs sad", "mood": "Mood: all classes", "genre": "Genre (multi-label)"}

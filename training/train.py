@@ -15,7 +15,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -226,11 +226,13 @@ def _cache_lower(model: TBert, chunks: Chunks, pad_id: int, n_frozen: int, devic
                 hidden = model.lower(ids_t, mask_t, n_frozen)
                 if full:
                     vecs = model.upper(hidden, mask_t, model.n_layers).float().cpu()
+            if not full:
+                hidden = hidden.to("cpu", torch.float16)  # one transfer per batch, then slice
             for j, i in enumerate(idx):
                 if full:
                     pooled[i] = vecs[j]  # type: ignore[index]
                 else:
-                    hidden_cache[i] = hidden[j, : len(chunks.input_ids[i])].to("cpu", torch.float16).clone()
+                    hidden_cache[i] = hidden[j, : len(chunks.input_ids[i])].clone()
             done = b + len(idx)
             bar.update(task, advance=len(idx), info=f"{done / max(time.perf_counter() - start, 1e-9):.1f} chunks/s")
     return (None, pooled) if full else (hidden_cache, None)  # type: ignore[return-value]
