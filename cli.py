@@ -134,6 +134,7 @@ def train_cmd(
     catalog: Path = typer.Option(..., "--catalog", help="Catalogue Parquet file (splits from its split column)."),
     out: Path = typer.Option(..., "--out", help="Model directory to write (or, with --compare, the report directory)."),
     compare: bool = typer.Option(False, "--compare", help="Train and score the six comparison variants instead."),
+    save_model: Path | None = typer.Option(None, "--save-model", help="With --compare: also save the tBERT variant as a checkpoint here."),
     model: str | None = typer.Option(None, "--model", help="Local Hugging Face encoder directory (default all-MiniLM-L6-v2)."),
     epochs: int = typer.Option(3, "--epochs", help="Maximum epochs; early stopping on validation loss."),
     patience: int = typer.Option(2, "--patience", help="Epochs without validation improvement before stopping."),
@@ -161,7 +162,7 @@ def train_cmd(
     if compare:
         from training.compare import compare as run_compare
 
-        report = run_compare(df, out, **common)
+        report = run_compare(df, out, model_out=save_model, **common)
         for note in report["notes"]:
             typer.echo(note)
         for name, r in report["variants"].items():
@@ -169,6 +170,8 @@ def train_cmd(
             typer.echo(f"{name}: {scores or 'no scores'} ({r['train_s']:.1f} s)")
         typer.echo(f"{out}: compare.md, compare.json and confusion plots written")
         return
+    if save_model is not None:
+        raise RecsysError("--save-model goes with --compare; without it the model is written to --out")
     from training.train import train
 
     try:
@@ -202,6 +205,7 @@ def index_build(
     quantize: bool = typer.Option(False, "--quantize", help="int8 dynamic quantisation of the encoder (CPU)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     threads: int | None = typer.Option(None, "--threads", help="torch and FAISS threads (default: all)."),
+    max_chunks: int | None = typer.Option(None, "--max-chunks", help="Embed only each song's first N chunks (default: all; capped songs are reported)."),
 ) -> None:
     """Embed, index (FAISS + BM25) and cluster a catalogue's songs into an artefact directory."""
     from index.build import build_index
@@ -209,12 +213,12 @@ def index_build(
 
     build_index(
         catalog, model, out, faiss_kind=faiss_kind, k_range=(k_min, k_max), seed=seed, batch_size=batch_size,
-        quantize=quantize, device=device, threads=threads,
+        quantize=quantize, device=device, threads=threads, max_chunks=max_chunks,
     )
     params = read_manifest(out)["params"]
     typer.echo(
         f"{out}: {params['n_indexed']} songs indexed ({params['n_without_lyrics']} without lyrics skipped, "
-        f"{params['n_chunked']} chunked), {params['model_kind']} embeddings d={params['embedding_dim']}, "
+        f"{params['n_chunked']} chunked, {params['n_capped']} capped), {params['model_kind']} embeddings d={params['embedding_dim']}, "
         f"faiss {params['faiss_kind_built']}, k={params['chosen_k']}, "
         f"{params['embed_songs_per_s']} songs/s, stages {params['timings_s']}"
     )

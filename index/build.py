@@ -67,6 +67,7 @@ def build_index(
     threads: int | None = None,
     n_neighbors: int = 15,
     progress: bool = True,
+    max_chunks: int | None = None,
 ) -> Path:
     """Embed, index and cluster the catalogue's songs with lyrics; publish ``out_dir`` atomically."""
     import torch
@@ -103,7 +104,7 @@ def build_index(
     writer = ArtifactWriter(out_dir, params=params, hashes=hashes)
     with writer as stage:
         t0 = time.perf_counter()
-        emb = embed_catalog(embedder, df, batch_size=batch_size, device=device, quantize=quantize, progress=progress)
+        emb = embed_catalog(embedder, df, batch_size=batch_size, device=device, quantize=quantize, progress=progress, max_chunks=max_chunks)
         timings["embed"] = time.perf_counter() - t0
         np.save(stage / "embeddings.npy", emb.embedding)
         np.save(stage / "pooled.npy", emb.pooled)
@@ -126,7 +127,7 @@ def build_index(
 
         songs_table(df, clusters.labels, emb.mood_probs, emb.genre_probs).to_parquet(stage / "songs.parquet", index=False)
         writer.params.update({
-            "faiss_kind_built": dense.kind, "n_chunked": emb.n_chunked, "embed_songs_per_s": round(emb.songs_per_s, 2),
+            "faiss_kind_built": dense.kind, "n_chunked": emb.n_chunked, "max_chunks": max_chunks, "n_capped": emb.n_capped, "embed_songs_per_s": round(emb.songs_per_s, 2),
             "embedding_dim": int(emb.embedding.shape[1]), "mood_labels": emb.moods, "genre_labels": emb.genres,
             "chosen_k": clusters.k, "timings_s": {k: round(v, 2) for k, v in timings.items()},
         })

@@ -26,7 +26,7 @@ from torch import nn
 
 from recsys.errors import RecsysError
 from recsys.progress import progress as progress_bar
-from training.encoding import chunk_token_ids, encoder_dir, mean_pool, pad_batch, pool_by_owner
+from training.encoding import Chunks, chunk_token_ids, encoder_dir, mean_pool, pad_batch, pool_by_owner
 
 DEFAULT_MAX_LENGTH = 128
 
@@ -52,6 +52,7 @@ class Embeddings:
     moods: list[str]
     genres: list[str]
     n_chunked: int  # songs longer than one chunk
+    n_capped: int  # songs cut to their first max_chunks chunks
     songs_per_s: float
 
 
@@ -132,9 +133,11 @@ def encode_pooled(
     quantize: bool = False,
     progress: bool = True,
     normalize: bool = True,
-) -> tuple[np.ndarray, int]:
-    """Per-song mean-pooled encoder vectors, (n, d) float32, and the number of songs that
-    needed more than one chunk. ``normalize=False`` keeps the raw mean (the tBERT head's input)."""
+    max_chunks: int | None = None,
+) -> tuple[np.ndarray, Chunks]:
+    """Per-song mean-pooled encoder vectors, (n, d) float32, and the chunking (its ``n_chunked``
+    and ``n_capped`` are what callers report). ``normalize=False`` keeps the raw mean (the tBERT
+    head's input). ``max_chunks`` keeps each song's first chunks only; the default keeps all."""
     if batch_size < 1:
         raise RecsysError(f"batch_size must be at least 1, got {batch_size}")
     dev = resolve_device(device)
@@ -142,7 +145,7 @@ def encode_pooled(
         raise RecsysError("--quantize (int8 dynamic quantisation) runs on CPU only; drop it or use --device cpu")
     model = quantize_int8(encoder.cpu()) if quantize else encoder.to(dev)
     model.eval()
-    chunks = chunk_token_ids(tokenizer, texts, max_length)
+    chunks = chunk_token_ids(tokenizer, texts, max_length, max_chunks)
     # Longest first: a GPU out-of-memory shows up on the first batch, not after an hour.
     order = np.argsort([-len(c) for c in chunks.input_ids], kind="stable")
     share = 1.0 / chunks.chunks_per_song[chunks.owner]  # each chunk's fraction of its song
@@ -165,7 +168,7 @@ def encode_pooled(
             rate = bar.tasks[task].completed / max(time.perf_counter() - t0, 1e-9)
             bar.update(task, advance=float(share[rows].sum()), info=f"{rate:.1f} songs/s batch {size}")
     pooled = pool_by_owner(vectors, chunks.owner, chunks.n_songs)
-    return (l2_normalize(pooled) if normalize else pooled), chunks.n_chunked
+    return (l2_normalize(pooled) if normalize else pooled), chunks
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -189,6 +192,7 @@ def embed_catalog(
     device: str = "auto",
     quantize: bool = False,
     progress: bool = True,
+    max_chunks: int | None = None,
 ) -> Embeddings:
     """Embed every row of ``df`` (its ``lyrics``; audio and topics too with a tBERT model)."""
     lyrics = df["lyrics"].fillna("").astype(str).tolist()
@@ -196,14 +200,14 @@ def embed_catalog(
     max_length = embedder.max_length if plain else int(embedder.config.get("max_length", DEFAULT_MAX_LENGTH))
     encoder = embedder.encoder if plain else embedder.model.encoder
     t0 = time.perf_counter()
-    raw, n_chunked = encode_pooled(
+    raw, chunks = encode_pooled(
         encoder, embedder.tokenizer, lyrics, max_length=max_length, batch_size=batch_size,
-        device=device, quantize=quantize, progress=progress, normalize=False,
+        device=device, quantize=quantize, progress=progress, normalize=False, max_chunks=max_chunks,
     )
     rate = len(lyrics) / max(time.perf_counter() - t0, 1e-9)
     pooled = l2_normalize(raw)
     if plain:
-        return Embeddings(pooled, pooled, None, None, [], [], n_chunked, rate)
+        return Embeddings(pooled, pooled, None, None, [], [], chunks.n_chunked, chunks.n_capped, rate)
     model = embedder.model.cpu().eval()
     topics = torch.as_tensor(np.asarray(embedder.topics.transform(lyrics), dtype=np.float32))
     audio = torch.as_tensor(np.asarray(embedder.features.transform(df), dtype=np.float32))
@@ -217,7 +221,8 @@ def embed_catalog(
         genre_probs=torch.sigmoid(out["genre_logits"].float()).numpy().astype(np.float32),
         moods=embedder.moods,
         genres=embedder.genres,
-        n_chunked=n_chunked,
+        n_chunked=chunks.n_chunked,
+        n_capped=chunks.n_capped,
         songs_per_s=rate,
     )
 

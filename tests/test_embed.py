@@ -29,10 +29,10 @@ def minilm(minilm_dir: Path) -> PlainEncoder:
 
 
 def test_vectors_are_unit_float32_and_mmap_readable(minilm: PlainEncoder, tmp_path: Path) -> None:
-    vectors, n_chunked = encode_pooled(minilm.encoder, minilm.tokenizer, [*LYRICS, "", None], device="cpu", progress=False)
+    vectors, chunks = encode_pooled(minilm.encoder, minilm.tokenizer, [*LYRICS, "", None], device="cpu", progress=False)
     assert vectors.shape == (8, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert n_chunked == 0
+    assert chunks.n_chunked == 0
     np.save(tmp_path / "v.npy", vectors)
     mapped = np.load(tmp_path / "v.npy", mmap_mode="r")
     assert isinstance(mapped, np.memmap) and np.array_equal(mapped, vectors)
@@ -43,12 +43,15 @@ def test_long_text_is_chunked_and_averaged_not_truncated(minilm: PlainEncoder) -
     long = "hello world " * 40
     pieces = ["hello world " * 15, "hello world " * 15, "hello world " * 10]
     kw = dict(max_length=32, device="cpu", progress=False, normalize=False)
-    whole, n_chunked = encode_pooled(minilm.encoder, minilm.tokenizer, [long, LYRICS[0][:20]], **kw)
+    whole, chunks = encode_pooled(minilm.encoder, minilm.tokenizer, [long, LYRICS[0][:20]], **kw)
     parts, _ = encode_pooled(minilm.encoder, minilm.tokenizer, pieces, **kw)
-    assert n_chunked == 1
+    assert chunks.n_chunked == 1 and chunks.n_capped == 0
     assert np.allclose(whole[0], parts.mean(axis=0), atol=1e-4)
     truncated, _ = encode_pooled(minilm.encoder, minilm.tokenizer, pieces[:1], **kw)
     assert not np.allclose(whole[0], truncated[0], atol=1e-3)
+    capped, chunks = encode_pooled(minilm.encoder, minilm.tokenizer, [long, LYRICS[0][:20]], max_chunks=2, **kw)
+    assert chunks.n_chunked == 1 and chunks.n_capped == 1
+    assert np.allclose(capped[0], parts[:2].mean(axis=0), atol=1e-4)
 
 
 def test_length_sorted_batches_do_not_change_vectors(minilm: PlainEncoder) -> None:

@@ -21,7 +21,7 @@ from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
 from recsys.text import tokenize
 from training.model import TBert
-from training.train import Labels, fit, predict, prepare, resolve_device, score_tasks
+from training.train import Labels, check_model_out, fit, predict, prepare, resolve_device, save_checkpoint, score_tasks
 
 VARIANTS = ["majority", "tfidf_logreg", "audio_only", "simple_bert", "finetuned_encoder", "tbert"]
 TASK_TITLES = {"mood_binary": "Mood: happy vs sad", "mood": "Mood: all classes", "genre": "Genre (multi-label)"}
@@ -86,12 +86,19 @@ def compare(
     sampler: str = "weighted",
     seed: int = 0,
     device: str = "auto",
+    model_out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train and score the six variants; write ``compare.md``, ``compare.json`` and one
-    confusion-matrix PNG per single-label task into ``out_dir`` (atomically, as a directory)."""
+    confusion-matrix PNG per single-label task into ``out_dir`` (atomically, as a directory).
+
+    ``model_out`` also saves the tBERT variant as a checkpoint, so one run gives both the
+    comparison and the model the batch job embeds with (the frozen-layer cache is shared)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    if model_out is not None:
+        model_out = Path(model_out)
+        check_model_out(model_out)
     prep = prepare(
         catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
         topics_k=topics_k, min_genre_songs=min_genre_songs, seed=seed, device=device,
@@ -152,6 +159,10 @@ def compare(
             pred = predict(result.model, prep, test_pos, dev)
             tuned = f"top {result.model.n_layers - prep.freeze_layers} encoder layers fine-tuned" if prep.freeze_layers < result.model.n_layers else "encoder frozen"
             record(name, start, test_rows, (pred["mood"], pred["genre"]), f"{tuned}, {'+ topics + audio' if side else 'text only'}; best epoch {result.best_epoch}")
+            if side and model_out is not None:
+                train_params = {"epochs": epochs, "batch_size": batch_size, "sampler": sampler, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs}
+                save_checkpoint(model_out, prep, result, max_length=max_length, train_params=train_params, device=device)
+                notes.append(f"tBERT checkpoint saved to {model_out}")
 
     report = {
         "settings": {

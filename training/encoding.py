@@ -40,6 +40,7 @@ class Chunks:
     input_ids: list[list[int]]
     owner: np.ndarray  # (n_chunks,) int64: song row of each chunk
     n_songs: int
+    needed_per_song: np.ndarray  # chunks each song needs without any max_chunks cap
 
     @property
     def chunks_per_song(self) -> np.ndarray:
@@ -47,15 +48,20 @@ class Chunks:
 
     @property
     def n_chunked(self) -> int:
-        """Songs that needed more than one chunk."""
-        return int((self.chunks_per_song > 1).sum())
+        """Songs that needed more than one chunk (before any cap)."""
+        return int((self.needed_per_song > 1).sum())
+
+    @property
+    def n_capped(self) -> int:
+        """Songs cut to their first ``max_chunks`` chunks."""
+        return int((self.needed_per_song > self.chunks_per_song).sum())
 
 
 def chunk_token_ids(tokenizer: Any, texts: Sequence[str | None], max_length: int, max_chunks: int | None = None) -> Chunks:
     """Split each text into consecutive chunks of at most ``max_length`` tokens.
 
     An empty text still yields one chunk (just the special tokens) so every song gets a vector.
-    ``max_chunks`` caps chunks per song; callers that set it must report how many songs it cut.
+    ``max_chunks`` caps chunks per song; callers that set it must report ``n_capped``.
     """
     if max_length < 8:
         raise RecsysError(f"max_length must be at least 8 tokens, got {max_length}")
@@ -64,17 +70,20 @@ def chunk_token_ids(tokenizer: Any, texts: Sequence[str | None], max_length: int
     if cls_id is None or sep_id is None:
         raise RecsysError(f"{type(tokenizer).__name__}: encoder tokenizer lacks CLS/SEP tokens; use a BERT-family model")
     body = max_length - 2
-    encoded = tokenizer([t or "" for t in texts], add_special_tokens=False, truncation=False)["input_ids"]
+    # verbose=False: lyrics longer than the model's window are expected here, they get chunked.
+    encoded = tokenizer([t or "" for t in texts], add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
     ids: list[list[int]] = []
     owner: list[int] = []
+    needed: list[int] = []
     for row, tokens in enumerate(encoded):
         pieces = [tokens[i : i + body] for i in range(0, len(tokens), body)] or [[]]
+        needed.append(len(pieces))
         if max_chunks is not None:
             pieces = pieces[:max_chunks]
         for piece in pieces:
             ids.append([cls_id, *piece, sep_id])
             owner.append(row)
-    return Chunks(ids, np.asarray(owner, dtype=np.int64), len(encoded))
+    return Chunks(ids, np.asarray(owner, dtype=np.int64), len(encoded), np.asarray(needed, dtype=np.int64))
 
 
 def pad_batch(input_ids: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:

@@ -293,12 +293,9 @@ def prepare(
     t = time.perf_counter()
     chunks = chunk_token_ids(tokenizer, [lyrics[r] for r in rows], max_length, max_chunks)
     timings["tokenize_s"] = time.perf_counter() - t
-    n_capped, n_chunked = 0, chunks.n_chunked
-    if max_chunks is not None:
-        uncapped = chunk_token_ids(tokenizer, [lyrics[r] for r in rows], max_length).chunks_per_song
-        n_capped, n_chunked = int((uncapped > max_chunks).sum()), int((uncapped > 1).sum())
-        if n_capped:
-            notes.append(f"max_chunks={max_chunks}: {n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunks")
+    n_capped, n_chunked = chunks.n_capped, chunks.n_chunked
+    if n_capped:
+        notes.append(f"max_chunks={max_chunks}: {n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunks")
     offsets = np.concatenate([[0], np.cumsum(chunks.chunks_per_song)]).astype(np.int64)
 
     cache, cached_pooled = None, None
@@ -552,6 +549,34 @@ class TrainResult:
     notes: list[str]
 
 
+def check_model_out(out_dir: Path) -> None:
+    """Refuse to replace anything but a model directory (replacing a checkpoint is fine)."""
+    if out_dir.exists() and not (out_dir / "config.json").is_file() and any(out_dir.iterdir()):
+        raise RecsysError(f"{out_dir}: exists and is not a model directory; refusing to replace it")
+    if (out_dir / "config.json").is_file():
+        read_config(out_dir)
+
+
+def save_checkpoint(
+    out_dir: Path, prep: Prepared, result: FitResult, *, max_length: int, train_params: dict[str, Any], device: str = "auto"
+) -> dict[str, Any]:
+    """Score ``result.model`` on val and test, then write it with everything inference needs
+    (tokenizer, topic model, feature scaler, label vocabularies) as a checkpoint. Returns the metrics."""
+    dev = resolve_device(device)
+    metrics = {split: split_metrics(result.model, prep, split, dev) for split in ("val", "test")}
+    config = {
+        "moods": prep.labels.moods,
+        "genres": prep.labels.genres,
+        "max_length": max_length,
+        "encoder": {"source": prep.encoder_path, "n_layers": result.model.n_layers, "freeze_layers": prep.freeze_layers},
+        "topic_k": int(prep.topics.shape[1]),
+        "train": {**train_params, "best_epoch": result.best_epoch},
+        "metrics": metrics,
+    }
+    save_model(out_dir, result.model.to("cpu"), prep.tokenizer, prep.topic_model, prep.features, config)
+    return metrics
+
+
 def train(
     catalog: pd.DataFrame,
     out_dir: str | Path,
@@ -580,10 +605,7 @@ def train(
     directory ``out_dir`` atomically. Reports validation and test metrics."""
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    if out_dir.exists() and not (out_dir / "config.json").is_file() and any(out_dir.iterdir()):
-        raise RecsysError(f"{out_dir}: exists and is not a model directory; refusing to replace it")
-    if (out_dir / "config.json").is_file():
-        read_config(out_dir)  # replacing a checkpoint is fine, replacing something else is not
+    check_model_out(out_dir)
     prep = prepare(
         catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
         topics_k=topics_k, topics_grid=topics_grid, lda_passes=lda_passes, min_genre_songs=min_genre_songs,
@@ -596,23 +618,13 @@ def train(
         prep, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
         hidden=hidden, sampler=sampler, seed=seed, device=device,
     )
-    dev = resolve_device(device)
     t = time.perf_counter()
-    metrics = {split: split_metrics(result.model, prep, split, dev) for split in ("val", "test")}
-    timings = {**prep.timings, "train_s": result.train_s, "eval_s": time.perf_counter() - t}
-    config = {
-        "moods": prep.labels.moods,
-        "genres": prep.labels.genres,
-        "max_length": max_length,
-        "encoder": {"source": prep.encoder_path, "n_layers": result.model.n_layers, "freeze_layers": freeze_layers},
-        "topic_k": int(prep.topics.shape[1]),
-        "train": {
-            "epochs": epochs, "best_epoch": result.best_epoch, "batch_size": batch_size, "lr": lr, "head_lr": head_lr,
-            "warmup": warmup, "sampler": sampler, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs,
-        },
-        "metrics": metrics,
+    train_params = {
+        "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr, "warmup": warmup,
+        "sampler": sampler, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs,
     }
-    save_model(out_dir, result.model.to("cpu"), prep.tokenizer, prep.topic_model, prep.features, config)
+    metrics = save_checkpoint(out_dir, prep, result, max_length=max_length, train_params=train_params, device=device)
+    timings = {**prep.timings, "train_s": result.train_s, "eval_s": time.perf_counter() - t}
     timings["total_s"] = time.perf_counter() - start
     counts = {s: int(len(prep.split_rows(s))) for s in ("train", "val", "test")}
     return TrainResult(
