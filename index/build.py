@@ -89,6 +89,10 @@ def build_index(
         raise RecsysError(f"{catalog_path}: no song has lyrics; nothing to index")
     embedder = load_embedder(model_path)
     plain = isinstance(embedder, PlainEncoder)
+    if not plain:
+        from training.train import check_label_sets
+
+        check_label_sets(catalog, embedder.config, str(catalog_path))
     model_dir = embedder.path if plain else Path(model_path)  # type: ignore[arg-type]
     if threads:
         torch.set_num_threads(threads)

@@ -146,3 +146,21 @@ def test_cli_bad_faiss_kind_is_one_line_exit_2(small_catalog: tuple[Path, pd.Dat
 
     result = CliRunner().invoke(app, ["index", "build", "--catalog", str(small_catalog[0]), "--out", str(tmp_path / "A"), "--faiss", "annoy"])
     assert result.exit_code == 2 and result.output.strip().startswith("error: faiss kind 'annoy'")
+
+
+def test_cli_catalogue_with_other_labels_than_the_checkpoint_is_one_line_exit_2(
+    small_catalog: tuple[Path, pd.DataFrame], tbert_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    df = small_catalog[1].copy()
+    df["genres"] = [["polka"] for _ in range(len(df))]  # a class the checkpoint never saw
+    other = tmp_path / "other.parquet"
+    save_catalog(df, other)
+    result = CliRunner().invoke(app, ["index", "build", "--catalog", str(other), "--model", str(tbert_dir), "--out", str(tmp_path / "A")])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "label set differs" in lines[0] and "polka" in lines[0]
+    assert not (tmp_path / "A").exists()

@@ -77,6 +77,23 @@ def label_sets(catalog: pd.DataFrame, min_genre_songs: int) -> tuple[list[str], 
     return moods, genres
 
 
+def check_label_sets(catalog: pd.DataFrame, config: dict[str, Any], source: str) -> None:
+    """Raise when a labelled catalogue's mood or genre classes (by the rule training uses) differ
+    from a checkpoint's: its probabilities would be read against the wrong names. A catalogue
+    without labels is embedded as it is."""
+    if catalog["mood"].isna().all() and not catalog["genres"].map(len).any():
+        return
+    moods, genres = label_sets(catalog, int(config.get("train", {}).get("min_genre_songs", 20)))
+    if moods == config.get("moods") and genres == config.get("genres"):
+        return
+    diffs = []
+    for task, ours, theirs in (("moods", moods, config.get("moods", [])), ("genres", genres, config.get("genres", []))):
+        only_ours, only_theirs = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+        if only_ours or only_theirs:
+            diffs.append(f"{task} only in the catalogue {only_ours}, only in the checkpoint {only_theirs}")
+    raise RecsysError(f"{source}: label set differs from the checkpoint's ({'; '.join(diffs)}); train a model on this catalogue")
+
+
 def encode_labels(catalog: pd.DataFrame, moods: Sequence[str], genres: Sequence[str]) -> Labels:
     mood_index = {m: i for i, m in enumerate(moods)}
     mood = np.array([mood_index.get(str(m), -1) if pd.notna(m) else -1 for m in catalog["mood"]], dtype=np.int64)
