@@ -311,12 +311,11 @@ def similar_cmd(
     from recsys.resolve import resolve_title
 
     loaded = load_artifacts(artifacts)
-    row = resolve_title(loaded.songs, title, artist)
+    row = resolve_title(loaded.table, title, artist)
     results = Recommender(loaded, weight=weight, fusion=fusion).similar(  # type: ignore[arg-type]
         row, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain
     )
-    song = loaded.songs.iloc[row]
-    query = {"row": row, "song_id": str(song["song_id"]), "title": str(song["title"]), "artist": str(song["artist"])}
+    query = {"row": row, **{name: str(loaded.table.values(name)[row]) for name in ("song_id", "title", "artist")}}
     if as_json:
         typer.echo(json.dumps({"query": query, "results": results}, indent=2))
         return

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.catalog import AUDIO_FEATURES, load_catalog
+from recsys.catalog import load_catalog
+from recsys.schema import AUDIO_FEATURES
 from recsys.errors import RecsysError
 from recsys.io import sha256_file, write_json
 

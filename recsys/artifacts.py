@@ -21,19 +21,23 @@ from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import faiss
 import numpy as np
-import pandas as pd
 
 import recsys
 from recsys.dense import DenseIndex
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, sha256_file, write_json
 from recsys.lexical import BM25Index
+from recsys.songtable import SongTable
 
-ARTIFACT_FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    import pandas as pd
+
+# 2: BM25 index format 2 (term-major weights saved).
+ARTIFACT_FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 SONGS = "songs.parquet"
 EMBEDDINGS = "embeddings.npy"
@@ -163,7 +167,7 @@ class Artifacts:
 
     path: Path
     manifest: dict[str, Any]
-    songs: pd.DataFrame
+    table: SongTable
     embeddings: np.ndarray
     pooled: np.ndarray | None
     clusters: dict[str, Any] | None
@@ -173,17 +177,25 @@ class Artifacts:
         return float(self.manifest.get("blend_weight", DEFAULT_BLEND_WEIGHT))
 
     @cached_property
+    def songs(self) -> pd.DataFrame:
+        """songs.parquet as a DataFrame, for analysis (tuning, evaluation); the query path uses
+        ``table``, which needs no pandas."""
+        import pandas as pd
+
+        return pd.read_parquet(self.path / SONGS)
+
+    @cached_property
     def dense(self) -> DenseIndex:
         index = DenseIndex.load(self.path / FAISS_INDEX)
-        if index.ntotal != len(self.songs):
-            raise RecsysError(f"{self.path / FAISS_INDEX}: indexes {index.ntotal} songs, {SONGS} has {len(self.songs)}")
+        if index.ntotal != len(self.table):
+            raise RecsysError(f"{self.path / FAISS_INDEX}: indexes {index.ntotal} songs, {SONGS} has {len(self.table)}")
         return index
 
     @cached_property
     def lexical(self) -> BM25Index:
         index = BM25Index.load(self.path / BM25_DIR)
-        if index.n_songs != len(self.songs):
-            raise RecsysError(f"{self.path / BM25_DIR}: indexes {index.n_songs} songs, {SONGS} has {len(self.songs)}")
+        if index.n_songs != len(self.table):
+            raise RecsysError(f"{self.path / BM25_DIR}: indexes {index.n_songs} songs, {SONGS} has {len(self.table)}")
         return index
 
 
@@ -193,19 +205,16 @@ def load_artifacts(directory: str | Path, *, verify: Verify = "size") -> Artifac
     mismatch, or row counts that disagree."""
     directory = Path(directory)
     manifest = verify_artifacts(directory, verify=verify)
-    try:
-        songs = pd.read_parquet(directory / SONGS)
-    except (OSError, ValueError) as exc:
-        raise RecsysError(f"{directory / SONGS}: unreadable Parquet ({exc})") from None
-    embeddings = _load_matrix(directory / EMBEDDINGS, len(songs))
-    pooled = _load_matrix(directory / POOLED, len(songs)) if (directory / POOLED).is_file() else None
+    table = SongTable.read(directory / SONGS)
+    embeddings = _load_matrix(directory / EMBEDDINGS, len(table))
+    pooled = _load_matrix(directory / POOLED, len(table)) if (directory / POOLED).is_file() else None
     clusters = None
     if (directory / CLUSTERS).is_file():
         try:
             clusters = json.loads((directory / CLUSTERS).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RecsysError(f"{directory / CLUSTERS}: unreadable JSON ({exc})") from None
-    return Artifacts(path=directory, manifest=manifest, songs=songs, embeddings=embeddings, pooled=pooled, clusters=clusters)
+    return Artifacts(path=directory, manifest=manifest, table=table, embeddings=embeddings, pooled=pooled, clusters=clusters)
 
 
 def _load_matrix(path: Path, rows: int) -> np.ndarray:

@@ -7,8 +7,6 @@ Every later stage reads the catalogue through :func:`load_catalog`. The schema i
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from pathlib import Path
 from typing import Iterable
 
@@ -17,63 +15,10 @@ import pandas as pd
 
 from recsys.errors import RecsysError
 from recsys.io import atomic_path
+from recsys.schema import CONTINUOUS_FEATURES, CATEGORICAL_FEATURES, MOODS, SPLITS, STRING_COLUMNS, LIST_COLUMNS, COLUMNS, REQUIRED_COLUMNS
+from recsys.text import normalize_text
 
 CATALOG_FORMAT_VERSION = 1
-
-# Audio features on one scale each (see data/SCHEMA.md): the first seven in 0..1, loudness in
-# dB (about -60..0), tempo in BPM, key as pitch class 0..11, mode 1 major / 0 minor,
-# time_signature as beats per bar.
-UNIT_FEATURES = [
-    "danceability",
-    "energy",
-    "valence",
-    "acousticness",
-    "instrumentalness",
-    "speechiness",
-    "liveness",
-]
-CONTINUOUS_FEATURES = UNIT_FEATURES + ["loudness", "tempo"]
-CATEGORICAL_FEATURES = ["key", "mode", "time_signature"]
-AUDIO_FEATURES = CONTINUOUS_FEATURES + CATEGORICAL_FEATURES
-
-MOODS = ["happy", "sad", "angry", "relaxed"]
-LYRICS_KINDS = ["full", "preprocessed", "bag_of_words"]
-SPLITS = ["train", "val", "test"]
-
-STRING_COLUMNS = ["song_id", "title", "artist", "lyrics", "lyrics_kind", "audio_source", "mood", "split", "provenance"]
-LIST_COLUMNS = ["moods_raw", "genres", "tags_raw", "source"]
-COLUMNS = (
-    ["song_id", "title", "artist", "year", "lyrics", "lyrics_kind"]
-    + AUDIO_FEATURES
-    + ["audio_source", "mood", "moods_raw", "genres", "tags_raw", "source", "provenance", "split"]
-)
-REQUIRED_COLUMNS = ["song_id", "title", "artist"]
-
-_FEAT = re.compile(r"\s*[\(\[]?\s*\b(feat|ft|featuring|with)\b\.?.*$", re.IGNORECASE)
-_BRACKETED = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
-_DASH_SUFFIX = re.compile(
-    r"\s+-\s+.*\b(remaster(ed)?|live|version|edit|mix|remix|mono|stereo|acoustic|demo)\b.*$", re.IGNORECASE
-)
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
-
-
-def normalize_text(text: object) -> str:
-    """Fold a title or artist for matching: Unicode NFKD, ASCII, lower case, punctuation removed.
-
-    Drops "feat./ft." credits, bracketed suffixes such as "(Remastered 2011)" and dash suffixes
-    such as " - Live at Wembley"; a leading "the " is dropped so "The Beatles" meets "Beatles".
-    """
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        return ""
-    s = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii").lower()
-    s = s.replace("&", " and ")
-    s = _FEAT.sub("", s)
-    s = _BRACKETED.sub("", s)
-    s = _DASH_SUFFIX.sub("", s)
-    s = _NON_ALNUM.sub(" ", s).strip()
-    if s.startswith("the "):
-        s = s[4:]
-    return s
 
 
 def song_key(artist: object, title: object) -> str:

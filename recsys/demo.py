@@ -14,7 +14,9 @@ import json
 import numpy as np
 import pandas as pd
 
-from recsys.catalog import UNIT_FEATURES, assign_splits, conform, normalize_text, song_id
+from recsys.catalog import assign_splits, conform, song_id
+from recsys.schema import UNIT_FEATURES
+from recsys.text import normalize_text
 from recsys.errors import RecsysError
 
 GENRES = ["pop", "rock", "hip hop", "r&b", "country", "blues", "jazz", "reggae", "electronic", "folk", "metal", "classical"]

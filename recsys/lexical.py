@@ -1,8 +1,9 @@
 """BM25 and TF-IDF over lyric tokens, as sparse matrices.
 
 ``BM25Index`` reproduces ``rank_bm25.BM25Okapi`` exactly (same idf with its epsilon floor, same
-k1/b/avgdl term weight) but scores a query with one sparse product instead of a Python loop over
-every song, which is ~100x faster at catalogue scale. The same counts also give the TF-IDF
+k1/b/avgdl term weight) but precomputes each term's weight in each song at build time, so a
+query only adds up the posting lists of its own terms instead of looping over every song in
+Python, which is ~100x faster at catalogue scale. The same counts also give the TF-IDF
 vectors used for keywords and the "TF-IDF only" baseline.
 """
 
@@ -12,17 +13,24 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from recsys.text import tokenizer_settings
 from recsys.errors import RecsysError
 from recsys.io import atomic_path
 
-BM25_FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+# Version 2 stores the term-major BM25 weights beside the counts, so that loading and scoring
+# need numpy only: scipy.sparse alone takes longer to import than a whole cold query may.
+BM25_FORMAT_VERSION = 2
 _COUNTS = "counts.npz"
+_WEIGHTS = "weights.npz"
 _META = "meta.json"
 _VOCAB = "vocab.json"
 
@@ -34,49 +42,71 @@ def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
     return np.where(idf < 0, floor, idf)
 
 
-@dataclass
+@dataclass(frozen=True)
+class CsrArrays:
+    """A compressed-sparse-row matrix as its three arrays: row ``i`` holds ``indices`` and
+    ``data`` from ``indptr[i]`` to ``indptr[i + 1]``, with ``indices`` ascending."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    shape: tuple[int, int]
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.indptr[i], self.indptr[i + 1]
+        return self.indices[start:end], self.data[start:end]
+
+    def row_lengths(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    @classmethod
+    def from_scipy(cls, matrix: sp.csr_matrix) -> CsrArrays:
+        matrix = matrix.tocsr()
+        matrix.sort_indices()
+        return cls(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data, (int(matrix.shape[0]), int(matrix.shape[1])))
+
+    def to_scipy(self) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+
+    def save(self, path: Path) -> None:
+        np.savez(path, indptr=self.indptr, indices=self.indices, data=self.data, shape=np.asarray(self.shape, dtype=np.int64))
+
+    @classmethod
+    def load(cls, path: Path) -> CsrArrays:
+        with np.load(path, allow_pickle=False) as z:
+            shape = tuple(int(x) for x in z["shape"])
+            arrays = cls(z["indptr"], z["indices"], z["data"], (shape[0], shape[1]))
+        if arrays.indptr.shape != (shape[0] + 1,) or arrays.indices.shape != arrays.data.shape or arrays.indptr[-1] != len(arrays.indices):
+            raise ValueError(f"inconsistent sparse arrays for shape {shape}")
+        return arrays
+
+
 class BM25Index:
     """Okapi BM25 (rank_bm25-compatible) plus TF-IDF over one tokenised corpus.
 
-    ``counts`` is the (songs x terms) term-frequency CSR; the scoring and TF-IDF matrices are
-    derived from it, so only counts, vocabulary and parameters are saved.
+    ``counts`` holds the (songs x terms) term frequencies and ``weights`` the (terms x songs)
+    BM25 weight of each term in each song, so a query sums the few rows of its terms. Build
+    with :meth:`build`; the TF-IDF vectors are derived from the counts on first use.
     """
 
-    vocab: dict[str, int]
-    counts: sp.csr_matrix
-    k1: float = 1.5
-    b: float = 0.75
-    epsilon: float = 0.25
-
-    def __post_init__(self) -> None:
-        n_docs, n_terms = self.counts.shape
-        if n_docs == 0:
+    def __init__(self, terms: list[str], counts: CsrArrays, weights: CsrArrays, *, k1: float, b: float, epsilon: float) -> None:
+        if counts.shape[0] == 0:
             raise RecsysError("BM25 index: the corpus has no songs")
-        self.terms: list[str] = [""] * n_terms
-        for term, col in self.vocab.items():
-            self.terms[col] = term
-        tf = self.counts.tocoo()
-        doc_len = np.asarray(self.counts.sum(axis=1)).ravel().astype(np.float64)
-        self.avgdl = float(doc_len.mean())
-        df = np.bincount(tf.col, minlength=n_terms).astype(np.float64)
-        self.idf = _okapi_idf(df, n_docs, self.epsilon)
-
-        freq = tf.data.astype(np.float64)
-        norm = self.k1 * (1 - self.b + self.b * doc_len / self.avgdl) if self.avgdl > 0 else np.full(n_docs, self.k1)
-        weight = self.idf[tf.col] * (freq * (self.k1 + 1) / (freq + norm[tf.row]))
-        # Term-major, so a query picks its few rows and sums them.
-        self._weights = sp.csr_matrix((weight, (tf.col, tf.row)), shape=(n_terms, n_docs))
-
-        # TF-IDF as scikit-learn's TfidfVectorizer(sublinear_tf=True, smooth_idf=True), L2 rows.
-        smooth_idf = np.log((1 + n_docs) / (1 + df)) + 1
-        tfidf = sp.csr_matrix((((1 + np.log(freq)) * smooth_idf[tf.col]), (tf.row, tf.col)), shape=(n_docs, n_terms))
-        row_norm = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
-        row_norm[row_norm == 0] = 1.0
-        self.tfidf_vectors: sp.csr_matrix = sp.csr_matrix(sp.diags(1 / row_norm) @ tfidf)
+        self.terms = terms
+        self.vocab: dict[str, int] = {term: col for col, term in enumerate(terms)}
+        self.counts = counts
+        self.weights = weights
+        self.k1, self.b, self.epsilon = k1, b, epsilon
+        self.document_freq = weights.row_lengths().astype(np.float64)
+        self.idf = _okapi_idf(self.document_freq, counts.shape[0], epsilon)
 
     @classmethod
     def build(cls, token_lists: Sequence[list[str]], *, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> BM25Index:
         """Index ``token_lists`` (row i = song i), tokenised with ``recsys.text.tokenize``."""
+        import scipy.sparse as sp
+
         vocab: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
@@ -86,15 +116,44 @@ class BM25Index:
                 rows.append(row)
                 cols.append(vocab.setdefault(term, len(vocab)))
                 data.append(count)
-        counts = sp.csr_matrix(
-            (np.asarray(data, dtype=np.int32), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
-            shape=(len(token_lists), len(vocab)),
-        )
-        return cls(vocab=vocab, counts=counts, k1=k1, b=b, epsilon=epsilon)
+        n_docs, n_terms = len(token_lists), len(vocab)
+        if n_docs == 0:
+            raise RecsysError("BM25 index: the corpus has no songs")
+        row_ids, col_ids = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        freq = np.asarray(data, dtype=np.float64)
+        doc_len = np.bincount(row_ids, weights=freq, minlength=n_docs)
+        avgdl = float(doc_len.mean())
+        idf = _okapi_idf(np.bincount(col_ids, minlength=n_terms).astype(np.float64), n_docs, epsilon)
+        norm = k1 * (1 - b + b * doc_len / avgdl) if avgdl > 0 else np.full(n_docs, k1)
+        weight = idf[col_ids] * (freq * (k1 + 1) / (freq + norm[row_ids]))
+        counts = sp.csr_matrix((np.asarray(data, dtype=np.int32), (row_ids, col_ids)), shape=(n_docs, n_terms))
+        weights = sp.csr_matrix((weight, (col_ids, row_ids)), shape=(n_terms, n_docs))
+        terms = sorted(vocab, key=vocab.__getitem__)
+        return cls(terms, CsrArrays.from_scipy(counts), CsrArrays.from_scipy(weights), k1=k1, b=b, epsilon=epsilon)
+
+    @cached_property
+    def tfidf_vectors(self) -> sp.csr_matrix:
+        """L2-normalised TF-IDF rows as scikit-learn's TfidfVectorizer(sublinear_tf=True,
+        smooth_idf=True) would give them."""
+        import scipy.sparse as sp
+
+        n_docs = self.n_songs
+        smooth_idf = np.log((1 + n_docs) / (1 + self.document_freq)) + 1
+        counts = self.counts.to_scipy()
+        tfidf = counts.astype(np.float64)
+        tfidf.data = (1 + np.log(tfidf.data)) * smooth_idf[tfidf.indices]
+        row_norm = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
+        row_norm[row_norm == 0] = 1.0
+        return sp.csr_matrix(sp.diags(1 / row_norm) @ tfidf)
 
     @property
     def n_songs(self) -> int:
         return int(self.counts.shape[0])
+
+    def document_tokens(self, row: int) -> list[str]:
+        """Song ``row``'s indexed terms, each repeated by its count (the song as a query)."""
+        cols, counts = self.counts.row(row)
+        return [self.terms[c] for c, n in zip(cols.tolist(), counts.tolist()) for _ in range(int(n))]
 
     def _query(self, query_tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         # Repeated query terms count once per occurrence, as in rank_bm25; unknown terms add 0.
@@ -107,7 +166,10 @@ class BM25Index:
         cols, weights = self._query(query_tokens)
         if cols.size == 0:
             return np.zeros(self.n_songs)
-        return np.asarray(self._weights[cols].T @ weights).ravel()
+        postings = [self.weights.row(c) for c in cols]
+        songs = np.concatenate([p[0] for p in postings])
+        contributions = np.concatenate([p[1] * w for p, w in zip(postings, weights)])
+        return np.bincount(songs, weights=contributions, minlength=self.n_songs)
 
     def top_k(self, query_tokens: Iterable[str], k: int, *, exclude: Iterable[int] | int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best rows and their scores, best first (ties: lower row first); rows in
@@ -142,9 +204,14 @@ class BM25Index:
         cols, weights = self._query(query_tokens)
         if cols.size == 0:
             return []
-        contrib = np.asarray(self._weights[cols][:, row].todense()).ravel() * weights
+        contrib = np.array([self._weight(c, row) for c in cols]) * weights
         order = np.argsort(-contrib, kind="stable")
         return [self.terms[cols[i]] for i in order[:k] if contrib[i] > 0]
+
+    def _weight(self, col: int, row: int) -> float:
+        songs, values = self.weights.row(col)
+        at = int(np.searchsorted(songs, row))
+        return float(values[at]) if at < len(songs) and songs[at] == row else 0.0
 
     def save(self, directory: str | Path) -> None:
         """Write counts, vocabulary, parameters and tokenizer settings to ``directory`` atomically."""
@@ -157,7 +224,8 @@ class BM25Index:
         }
         with atomic_path(directory) as tmp:
             tmp.mkdir()
-            sp.save_npz(tmp / _COUNTS, self.counts, compressed=False)
+            self.counts.save(tmp / _COUNTS)
+            self.weights.save(tmp / _WEIGHTS)
             (tmp / _VOCAB).write_text(json.dumps(self.terms), encoding="utf-8")
             (tmp / _META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -166,14 +234,15 @@ class BM25Index:
         """Read an index written by ``save``; RecsysError if it is missing, damaged, of another
         format version, or built with a different tokenizer than this recsys has."""
         directory = Path(directory)
-        for name in (_META, _VOCAB, _COUNTS):
+        for name in (_META, _VOCAB, _COUNTS, _WEIGHTS):
             if not (directory / name).is_file():
                 raise RecsysError(f"{directory / name}: missing BM25 index file")
         try:
             meta = json.loads((directory / _META).read_text(encoding="utf-8"))
             terms = json.loads((directory / _VOCAB).read_text(encoding="utf-8"))
-            counts = sp.load_npz(directory / _COUNTS).tocsr()
-        except (OSError, ValueError) as exc:
+            counts = CsrArrays.load(directory / _COUNTS)
+            weights = CsrArrays.load(directory / _WEIGHTS)
+        except (OSError, ValueError, KeyError) as exc:
             raise RecsysError(f"{directory}: unreadable BM25 index ({exc})") from None
         if meta.get("format_version") != BM25_FORMAT_VERSION:
             raise RecsysError(
@@ -181,7 +250,7 @@ class BM25Index:
             )
         if meta.get("tokenizer") != tokenizer_settings():
             raise RecsysError(f"{directory / _META}: index was built with different tokenizer settings than recsys.text has now; rebuild the index")
-        if counts.shape != (meta.get("n_songs"), len(terms)):
-            raise RecsysError(f"{directory / _COUNTS}: shape {counts.shape} does not match {_META} and {_VOCAB}")
+        if counts.shape != (meta.get("n_songs"), len(terms)) or weights.shape != (len(terms), meta.get("n_songs")):
+            raise RecsysError(f"{directory}: counts {counts.shape} and weights {weights.shape} do not match {_META} and {_VOCAB}")
         params = meta["params"]
-        return cls(vocab={t: i for i, t in enumerate(terms)}, counts=counts, k1=params["k1"], b=params["b"], epsilon=params["epsilon"])
+        return cls(terms, counts, weights, k1=params["k1"], b=params["b"], epsilon=params["epsilon"])

@@ -21,15 +21,17 @@ taken; if they leave fewer than k songs, N grows (x4) until the whole catalogue 
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
-from recsys.catalog import CONTINUOUS_FEATURES, MOODS, normalize_text
+from recsys.schema import CONTINUOUS_FEATURES, MOODS
+from recsys.text import normalize_text
 from recsys.errors import RecsysError
+from recsys.songtable import SongTable
 
 Fusion = Literal["linear", "rrf"]
 RRF_K = 60
@@ -90,7 +92,7 @@ class Recommender:
 
     def __init__(self, artifacts: Any, *, weight: float | None = None, fusion: Fusion = "linear", n_candidates: int = N_CANDIDATES) -> None:
         self.artifacts = artifacts
-        self.songs: pd.DataFrame = artifacts.songs
+        self.songs: SongTable = artifacts.table
         self.embeddings: np.ndarray = artifacts.embeddings
         manifest = artifacts.manifest or {}
         self.weight = float(weight if weight is not None else manifest.get("blend_weight", DEFAULT_WEIGHT))
@@ -106,9 +108,7 @@ class Recommender:
 
     def query_tokens(self, row: int) -> list[str]:
         """The song's lyric terms, repeated by count, as stored in the BM25 index."""
-        lexical = self.artifacts.lexical
-        counts = lexical.counts[row]
-        return [lexical.terms[c] for c, n in zip(counts.indices, counts.data) for _ in range(int(n))]
+        return self.artifacts.lexical.document_tokens(row)
 
     def candidates(self, tokens: list[str], vector: np.ndarray, n: int, exclude: int | None = None) -> Candidates:
         """BM25 top ``n`` (positive scores only) ∪ FAISS top ``n``, minus ``exclude``."""
@@ -135,7 +135,7 @@ class Recommender:
         if filters.mood is not None and filters.mood.lower() not in MOODS:
             raise RecsysError(f"unknown mood {filters.mood!r}: choose one of {', '.join(MOODS)}")
         if filters.genre is not None:
-            known = sorted({g.lower() for gs in self.songs["genres"] if gs is not None for g in gs})
+            known = sorted({g.lower() for gs in self.songs.lists("genres") for g in gs})
             if filters.genre.lower() not in known:
                 raise RecsysError(f"no song has genre {filters.genre!r}; genres here: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''}")
         if filters.year_from is not None and filters.year_to is not None and filters.year_from > filters.year_to:
@@ -145,18 +145,19 @@ class Recommender:
         songs = self.songs
         keep = np.ones(len(rows), dtype=bool)
         if filters.mood is not None:
-            keep &= (songs["mood"].iloc[rows].astype("string") == filters.mood.lower()).fillna(False).to_numpy(bool)
+            moods = songs.values("mood")
+            keep &= np.array([moods[r] == filters.mood.lower() for r in rows], dtype=bool)
         if filters.genre is not None:
-            wanted = filters.genre.lower()
-            keep &= np.array([g is not None and wanted in [x.lower() for x in g] for g in songs["genres"].iloc[rows]], dtype=bool)
-        year = pd.to_numeric(songs["year"].iloc[rows], errors="coerce").to_numpy(dtype=float)
+            wanted, genres = filters.genre.lower(), songs.lists("genres")
+            keep &= np.array([wanted in [g.lower() for g in genres[r]] for r in rows], dtype=bool)
+        year = songs.numbers("year")[rows]
         if filters.year_from is not None:
             keep &= np.nan_to_num(year, nan=-np.inf) >= filters.year_from
         if filters.year_to is not None:
             keep &= np.nan_to_num(year, nan=np.inf) <= filters.year_to
         if filters.exclude_artist is not None:
-            banned = normalize_text(filters.exclude_artist)
-            keep &= np.array([normalize_text(a) != banned for a in songs["artist"].iloc[rows]], dtype=bool)
+            banned, artists = normalize_text(filters.exclude_artist), songs.values("artist")
+            keep &= np.array([normalize_text(artists[r]) != banned for r in rows], dtype=bool)
         return keep
 
     # --- ranking --------------------------------------------------------------------------
@@ -212,26 +213,25 @@ class Recommender:
         self, cand: Candidates, chosen: np.ndarray, scores: np.ndarray, tokens: list[str], query_row: int | None, explain: bool
     ) -> list[dict[str, Any]]:
         songs = self.songs
+        years = songs.numbers("year")
+        clusters = songs.numbers("cluster") if "cluster" in songs else np.full(len(songs), np.nan)
         out = []
         for rank, (i, score) in enumerate(zip(chosen, scores), start=1):
             row = int(cand.rows[i])
-            song = songs.iloc[row]
-            year = song["year"]
-            cluster = song.get("cluster") if "cluster" in songs else None
             record: dict[str, Any] = {
                 "rank": rank,
                 "row": row,
-                "song_id": str(song["song_id"]),
-                "title": str(song["title"]),
-                "artist": str(song["artist"]),
-                "year": int(year) if pd.notna(year) else None,
+                "song_id": str(songs.values("song_id")[row]),
+                "title": str(songs.values("title")[row]),
+                "artist": str(songs.values("artist")[row]),
+                "year": None if math.isnan(years[row]) else int(years[row]),
                 "score": round(float(score), 8),
                 "cosine": round(float(cand.cosine[i]), 6),
                 "bm25": round(float(cand.bm25_norm[i]), 6),
                 "bm25_raw": round(float(cand.bm25[i]), 4),
-                "mood": None if pd.isna(song["mood"]) else str(song["mood"]),
-                "genres": [str(g) for g in (song["genres"] if song["genres"] is not None else [])],
-                "cluster": int(cluster) if cluster is not None and pd.notna(cluster) else None,
+                "mood": songs.values("mood")[row],
+                "genres": [str(g) for g in songs.lists("genres")[row]],
+                "cluster": None if math.isnan(clusters[row]) else int(clusters[row]),
             }
             if explain:
                 record["why"] = self.explain(row, tokens, query_row)
@@ -245,8 +245,8 @@ class Recommender:
         why: dict[str, Any] = {"matched_terms": self.artifacts.lexical.matched_terms(tokens, row, 5)}
         songs = self.songs
         if query_row is not None and "cluster" in songs:
-            c, q = songs["cluster"].iloc[row], songs["cluster"].iloc[query_row]
-            if pd.notna(c) and pd.notna(q) and int(c) == int(q):
+            c, q = songs.numbers("cluster")[row], songs.numbers("cluster")[query_row]
+            if c == q:  # False when either is NaN
                 keywords = (getattr(self.artifacts, "clusters", None) or {}).get("keywords", {})
                 why["shared_cluster"] = {"cluster": int(c), "keywords": list(keywords.get(str(int(c)), []))}
         why.update(self._label_probs(row))
@@ -261,7 +261,7 @@ class Recommender:
             vocab = params.get(vocab_key) or []
             if column not in self.songs or not vocab:
                 continue
-            probs = self.songs[column].iloc[row]
+            probs = self.songs.values(column)[row]
             if probs is None or len(probs) != len(vocab):
                 continue
             top = np.argsort(-np.asarray(probs, dtype=float), kind="stable")[:3]
@@ -274,7 +274,7 @@ class Recommender:
         present = [f for f in CONTINUOUS_FEATURES if f in self.songs]
         if not present:
             return []
-        values = self.songs[present].to_numpy(dtype=float, na_value=np.nan)
+        values = np.column_stack([self.songs.numbers(f) for f in present])
         if self._audio_scale is None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # a feature no song has: NaN, then 1

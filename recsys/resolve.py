@@ -1,7 +1,7 @@
 """Title resolution: the user's spelling of a song title -> one catalogue row.
 
 Three passes, stopping at the first that finds anything: the exact title, the normalised title
-(``recsys.catalog.normalize_text``: case, accents, punctuation, "feat." credits and "(Remastered)"
+(``recsys.text.normalize_text``: case, accents, punctuation, "feat." credits and "(Remastered)"
 suffixes folded away), then fuzzy matching (rapidfuzz ratio on normalised titles). ``artist``
 narrows every pass the same way (normalised, fuzzy as a fallback). Several artists under the
 matched title is an ambiguity the user must settle with ``--artist``.
@@ -9,11 +9,13 @@ matched title is an ambiguity the user must settle with ``--artist``.
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import math
 
-from recsys.catalog import normalize_text
+import numpy as np
+
 from recsys.errors import RecsysError
+from recsys.songtable import SongTable
+from recsys.text import normalize_text
 
 # Plain Levenshtein similarity (fuzz.ratio, 0..100): typos and a dropped short word pass
 # ("Yesterdy" 94, "Stairway Heaven" 90) while substring hits ("Love" in "Glove Box") do not.
@@ -21,35 +23,40 @@ FUZZY_CUTOFF = 80.0
 MAX_LISTED = 8
 
 
-def _describe(songs: pd.DataFrame, rows: np.ndarray) -> str:
+def _describe(songs: SongTable, rows: np.ndarray) -> str:
+    titles, artists = songs.values("title"), songs.values("artist")
+    years = songs.numbers("year") if "year" in songs else np.full(len(songs), np.nan)
     shown = []
     for row in rows[:MAX_LISTED]:
-        year = songs["year"].iloc[row]
-        when = f" ({int(year)})" if pd.notna(year) else ""
-        shown.append(f"{songs['title'].iloc[row]} — {songs['artist'].iloc[row]}{when}")
+        when = f" ({int(years[row])})" if not math.isnan(years[row]) else ""
+        shown.append(f"{titles[row]} — {artists[row]}{when}")
     more = f"; and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else ""
     return "; ".join(shown) + more
 
 
-def _by_artist(songs: pd.DataFrame, rows: np.ndarray, artist: str) -> np.ndarray:
+def _by_artist(songs: SongTable, rows: np.ndarray, artist: str) -> np.ndarray:
     from rapidfuzz import fuzz
 
     wanted = normalize_text(artist)
-    names = [normalize_text(a) for a in songs["artist"].iloc[rows]]
+    artists = songs.values("artist")
+    names = [normalize_text(artists[row]) for row in rows]
     exact = rows[[n == wanted for n in names]]
     if len(exact):
         return exact
     return rows[[fuzz.ratio(wanted, n) >= FUZZY_CUTOFF for n in names]]
 
 
-def _title_matches(songs: pd.DataFrame, title: str) -> np.ndarray:
+def _normalised_titles(songs: SongTable) -> np.ndarray:
+    return np.array([normalize_text(t) for t in songs.values("title")], dtype=object)
+
+
+def _title_matches(songs: SongTable, title: str) -> np.ndarray:
     from rapidfuzz import fuzz, process
 
-    titles = songs["title"].astype(str)
-    exact = np.flatnonzero(titles.to_numpy() == title)
+    exact = np.array([row for row, t in enumerate(songs.values("title")) if t == title], dtype=np.int64)
     if len(exact):
         return exact
-    normalised = titles.map(normalize_text).to_numpy()
+    normalised = _normalised_titles(songs)
     wanted = normalize_text(title)
     same = np.flatnonzero(normalised == wanted)
     if len(same) or not wanted:
@@ -63,16 +70,16 @@ def _title_matches(songs: pd.DataFrame, title: str) -> np.ndarray:
     return np.array(sorted(row for _, score, row in hits if score >= best - 1e-9), dtype=np.int64)
 
 
-def _suggestions(songs: pd.DataFrame, title: str) -> str:
+def _suggestions(songs: SongTable, title: str) -> str:
     from rapidfuzz import fuzz, process
 
-    normalised = songs["title"].astype(str).map(normalize_text).to_numpy()
+    normalised = _normalised_titles(songs)
     hits = process.extract(normalize_text(title), normalised, scorer=fuzz.ratio, limit=5)
     rows = np.array([row for _, score, row in hits if score > 50], dtype=np.int64)
     return f"; did you mean: {_describe(songs, rows)}" if len(rows) else ""
 
 
-def resolve_title(songs: pd.DataFrame, title: str, artist: str | None = None) -> int:
+def resolve_title(songs: SongTable, title: str, artist: str | None = None) -> int:
     """The row of ``songs`` whose title (and artist, if given) matches; RecsysError otherwise.
 
     The error lists the candidates ("Title — Artist (year)", semicolon-separated) when the

@@ -11,7 +11,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from recsys.catalog import AUDIO_FEATURES, MOODS, SPLITS
+from recsys.schema import AUDIO_FEATURES, MOODS, SPLITS
 
 
 def _pct(count: int, total: int) -> float:

@@ -1,4 +1,5 @@
-"""Lyric tokenisation shared by every lexical stage (LDA topics, BM25, TF-IDF, keywords).
+"""Text handling shared by every stage: lyric tokenisation (LDA topics, BM25, TF-IDF,
+keywords) and the folding of titles and artists into match keys.
 
 One tokenizer for all of them, so that a query token always matches an index token.
 """
@@ -6,6 +7,7 @@ One tokenizer for all of them, so that a query token always matches an index tok
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 # English function words plus the filler that dominates lyrics ("oh", "yeah", "la") and carries
@@ -57,3 +59,30 @@ def tokenizer_settings() -> dict[str, object]:
         "min_len": MIN_TOKEN_LEN,
         "stop_words_sha256": hashlib.sha256(stop_words).hexdigest(),
     }
+
+
+_FEAT = re.compile(r"\s*[\(\[]?\s*\b(feat|ft|featuring|with)\b\.?.*$", re.IGNORECASE)
+_BRACKETED = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
+_DASH_SUFFIX = re.compile(
+    r"\s+-\s+.*\b(remaster(ed)?|live|version|edit|mix|remix|mono|stereo|acoustic|demo)\b.*$", re.IGNORECASE
+)
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def normalize_text(text: object) -> str:
+    """Fold a title or artist for matching: Unicode NFKD, ASCII, lower case, punctuation removed.
+
+    Drops "feat./ft." credits, bracketed suffixes such as "(Remastered 2011)" and dash suffixes
+    such as " - Live at Wembley"; a leading "the " is dropped so "The Beatles" meets "Beatles".
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return ""
+    s = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii").lower()
+    s = s.replace("&", " and ")
+    s = _FEAT.sub("", s)
+    s = _BRACKETED.sub("", s)
+    s = _DASH_SUFFIX.sub("", s)
+    s = _NON_ALNUM.sub(" ", s).strip()
+    if s.startswith("the "):
+        s = s[4:]
+    return s

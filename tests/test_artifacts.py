@@ -97,7 +97,7 @@ def test_damage_is_reported_naming_the_file(built: Path, tmp_path: Path) -> None
     data = json.loads(manifest.read_text())
     data["format_version"] = ARTIFACT_FORMAT_VERSION + 1
     manifest.write_text(json.dumps(data))
-    with pytest.raises(RecsysError, match="format version 2"):
+    with pytest.raises(RecsysError, match=f"format version {ARTIFACT_FORMAT_VERSION + 1}"):
         load_artifacts(built)
     manifest.write_text("{not json")
     with pytest.raises(RecsysError, match="manifest.json: unreadable JSON"):

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from recsys.catalog import COLUMNS, UNIT_FEATURES, catalog_metadata, load_catalog
+from recsys.catalog import catalog_metadata, load_catalog
+from recsys.schema import COLUMNS, UNIT_FEATURES
 from recsys.demo import GENRES, generate_demo
 from recsys.errors import RecsysError
 from recsys.text import tokenize

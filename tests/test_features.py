@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.catalog import CATEGORICAL_FEATURES, CONTINUOUS_FEATURES, conform
+from recsys.catalog import conform
+from recsys.schema import CATEGORICAL_FEATURES, CONTINUOUS_FEATURES
 from recsys.errors import RecsysError
 from training.features import AudioFeatures
 

@@ -66,13 +66,14 @@ def test_tune_and_evaluate_commands(artifacts: Path, tmp_path: Path) -> None:
     assert runner.invoke(app, ["tune", "--artifacts", str(artifacts), "--tag", "colour"]).exit_code == 2
 
 
-def test_similar_does_not_import_torch(artifacts: Path) -> None:
+def test_similar_imports_neither_torch_nor_pandas_nor_scipy(artifacts: Path) -> None:
+    # A cold `recsys similar` must start fast: these imports alone would cost most of a second.
     harness = (
         "import sys\n"
         "from cli import app\n"
         f"try:\n    app(['similar', 'Tears', '--artifacts', {str(artifacts)!r}, '--json'])\n"
         "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
-        "heavy = sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'gensim', 'umap', 'sklearn') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'gensim', 'umap', 'sklearn', 'pandas', 'scipy') if m in sys.modules)\n"
         "print('HEAVY', heavy)\n"
     )
     done = subprocess.run([sys.executable, "-c", harness], cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from recsys.artifacts import ArtifactWriter, load_artifacts
-from recsys.catalog import AUDIO_FEATURES
+from recsys.schema import AUDIO_FEATURES
 from recsys.dense import DenseIndex
 from recsys.io import write_json
 from recsys.lexical import BM25Index

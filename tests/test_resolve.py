@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from recsys.errors import RecsysError
 from recsys.resolve import resolve_title
+from recsys.songtable import SongTable
 
-SONGS = pd.DataFrame(
+SONGS = SongTable.from_columns(
     {
         "title": ["Yesterday", "Bohemian Rhapsody", "Don't Stop Me Now (Remastered 2011)", "Home", "Home", "Home", "Glove Box", "Stairway to Heaven"],
         "artist": ["The Beatles", "Queen", "Queen", "Michael Bublé", "Daughtry", "Edward Sharpe", "Cake", "Led Zeppelin"],
-        "year": pd.array([1965, 1975, 1978, 2005, None, 2009, 1996, 1971], dtype="Int64"),
+        "year": [1965, 1975, 1978, 2005, None, 2009, 1996, 1971],
     }
 )
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys.catalog import COLUMNS, load_catalog
+from recsys.catalog import load_catalog
+from recsys.schema import COLUMNS
 from recsys.errors import RecsysError
 from recsys.sources import import_sources
 from recsys.sources.tags import load_tag_table

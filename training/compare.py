@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from recsys.catalog import CONTINUOUS_FEATURES
+from recsys.schema import CONTINUOUS_FEATURES
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
 from recsys.text import tokenize

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.catalog import CATEGORICAL_FEATURES, CONTINUOUS_FEATURES
+from recsys.schema import CATEGORICAL_FEATURES, CONTINUOUS_FEATURES
 from recsys.errors import RecsysError
 from recsys.io import write_json
 

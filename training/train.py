@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsys.catalog import MOODS
+from recsys.schema import MOODS
 from recsys.errors import RecsysError
 from recsys.progress import progress
 from training.encoding import Chunks, chunk_token_ids, pad_batch

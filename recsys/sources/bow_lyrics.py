@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys.catalog import AUDIO_FEATURES
+from recsys.schema import AUDIO_FEATURES
 from recsys.sources._read import split_list, year_of
 from recsys.sources.base import AUDIO_SPOTIFY, Adapter, audio
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys.catalog import AUDIO_FEATURES, LYRICS_KINDS, song_key
+from recsys.catalog import song_key
+from recsys.schema import AUDIO_FEATURES, LYRICS_KINDS
 from recsys.errors import RecsysError
 from recsys.sources._read import numeric, split_list, year_of
 from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, beats, key_number, mode_number

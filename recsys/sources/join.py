@@ -15,7 +15,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from recsys.catalog import AUDIO_FEATURES, normalize_text
+from recsys.schema import AUDIO_FEATURES
+from recsys.text import normalize_text
 from recsys.sources.base import Adapter
 from recsys.sources.tags import TagTable
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys.catalog import AUDIO_FEATURES
+from recsys.schema import AUDIO_FEATURES
 from recsys.sources._read import year_of
 from recsys.sources.base import AUDIO_SPOTIFY, MOOD_DERIVED, Adapter, audio
 

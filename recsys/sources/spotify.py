@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys.catalog import AUDIO_FEATURES, UNIT_FEATURES
+from recsys.schema import AUDIO_FEATURES, UNIT_FEATURES
 from recsys.sources._read import split_list, year_of
 from recsys.sources.base import AUDIO_SPOTIFY, Adapter, audio, beats, key_number, mode_number
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from recsys.catalog import MOODS
+from recsys.schema import MOODS
 from recsys.errors import RecsysError
 
 _SEPARATORS = re.compile(r"[-_/]+")
