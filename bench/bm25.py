@@ -119,7 +119,7 @@ def main() -> None:
         settings={
             "source": source,
             "songs": len(tokens),
-            "vocabulary": len(ours.vocab),
+            "vocabulary": len(ours.terms),
             "tokenize_s": round(tokenize_s, 2),
             "query_tokens": args.length,
             "seed": args.seed,

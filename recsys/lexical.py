@@ -10,6 +10,7 @@ vectors used for keywords and the "TF-IDF only" baseline.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 # Version 2 stores the term-major BM25 weights beside the counts, so that loading and scoring
 # need numpy only: scipy.sparse alone takes longer to import than a whole cold query may.
 BM25_FORMAT_VERSION = 2
-_COUNTS = "counts.npz"
-_WEIGHTS = "weights.npz"
+_COUNTS = "counts"
+_WEIGHTS = "weights"
 _META = "meta.json"
 _VOCAB = "vocab.json"
 
@@ -63,24 +64,27 @@ class CsrArrays:
     def from_scipy(cls, matrix: sp.csr_matrix) -> CsrArrays:
         matrix = matrix.tocsr()
         matrix.sort_indices()
-        return cls(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data, (int(matrix.shape[0]), int(matrix.shape[1])))
+        index_type = np.int32 if max(matrix.shape) < 2**31 else np.int64
+        return cls(matrix.indptr.astype(np.int64), matrix.indices.astype(index_type), matrix.data, (int(matrix.shape[0]), int(matrix.shape[1])))
 
     def to_scipy(self) -> sp.csr_matrix:
         import scipy.sparse as sp
 
         return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
 
-    def save(self, path: Path) -> None:
-        np.savez(path, indptr=self.indptr, indices=self.indices, data=self.data, shape=np.asarray(self.shape, dtype=np.int64))
+    def save(self, directory: Path) -> None:
+        """Write the three arrays as .npy files into ``directory`` (created)."""
+        directory.mkdir()
+        for name in ("indptr", "indices", "data"):
+            np.save(directory / f"{name}.npy", getattr(self, name))
 
     @classmethod
-    def load(cls, path: Path) -> CsrArrays:
-        with np.load(path, allow_pickle=False) as z:
-            shape = tuple(int(x) for x in z["shape"])
-            arrays = cls(z["indptr"], z["indices"], z["data"], (shape[0], shape[1]))
-        if arrays.indptr.shape != (shape[0] + 1,) or arrays.indices.shape != arrays.data.shape or arrays.indptr[-1] != len(arrays.indices):
-            raise ValueError(f"inconsistent sparse arrays for shape {shape}")
-        return arrays
+    def load(cls, directory: Path, shape: tuple[int, int]) -> CsrArrays:
+        """Memory-map the arrays ``save`` wrote: a query touches only its own terms' pages."""
+        indptr, indices, data = (np.load(directory / f"{name}.npy", mmap_mode="r") for name in ("indptr", "indices", "data"))
+        if indptr.shape != (shape[0] + 1,) or indices.shape != data.shape or indptr[-1] != len(indices):
+            raise ValueError(f"sparse arrays do not make a {shape[0]} x {shape[1]} matrix")
+        return cls(indptr, indices, data, shape)
 
 
 class BM25Index:
@@ -94,8 +98,7 @@ class BM25Index:
     def __init__(self, terms: list[str], counts: CsrArrays, weights: CsrArrays, *, k1: float, b: float, epsilon: float) -> None:
         if counts.shape[0] == 0:
             raise RecsysError("BM25 index: the corpus has no songs")
-        self.terms = terms
-        self.vocab: dict[str, int] = {term: col for col, term in enumerate(terms)}
+        self.terms = terms  # sorted, so a term's column is found by bisection without a dict
         self.counts = counts
         self.weights = weights
         self.k1, self.b, self.epsilon = k1, b, epsilon
@@ -119,7 +122,10 @@ class BM25Index:
         n_docs, n_terms = len(token_lists), len(vocab)
         if n_docs == 0:
             raise RecsysError("BM25 index: the corpus has no songs")
-        row_ids, col_ids = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        terms = sorted(vocab)
+        sorted_column = np.empty(n_terms, dtype=np.int64)
+        sorted_column[[vocab[t] for t in terms]] = np.arange(n_terms)
+        row_ids, col_ids = np.asarray(rows, dtype=np.int64), sorted_column[np.asarray(cols, dtype=np.int64)]
         freq = np.asarray(data, dtype=np.float64)
         doc_len = np.bincount(row_ids, weights=freq, minlength=n_docs)
         avgdl = float(doc_len.mean())
@@ -128,7 +134,6 @@ class BM25Index:
         weight = idf[col_ids] * (freq * (k1 + 1) / (freq + norm[row_ids]))
         counts = sp.csr_matrix((np.asarray(data, dtype=np.int32), (row_ids, col_ids)), shape=(n_docs, n_terms))
         weights = sp.csr_matrix((weight, (col_ids, row_ids)), shape=(n_terms, n_docs))
-        terms = sorted(vocab, key=vocab.__getitem__)
         return cls(terms, CsrArrays.from_scipy(counts), CsrArrays.from_scipy(weights), k1=k1, b=b, epsilon=epsilon)
 
     @cached_property
@@ -155,11 +160,17 @@ class BM25Index:
         cols, counts = self.counts.row(row)
         return [self.terms[c] for c, n in zip(cols.tolist(), counts.tolist()) for _ in range(int(n))]
 
+    def column(self, term: str) -> int | None:
+        """The column of ``term``, None if no song has it."""
+        at = bisect_left(self.terms, term)
+        return at if at < len(self.terms) and self.terms[at] == term else None
+
     def _query(self, query_tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         # Repeated query terms count once per occurrence, as in rank_bm25; unknown terms add 0.
-        counts = Counter(t for t in query_tokens if t in self.vocab)
-        cols = np.fromiter((self.vocab[t] for t in counts), dtype=np.int64, count=len(counts))
-        return cols, np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        counts = Counter(query_tokens)
+        found = [(col, n) for col, n in ((self.column(t), n) for t, n in counts.items()) if col is not None]
+        cols = np.fromiter((col for col, _ in found), dtype=np.int64, count=len(found))
+        return cols, np.fromiter((n for _, n in found), dtype=np.float64, count=len(found))
 
     def scores(self, query_tokens: Iterable[str]) -> np.ndarray:
         """BM25 score of every song for ``query_tokens``: (n,) float64, equal to rank_bm25's."""
@@ -220,7 +231,7 @@ class BM25Index:
             "params": {"k1": self.k1, "b": self.b, "epsilon": self.epsilon},
             "tokenizer": tokenizer_settings(),
             "n_songs": self.n_songs,
-            "n_terms": len(self.vocab),
+            "n_terms": len(self.terms),
         }
         with atomic_path(directory) as tmp:
             tmp.mkdir()
@@ -234,23 +245,29 @@ class BM25Index:
         """Read an index written by ``save``; RecsysError if it is missing, damaged, of another
         format version, or built with a different tokenizer than this recsys has."""
         directory = Path(directory)
-        for name in (_META, _VOCAB, _COUNTS, _WEIGHTS):
+        meta_path = directory / _META
+        if not meta_path.is_file():
+            raise RecsysError(f"{meta_path}: missing BM25 index file")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RecsysError(f"{meta_path}: unreadable BM25 metadata ({exc})") from None
+        if meta.get("format_version") != BM25_FORMAT_VERSION:
+            raise RecsysError(
+                f"{meta_path}: BM25 format version {meta.get('format_version')!r}, this recsys reads {BM25_FORMAT_VERSION}; rebuild the index"
+            )
+        if meta.get("tokenizer") != tokenizer_settings():
+            raise RecsysError(f"{meta_path}: index was built with different tokenizer settings than recsys.text has now; rebuild the index")
+        arrays = [f"{matrix}/{name}.npy" for matrix in (_COUNTS, _WEIGHTS) for name in ("indptr", "indices", "data")]
+        for name in (_VOCAB, *arrays):
             if not (directory / name).is_file():
                 raise RecsysError(f"{directory / name}: missing BM25 index file")
         try:
-            meta = json.loads((directory / _META).read_text(encoding="utf-8"))
             terms = json.loads((directory / _VOCAB).read_text(encoding="utf-8"))
-            counts = CsrArrays.load(directory / _COUNTS)
-            weights = CsrArrays.load(directory / _WEIGHTS)
+            n_songs, n_terms = int(meta["n_songs"]), len(terms)
+            counts = CsrArrays.load(directory / _COUNTS, (n_songs, n_terms))
+            weights = CsrArrays.load(directory / _WEIGHTS, (n_terms, n_songs))
         except (OSError, ValueError, KeyError) as exc:
             raise RecsysError(f"{directory}: unreadable BM25 index ({exc})") from None
-        if meta.get("format_version") != BM25_FORMAT_VERSION:
-            raise RecsysError(
-                f"{directory / _META}: BM25 format version {meta.get('format_version')!r}, this recsys reads {BM25_FORMAT_VERSION}; rebuild the index"
-            )
-        if meta.get("tokenizer") != tokenizer_settings():
-            raise RecsysError(f"{directory / _META}: index was built with different tokenizer settings than recsys.text has now; rebuild the index")
-        if counts.shape != (meta.get("n_songs"), len(terms)) or weights.shape != (len(terms), meta.get("n_songs")):
-            raise RecsysError(f"{directory}: counts {counts.shape} and weights {weights.shape} do not match {_META} and {_VOCAB}")
         params = meta["params"]
         return cls(terms, counts, weights, k1=params["k1"], b=params["b"], epsilon=params["epsilon"])

@@ -46,7 +46,7 @@ def test_load_round_trip(built: Path) -> None:
     assert manifest["params"] == {"marker": "first", "chosen_k": 2}
     assert manifest["blend_weight"] == 0.5 and manifest["tuning"] is None
     assert manifest["hashes"]["catalog"] == "c" * 64
-    assert {"songs.parquet", "embeddings.npy", "faiss.index", "bm25/counts.npz"} <= set(manifest["hashes"]["files"])
+    assert {"songs.parquet", "embeddings.npy", "faiss.index", "bm25/counts/indptr.npy", "bm25/weights/data.npy"} <= set(manifest["hashes"]["files"])
     assert manifest["packages"]["numpy"] == np.__version__
     assert isinstance(art.embeddings, np.memmap) and art.pooled is not None and art.clusters == {"k": 2}
     _, rows = art.dense.search(np.asarray(art.embeddings[:2]), 1)

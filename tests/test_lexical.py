@@ -57,7 +57,7 @@ def test_negative_idf_is_floored_like_rank_bm25() -> None:
     # "love" is in 3 of 4 songs: raw idf < 0, so both floor it at epsilon * mean idf.
     docs = [["love", "night"], ["love", "rain"], ["love", "fire", "fire"], ["sea"]]
     ours, ref = BM25Index.build(docs), BM25Okapi(docs)
-    assert ours.idf[ours.vocab["love"]] == pytest.approx(ref.idf["love"])
+    assert ours.idf[ours.column("love")] == pytest.approx(ref.idf["love"])
     np.testing.assert_allclose(ours.scores(["love", "fire"]), ref.get_scores(["love", "fire"]), atol=1e-12)
 
 
@@ -91,7 +91,8 @@ def test_save_load_round_trip_and_refuses_mismatches(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.scores(["city", "fire"]), index.scores(["city", "fire"]))
 
     meta_path = tmp_path / "bm25" / "meta.json"
-    meta = json.loads(meta_path.read_text())
+    original = meta_path.read_text()
+    meta = json.loads(original)
     meta["tokenizer"]["stop_words_sha256"] = "0" * 64
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(RecsysError, match="tokenizer settings"):
@@ -99,6 +100,10 @@ def test_save_load_round_trip_and_refuses_mismatches(tmp_path: Path) -> None:
     meta["format_version"] = 99
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(RecsysError, match="format version 99"):
+        BM25Index.load(tmp_path / "bm25")
+    meta_path.write_text(original)
+    (tmp_path / "bm25" / "weights" / "data.npy").unlink()
+    with pytest.raises(RecsysError, match="data.npy: missing"):
         BM25Index.load(tmp_path / "bm25")
     (tmp_path / "bm25" / "vocab.json").unlink()
     with pytest.raises(RecsysError, match="vocab.json: missing"):
