@@ -29,7 +29,7 @@ def _fails(result, *needles: str) -> None:
 @pytest.fixture()
 def lyrics_csv(tmp_path: Path) -> Path:
     path = tmp_path / "songs.csv"
-    pd.DataFrame({"Song": ["Café Blue", "Red Door"], "Band": ["Zoë", "Kay"], "Words": ["la la", "na na"],
+    pd.DataFrame({"Song": ["Café Blue", "Red Door"], "Band": ["Zoë", "Kay"], "Words": ["la la café au lait", "na na red door"],
                   "Feeling": ["Cheerful", "melancholy"], "Style": ["dance pop", "album rock"]}).to_csv(path, index=False)
     return path
 

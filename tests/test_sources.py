@@ -105,8 +105,8 @@ def test_conflict_rules_and_provenance(tmp_path: Path) -> None:
 
 def test_unmatched_rows_are_dropped_unless_kept_and_swaps_are_fixed(tmp_path: Path) -> None:
     lyrics = _write(tmp_path / "ml.csv", [
-        {"sn": "ML1", "artist": "Alpha", "song": "First Light", "lyrics": "la la", "mood": "happy"},
-        {"sn": "ML2", "artist": "Beta", "song": "Second", "lyrics": "na na", "mood": "sad"},
+        {"sn": "ML1", "artist": "Alpha", "song": "First Light", "lyrics": "first light on the water", "mood": "happy"},
+        {"sn": "ML2", "artist": "Beta", "song": "Second", "lyrics": "second time around again", "mood": "sad"},
     ])
     # Deezer row 1 has title and artist swapped; row 2 never meets lyrics.
     deezer = _write(tmp_path / "dz.csv", [
@@ -123,8 +123,24 @@ def test_unmatched_rows_are_dropped_unless_kept_and_swaps_are_fixed(tmp_path: Pa
     assert len(kept) == 3 and kept.loc[kept["artist"] == "Gamma", "mood"].item() == "sad"
 
 
+def test_placeholder_lyrics_count_as_missing(tmp_path: Path) -> None:
+    rows = [
+        {"Artist": "Alpha", "Title": "Real", "Lyric": "the river runs cold under a winter moon"},
+        {"Artist": "Alpha", "Title": "Soon", "Lyric": "Lyrics for this song have yet to be released.\u2005Please check back once the song has been released."},
+        {"Artist": "Alpha", "Title": "Inst", "Lyric": "[Instrumental]"},
+        {"Artist": "Alpha", "Title": "Unknown", "Lyric": "?"},
+    ]
+    path = _write(tmp_path / "Alpha.csv", rows)
+    warnings: list[str] = []
+    df = import_sources([path], on_warning=warnings.append)
+    assert df["title"].tolist() == ["Real"]  # the others have no lyrics and meet no other source
+    assert any("genius_lyrics: 3 rows hold placeholder text" in w for w in warnings)
+    kept = import_sources([path], keep_unmatched=True)
+    assert len(kept) == 4 and kept["lyrics"].notna().sum() == 1
+
+
 def test_import_is_deterministic(tmp_path: Path) -> None:
-    rows = [{"sn": f"ML{i}", "artist": f"Artist {i}", "song": f"Song {i}", "lyrics": "words", "mood": m}
+    rows = [{"sn": f"ML{i}", "artist": f"Artist {i}", "song": f"Song {i}", "lyrics": f"words of song {i}", "mood": m}
             for i, m in enumerate(["happy", "sad", "angry", "relaxed"] * 10)]
     path = _write(tmp_path / "ml.csv", rows)
     a, b = import_sources([path]), import_sources([path])

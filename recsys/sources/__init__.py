@@ -121,6 +121,8 @@ def import_sources(
         warn(f"{src}: {n} duplicate rows of the same song merged")
     for src, n in sorted(stats.swapped.items()):
         warn(f"{src}: {n} rows had title and artist swapped; fixed by matching other sources")
+    for src, n in sorted(stats.placeholder_lyrics.items()):
+        warn(f"{src}: {n} rows hold placeholder text instead of lyrics (e.g. 'yet to be released', '[Instrumental]'); read as no lyrics")
     if stats.dropped_unmatched:
         warn(f"{stats.dropped_unmatched} songs never joined to lyrics were dropped (--keep-unmatched keeps them)")
     if joined.empty:

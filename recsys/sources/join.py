@@ -9,6 +9,7 @@ artist from the lyrics source when there is one); genres, raw moods and raw tags
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,6 +23,11 @@ from recsys.sources.tags import TagTable
 
 _KIND_RANK = {"full": 3, "preprocessed": 2, "bag_of_words": 1}
 _LIST_FIELDS = ("moods_raw", "genres_raw", "tags_raw")
+# Stand-ins some sources store where a song has no lyrics: Genius's "Lyrics for this song have yet
+# to be released...", and stubs such as "[Instrumental]", "TBA", "Unreleased", "?" or "a". Kept as
+# lyrics they would cluster together and match one another, so they count as missing lyrics.
+_PLACEHOLDER_LYRICS = re.compile(r"lyrics\s+for\s+this\s+song\s+have\s+yet\s+to\s+be\s+released", re.IGNORECASE)
+MIN_LYRIC_WORDS = 3
 
 
 @dataclass
@@ -39,6 +45,7 @@ class JoinStats:
     duplicates: dict[str, int] = field(default_factory=dict)
     swapped: dict[str, int] = field(default_factory=dict)
     dropped_unmatched: int = 0
+    placeholder_lyrics: dict[str, int] = field(default_factory=dict)
 
 
 def _clean(series: pd.Series) -> pd.Series:
@@ -46,7 +53,13 @@ def _clean(series: pd.Series) -> pd.Series:
     return s.mask(s == "")
 
 
-def _stack(frames: list[SourceFrame], priority: dict[str, int]) -> pd.DataFrame:
+def _placeholder(lyrics: pd.Series) -> pd.Series:
+    """Rows whose lyrics are a placeholder or a stub of fewer than ``MIN_LYRIC_WORDS`` words."""
+    text = lyrics.fillna("")
+    return lyrics.notna() & (text.str.contains(_PLACEHOLDER_LYRICS) | (text.str.count(r"\w+") < MIN_LYRIC_WORDS))
+
+
+def _stack(frames: list[SourceFrame], priority: dict[str, int], stats: JoinStats) -> pd.DataFrame:
     parts = []
     for sf in frames:
         f = sf.frame.copy()
@@ -57,6 +70,10 @@ def _stack(frames: list[SourceFrame], priority: dict[str, int]) -> pd.DataFrame:
             if col not in f or f[col].isna().all():
                 f[col] = [[] for _ in range(len(f))]
         f["title"], f["artist"], f["lyrics"] = _clean(f["title"]), _clean(f["artist"]), _clean(f["lyrics"])
+        placeholder = _placeholder(f["lyrics"])
+        if placeholder.any():
+            stats.placeholder_lyrics[sf.adapter.name] = stats.placeholder_lyrics.get(sf.adapter.name, 0) + int(placeholder.sum())
+            f["lyrics"] = f["lyrics"].mask(placeholder)
         f["_src"] = sf.adapter.name
         f["_order"] = priority[sf.adapter.name]
         f["_audio_rank"] = sf.adapter.audio_rank
@@ -117,7 +134,7 @@ def join_sources(
 ) -> tuple[pd.DataFrame, JoinStats]:
     """One row per song key, fields resolved by the conflict rules; not yet conformed or split."""
     stats = JoinStats()
-    df = _stack(frames, priority)
+    df = _stack(frames, priority, stats)
     df["_a"], df["_t"] = _normalised(df["artist"]), _normalised(df["title"])
     df = df[(df["_a"] != "") & (df["_t"] != "")]
     df["_key"] = df["_a"] + "||" + df["_t"]
