@@ -144,7 +144,7 @@ def train_cmd(
     batch_size: int | None = typer.Option(None, "--batch-size", help="Songs per step (default 16 on CPU, 64 on GPU)."),
     lr: float = typer.Option(5e-5, "--lr", help="Learning rate of the unfrozen encoder layers."),
     head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the hidden layer and heads."),
-    sampler: str = typer.Option("weighted", "--sampler", help="weighted (rare genres drawn more often) or none."),
+    sampler: str = typer.Option("none", "--sampler", help="none (shuffle; class weights still apply) or weighted (rare genres drawn more often)."),
     topics_k: int = typer.Option(10, "--topics-k", help="LDA topics (ignored with --topics-grid)."),
     topics_grid: str | None = typer.Option(None, "--topics-grid", help="Comma list of k to choose from by coherence, e.g. 5,7,10,15."),
     min_genre_songs: int = typer.Option(20, "--min-genre-songs", help="Genres need this many training songs to be a class."),

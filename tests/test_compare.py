@@ -28,6 +28,7 @@ def test_compare_writes_all_six_variants_and_the_tbert_checkpoint(demo_catalog_d
     # Majority predicts one class, so its binary macro-F1 cannot exceed that class's half.
     assert saved["variants"]["majority"]["metrics"]["mood_binary"]["macro_f1"] <= 0.5
     assert "only songs with audio" in saved["variants"]["audio_only"]["note"]
+    assert list(saved["variants"]["tfidf_logreg"]["genre_thresholds"]) == report["genres"]
     md = (out / "compare.md").read_text()
     for name in VARIANTS:
         assert f"| {name} |" in md

@@ -12,7 +12,9 @@ from test_model import two_layer_encoder  # noqa: F401  (session fixture shared 
 
 from recsys.errors import RecsysError
 from training.model import load_model
-from training.train import fit, prepare, train
+import numpy as np
+
+from training.train import Labels, fit, genre_thresholds, prepare, score_tasks, train
 
 FAST = dict(max_length=32, max_chunks=1, topics_k=3, lda_passes=1, min_genre_songs=3, device="cpu")
 
@@ -31,6 +33,22 @@ def test_same_seed_gives_identical_run_and_loadable_checkpoint(demo_catalog_df: 
     assert a.config["moods"] == ["happy", "sad", "angry", "relaxed"]
     assert runs[0].songs_per_s > 0 and runs[0].timings["total_s"] > 0
     assert set(runs[0].metrics["test"]) >= {"mood_binary", "mood", "genre"}
+    thresholds = a.config["genre_thresholds"]
+    assert list(thresholds) == a.config["genres"] and all(0.05 <= t <= 0.95 for t in thresholds.values())
+
+
+def test_genre_thresholds_maximise_validation_f1_per_genre() -> None:
+    # Four songs, two genres. Genre 0: positives score 0.3 and 0.2, negatives 0.1 and 0.25. At
+    # 0.05-0.10 all four are predicted (F1 2/3), at 0.15-0.20 three (F1 0.8), at 0.25 two (0.5):
+    # the lowest best threshold is 0.15. Genre 1 has no positive here and keeps 0.5.
+    truth = np.array([[1, 0], [1, 0], [0, 0], [0, 0]], dtype=np.float32)
+    labels = Labels([], ["pop", "rock"], np.full(4, -1), truth, np.array([True, True, True, True]))
+    probs = np.array([[0.3, 0.9], [0.2, 0.9], [0.1, 0.9], [0.25, 0.9]], dtype=np.float32)
+    rows = np.arange(4)
+    assert genre_thresholds(labels, rows, probs).tolist() == [0.15, 0.5]
+    at_half = score_tasks(labels, rows, None, probs)["genre"]["per_class"]["pop"]
+    tuned = score_tasks(labels, rows, None, probs, genre_thresholds(labels, rows, probs))["genre"]["per_class"]["pop"]
+    assert at_half["f1"] == 0.0 and tuned["f1"] == pytest.approx(0.8)
 
 
 def test_loss_goes_down_on_real_lyrics(real_sample_catalog_path: Path, two_layer_encoder: Path) -> None:  # noqa: F811

@@ -27,7 +27,10 @@ from recsys.progress import progress
 from training.encoding import Chunks, chunk_token_ids, pad_batch
 from training.model import TBert, build_encoder, masked_losses, pool_songs, read_config, save_model
 
-GENRE_THRESHOLD = 0.5
+# Candidate decision thresholds for each genre's sigmoid, chosen on the validation split. One
+# fixed 0.5 suits no model here: positive weights and the weighted sampler lift rare genres'
+# probabilities, and a calibrated model's rare-genre probabilities rarely reach 0.5.
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
 
 def set_seed(seed: int) -> None:
@@ -128,12 +131,33 @@ def _single_label(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) ->
     }
 
 
-def score_tasks(labels: Labels, rows: np.ndarray, mood_probs: np.ndarray | None, genre_probs: np.ndarray | None) -> dict[str, Any]:
+def genre_thresholds(labels: Labels, rows: np.ndarray, genre_probs: np.ndarray | None) -> np.ndarray:
+    """Per-genre thresholds maximising F1 on ``rows`` (validation songs, probabilities aligned
+    with ``rows``); 0.5 for a genre without positives there. Ties go to the lowest threshold."""
+    thresholds = np.full(len(labels.genres), 0.5)
+    has = labels.has_genre[rows]
+    if genre_probs is None or not has.any():
+        return thresholds
+    truth = labels.genre[rows][has] > 0
+    probs = genre_probs[has]
+    for g in range(len(labels.genres)):
+        if not truth[:, g].any():
+            continue
+        pred = probs[:, g][None, :] >= THRESHOLD_GRID[:, None]  # (grid, songs)
+        tp = (pred & truth[:, g]).sum(axis=1)
+        f1 = 2 * tp / (pred.sum(axis=1) + truth[:, g].sum())
+        thresholds[g] = THRESHOLD_GRID[int(np.argmax(f1))]
+    return thresholds
+
+
+def score_tasks(
+    labels: Labels, rows: np.ndarray, mood_probs: np.ndarray | None, genre_probs: np.ndarray | None, thresholds: np.ndarray | None = None
+) -> dict[str, Any]:
     """Metrics on catalogue ``rows`` from per-row probabilities (aligned with ``rows``).
 
     Tasks: ``mood_binary`` (happy vs sad songs, predicted by the larger of the two mood
     probabilities), ``mood`` (all mood classes, when there are more than the two), ``genre``
-    (multi-label, threshold 0.5; accuracy is exact-set match).
+    (multi-label at per-genre ``thresholds``, 0.5 when not given; accuracy is exact-set match).
     """
     out: dict[str, Any] = {}
     mood = labels.mood[rows]
@@ -153,7 +177,8 @@ def score_tasks(labels: Labels, rows: np.ndarray, mood_probs: np.ndarray | None,
         from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
         truth = labels.genre[rows][has].astype(np.int64)
-        pred = (genre_probs[has] >= GENRE_THRESHOLD).astype(np.int64)
+        cut = np.full(len(labels.genres), 0.5) if thresholds is None else thresholds
+        pred = (genre_probs[has] >= cut).astype(np.int64)
         p, r, f, s = precision_recall_fscore_support(truth, pred, zero_division=0)
         micro = precision_recall_fscore_support(truth, pred, average="micro", zero_division=0)
         out["genre"] = {
@@ -451,7 +476,7 @@ def fit(
     patience: int = 2,
     hidden: int = 256,
     dropout: float = 0.1,
-    sampler: str = "weighted",
+    sampler: str = "none",
     seed: int = 0,
     device: str = "auto",
     label: str = "training",
@@ -543,12 +568,10 @@ def evaluate_loss(model: TBert, prep: Prepared, songs: np.ndarray, device: torch
     return total / max(len(songs), 1)
 
 
-def split_metrics(model: TBert, prep: Prepared, split: str, device: torch.device) -> dict[str, Any]:
+def split_probs(model: TBert, prep: Prepared, split: str, device: torch.device) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Catalogue rows of ``split``'s encoded songs and the model's predictions for them."""
     songs = prep.split_rows(split)
-    if not len(songs):
-        return {}
-    pred = predict(model, prep, songs, device)
-    return score_tasks(prep.labels, prep.rows[songs], pred["mood"], pred["genre"])
+    return prep.rows[songs], predict(model, prep, songs, device)
 
 
 @dataclass
@@ -577,13 +600,18 @@ def check_model_out(out_dir: Path) -> None:
 def save_checkpoint(
     out_dir: Path, prep: Prepared, result: FitResult, *, max_length: int, train_params: dict[str, Any], device: str = "auto"
 ) -> dict[str, Any]:
-    """Score ``result.model`` on val and test, then write it with everything inference needs
-    (tokenizer, topic model, feature scaler, label vocabularies) as a checkpoint. Returns the metrics."""
+    """Choose genre thresholds on val, score ``result.model`` on val and test, then write it with
+    everything inference needs (tokenizer, topic model, feature scaler, label vocabularies,
+    thresholds) as a checkpoint. Returns the metrics."""
     dev = resolve_device(device)
-    metrics = {split: split_metrics(result.model, prep, split, dev) for split in ("val", "test")}
+    preds = {split: split_probs(result.model, prep, split, dev) for split in ("val", "test")}
+    val_rows, val_pred = preds["val"]
+    thresholds = genre_thresholds(prep.labels, val_rows, val_pred["genre"])
+    metrics = {split: score_tasks(prep.labels, rows, pred["mood"], pred["genre"], thresholds) if len(rows) else {} for split, (rows, pred) in preds.items()}
     config = {
         "moods": prep.labels.moods,
         "genres": prep.labels.genres,
+        "genre_thresholds": {g: float(t) for g, t in zip(prep.labels.genres, thresholds)},
         "max_length": max_length,
         "encoder": {"source": prep.encoder_path, "n_layers": result.model.n_layers, "freeze_layers": prep.freeze_layers},
         "topic_k": int(prep.topics.shape[1]),
@@ -613,7 +641,7 @@ def train(
     lda_passes: int = 5,
     min_genre_songs: int = 20,
     hidden: int = 256,
-    sampler: str = "weighted",
+    sampler: str = "none",
     seed: int = 0,
     device: str = "auto",
     log: Callable[[str], None] | None = None,
