@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -12,16 +13,51 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+_OWNER = "owner.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def _clear_stale(target: Path) -> None:
+    """Remove temporaries of ``target`` left by a killed process (SIGKILL skips ``finally``).
+
+    One whose owner is unknown or still running is left alone. If the kill fell between moving
+    the old directory aside and moving the new one in, the old one is put back first.
+    """
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            pid = int((stale / _OWNER).read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(pid):
+            continue
+        old = stale / (target.name + ".old")
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` only on success.
 
     Works for files and directories: the caller writes whatever it likes at the yielded path.
-    On an exception the temporary is removed and ``target`` is left as it was.
+    On an exception the temporary is removed and ``target`` is left as it was; temporaries of
+    killed earlier writers of ``target`` are removed on the next write.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _clear_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    (tmp / _OWNER).write_text(str(os.getpid()))
     staged = tmp / target.name
     try:
         yield staged

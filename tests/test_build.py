@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from recsys.artifacts import load_artifacts
+from recsys.io import atomic_path
 from recsys.catalog import save_catalog
 
 pytestmark = pytest.mark.slow
@@ -123,6 +124,32 @@ def test_killed_build_leaves_previous_artefacts_intact(built: Path, small_catalo
     assert (target / "manifest.json").read_bytes() == before
     reloaded = load_artifacts(target, verify="full")
     assert len(reloaded.songs) == 97 and reloaded.manifest["params"]["model_kind"] == "tbert"
+    # The killed build's half-written temporary goes with the next write of the same target.
+    assert list(tmp_path.glob(".A.*.tmp"))
+    with atomic_path(target) as staged:
+        shutil.copytree(built, staged)
+    assert not list(tmp_path.glob(".A.*.tmp"))
+
+
+def test_stale_temporary_between_the_two_renames_restores_the_old_directory(tmp_path: Path) -> None:
+    # A writer killed after moving the old directory aside, before moving the new one in.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / ".A.x.tmp"
+    (stale / "A.old").mkdir(parents=True)
+    (stale / "A.old" / "manifest.json").write_text("{}")
+    (stale / "owner.pid").write_text(str(dead.pid))
+    live = tmp_path / ".A.y.tmp"
+    live.mkdir()
+    (live / "owner.pid").write_text(str(os.getpid()))
+    with atomic_path(tmp_path / "B") as staged:  # another target's write leaves A's alone
+        staged.write_text("b")
+    assert stale.exists()
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "A"):
+            assert (tmp_path / "A" / "manifest.json").read_text() == "{}"
+            raise RuntimeError("stop before writing")
+    assert not stale.exists() and live.exists()  # the live writer's temporary is kept
 
 
 def test_cli_not_a_model_is_one_line_exit_2(small_catalog: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
