@@ -383,6 +383,7 @@ def evaluate_cmd(
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random baseline and the bootstrap."),
     pool: str = typer.Option("all", "--pool", help="all: rank every song; labelled: only songs carrying the scored tag type."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Plain-encoder build of the same catalogue: the off-the-shelf MiniLM row for a tBERT build."),
 ) -> None:
     """Offline evaluation on test songs' held-out mood and genre tags, against baselines."""
     from rich.console import Console
@@ -391,7 +392,8 @@ def evaluate_cmd(
     from recsys.artifacts import load_artifacts
     from recsys.evaluate import evaluate
 
-    report = evaluate(load_artifacts(artifacts), out, ks=ks, n_boot=bootstrap, seed=seed, pool=pool)
+    report = evaluate(load_artifacts(artifacts), out, ks=ks, n_boot=bootstrap, seed=seed, pool=pool,
+                      baseline=load_artifacts(baseline) if baseline is not None else None)
     console = Console()
     for tag, block in report["results"].items():
         metrics = list(next(iter(block["systems"].values())))

@@ -11,9 +11,10 @@ binary relevance: precision@k, MAP@k (AP normalised by ``min(k, R)``, R = releva
 pool) and nDCG@k, each with a seeded bootstrap 95% interval over queries.
 
 Systems: ``random`` (seeded), ``tfidf`` (cosine on the lexical TF-IDF vectors), ``bm25`` (the
-query song's own terms against the BM25 index), ``minilm`` (cosine on ``pooled.npy``: the
-off-the-shelf MiniLM vector for a plain-encoder build, the fine-tuned encoder's pool for a
-tBERT build; the report says which), ``audio`` (Euclidean on standardised audio features;
+query song's own terms against the BM25 index), ``minilm`` (cosine on the off-the-shelf
+encoder's pooled vectors: ``pooled.npy`` of a plain-encoder build, or of the ``baseline`` build
+given beside a tBERT build), ``encoder`` (a tBERT build's ``pooled.npy``: the fine-tuned
+encoder's mean-pooled vector, without topics, audio or the hidden layer), ``audio`` (Euclidean on standardised audio features;
 a query without audio gets no recommendations and scores 0, songs without audio are never
 recommended; the report gives the coverage), ``embedding`` (cosine on ``embeddings.npy``),
 ``hybrid`` (the served ranker, tuned weight) and ``rrf`` (the served candidates, reciprocal
@@ -255,11 +256,31 @@ def audio_matrix(songs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.where(present, z, 0.0), has
 
 
+def _params(artifacts: Any) -> dict[str, Any]:
+    return artifacts.manifest.get("params") or {}
+
+
+def check_baseline(artifacts: Any, baseline: Any) -> None:
+    """A baseline build must be a plain-encoder build of the same songs in the same order
+    (its rows are read by the same row numbers) beside a tBERT build; RecsysError otherwise."""
+    if _params(artifacts).get("model_kind") != "tbert":
+        raise RecsysError(f"{artifacts.path}: a plain-encoder build is its own off-the-shelf baseline; drop --baseline")
+    if _params(baseline).get("model_kind") == "tbert":
+        raise RecsysError(f"{baseline.path}: --baseline must be a plain-encoder build (recsys index build without --model), this one holds a tBERT model")
+    if baseline.pooled is None:
+        raise RecsysError(f"{baseline.path}: no pooled.npy to use as the off-the-shelf baseline")
+    ours, theirs = artifacts.songs["song_id"].astype(str), baseline.songs["song_id"].astype(str)
+    if len(ours) != len(theirs) or not (ours.to_numpy() == theirs.to_numpy()).all():
+        raise RecsysError(f"{baseline.path}: --baseline was built from other songs than {artifacts.path} (song ids differ): build both from the same catalogue")
+
+
 def system_rankings(
-    artifacts: Any, queries: np.ndarray, depth: int, *, seed: int = 0, allowed: np.ndarray | None = None
+    artifacts: Any, queries: np.ndarray, depth: int, *, seed: int = 0, allowed: np.ndarray | None = None, baseline: Any = None
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Every system's (q, depth) ranked rows for ``queries``, and notes (coverage, labels);
-    ``allowed`` restricts the songs any system may recommend."""
+    ``allowed`` restricts the songs any system may recommend. ``baseline``, a plain-encoder
+    build of the same songs (see :func:`check_baseline`), supplies the off-the-shelf ``minilm``
+    system when ``artifacts`` holds a tBERT model."""
     songs = artifacts.songs
     n = len(songs)
     lexical = artifacts.lexical
@@ -272,15 +293,18 @@ def system_rankings(
     tfidf = lexical.tfidf_vectors
     out["tfidf"] = _batched(queries, depth, allowed, lambda q: (tfidf[q] @ tfidf.T).toarray())
     out["bm25"] = _batched(queries, depth, allowed, lambda q: np.stack([lexical.scores(recommender.query_tokens(int(r))) for r in q]))
-    if artifacts.pooled is not None:
-        pooled = np.asarray(artifacts.pooled)
-        out["minilm"] = _batched(queries, depth, allowed, lambda q: pooled[q] @ pooled.T)
-        params = artifacts.manifest.get("params") or {}
-        notes["minilm"] = (
-            f"pooled.npy of the fine-tuned tBERT encoder ({params.get('model')}): NOT the off-the-shelf MiniLM"
-            if params.get("model_kind") == "tbert"
-            else f"pooled.npy of the plain encoder {params.get('model', '(unknown)')} (off the shelf)"
-        )
+    is_tbert = _params(artifacts).get("model_kind") == "tbert"
+    off_shelf = baseline if is_tbert else artifacts
+    if off_shelf is not None and off_shelf.pooled is not None:
+        minilm = np.asarray(off_shelf.pooled)
+        out["minilm"] = _batched(queries, depth, allowed, lambda q: minilm[q] @ minilm.T)
+        notes["minilm"] = f"pooled.npy of {off_shelf.path} (plain encoder {_params(off_shelf).get('model', '(unknown)')}, off the shelf)"
+    elif is_tbert:
+        notes["minilm"] = "not evaluated: pass --baseline with a plain-encoder build of this catalogue"
+    if is_tbert and artifacts.pooled is not None:
+        tuned = np.asarray(artifacts.pooled)
+        out["encoder"] = _batched(queries, depth, allowed, lambda q: tuned[q] @ tuned.T)
+        notes["encoder"] = f"pooled.npy of the fine-tuned tBERT encoder ({_params(artifacts).get('model')})"
     z, has_audio = audio_matrix(songs)
 
     def audio_scores(q: np.ndarray) -> np.ndarray:
@@ -295,7 +319,7 @@ def system_rankings(
                       "rule": "queries without audio get no list (score 0); songs without audio are never recommended"}
     emb = np.asarray(artifacts.embeddings)
     out["embedding"] = _batched(queries, depth, allowed, lambda q: emb[q] @ emb.T)
-    if (artifacts.manifest.get("params") or {}).get("model_kind") != "tbert":
+    if not is_tbert:
         notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled MiniLM vector, so this equals minilm"
     table = CandidateTable.build(recommender, queries, allowed=allowed, depth=depth, desc="hybrid candidates")
     out["hybrid"] = table.take(table.ranked(depth, weight=recommender.weight))
@@ -316,6 +340,7 @@ def evaluate(
     seed: int = 0,
     split: str = "test",
     pool: str = "all",
+    baseline: Any = None,
 ) -> dict[str, Any]:
     """Evaluate every system on ``split`` songs per tag type; write evaluation.json,
     evaluation.md and evaluation_p10.png (precision@10 with 95% intervals) into ``out_dir``.
@@ -323,12 +348,16 @@ def evaluate(
     ``pool="all"`` ranks every indexed song; ``pool="labelled"`` lets systems recommend only
     songs that carry the tag type being scored, which removes the bias against systems whose
     neighbours happen to come from untagged sources (real catalogues tag whole sources).
+    ``baseline`` (loaded artefacts of a plain-encoder build of the same catalogue) gives a
+    tBERT build its off-the-shelf ``minilm`` row.
     """
     if any(int(k) < 1 for k in ks):
         raise RecsysError(f"--k values must be positive integers, got {list(ks)}")
     ks = sorted({int(k) for k in ks} | {10})  # @10 always: MAP@10, nDCG@10 and the chart use it
     if pool not in ("all", "labelled"):
         raise RecsysError(f"unknown pool {pool!r}: use all or labelled")
+    if baseline is not None:
+        check_baseline(artifacts, baseline)
     songs = artifacts.songs
     labels = Labels.from_songs(songs)
     in_split = (songs["split"].astype("string") == split).fillna(False).to_numpy(bool)
@@ -346,9 +375,9 @@ def evaluate(
             continue
         tag_queries = queries[mask]
         if pool == "labelled":
-            rankings, notes = system_rankings(artifacts, tag_queries, depth, seed=seed, allowed=labels.has(tag))
+            rankings, notes = system_rankings(artifacts, tag_queries, depth, seed=seed, allowed=labels.has(tag), baseline=baseline)
         elif not rankings:
-            rankings, notes = system_rankings(artifacts, queries, depth, seed=seed)
+            rankings, notes = system_rankings(artifacts, queries, depth, seed=seed, baseline=baseline)
         results[tag] = {"n_queries": int(mask.sum()), "systems": {}}
         for name, ranked in rankings.items():
             rel, n_rel = relevance_matrix(labels, tag_queries, ranked if pool == "labelled" else ranked[mask], tag)
@@ -359,7 +388,7 @@ def evaluate(
             metrics["ndcg@10"] = bootstrap_ci(ndcg_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
             results[tag]["systems"][name] = {m: {"mean": v[0], "low": v[1], "high": v[2]} for m, v in metrics.items()}
     report = {
-        "artifacts": str(artifacts.path), "split": split, "pool": pool, "n_songs": len(songs), "n_queries": int(len(queries)),
+        "artifacts": str(artifacts.path), "baseline": str(baseline.path) if baseline is not None else None, "split": split, "pool": pool, "n_songs": len(songs), "n_queries": int(len(queries)),
         "ks": ks, "bootstrap": n_boot, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),
         "notes": notes, "results": results,
     }

@@ -11,6 +11,7 @@ import pytest
 from test_recommend import write_tiny_artifacts
 
 from recsys.artifacts import load_artifacts
+from recsys.errors import RecsysError
 from recsys.evaluate import (
     Labels,
     average_precision_at_k,
@@ -100,3 +101,42 @@ def test_labelled_pool_recommends_only_tagged_songs(tmp_path) -> None:
     assert (rankings["embedding"][0, :5] == [2, 1, 5, 6, 3]).all()  # row 7 (50 deg) skipped
     report = evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=50, pool="labelled")
     assert report["pool"] == "labelled" and "pool: labelled" in (tmp_path / "eval" / "evaluation.md").read_text()
+
+
+def test_tbert_build_takes_its_off_the_shelf_row_from_a_baseline_build(tmp_path) -> None:
+    plain = load_artifacts(write_tiny_artifacts(tmp_path / "plain"))
+    # The "tBERT" vectors are the plain ones mirrored: different neighbours, so the rows differ.
+    angles = np.radians([10.0 * i for i in range(8)]) * -3.0
+    mirrored = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    tbert = load_artifacts(write_tiny_artifacts(tmp_path / "tbert", embeddings=mirrored, model_kind="tbert"))
+    queries = np.array([0, 6])
+
+    alone, notes = system_rankings(tbert, queries, 5)
+    assert "minilm" not in alone and "not evaluated" in notes["minilm"]
+    assert (alone["encoder"] == alone["embedding"]).all()  # the tiny writer stores pooled == embeddings
+
+    with_baseline, notes = system_rankings(tbert, queries, 5, baseline=plain)
+    own, _ = system_rankings(plain, queries, 5)
+    assert (with_baseline["minilm"] == own["minilm"]).all()
+    assert not (with_baseline["minilm"] == with_baseline["encoder"]).all()
+    assert str(plain.path) in notes["minilm"] and "off the shelf" in notes["minilm"]
+    report = evaluate(tbert, tmp_path / "eval", ks=(5,), n_boot=20, baseline=plain)
+    assert report["baseline"] == str(plain.path)
+    assert {"minilm", "encoder"} <= set(report["results"]["mood"]["systems"])
+
+
+@pytest.mark.parametrize(
+    ("artifacts_kind", "baseline_kind", "baseline_ids", "message"),
+    [
+        ("tbert", "tbert", "id", "must be a plain-encoder build"),
+        ("tbert", "encoder", "other", "built from other songs"),
+        ("encoder", "encoder", "id", "its own off-the-shelf baseline"),
+    ],
+)
+def test_bad_baseline_is_one_clear_error(tmp_path, artifacts_kind, baseline_kind, baseline_ids, message) -> None:
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a", model_kind=artifacts_kind))
+    baseline = load_artifacts(write_tiny_artifacts(tmp_path / "b", model_kind=baseline_kind, id_prefix=baseline_ids))
+    with pytest.raises(RecsysError, match=message):
+        evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=10, baseline=baseline)
+    assert not (tmp_path / "eval").exists()
+

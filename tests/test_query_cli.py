@@ -64,6 +64,9 @@ def test_tune_and_evaluate_commands(artifacts: Path, tmp_path: Path) -> None:
     assert evaluated.exit_code == 0, evaluated.output
     assert (tmp_path / "ev" / "evaluation.md").is_file()
     assert runner.invoke(app, ["tune", "--artifacts", str(artifacts), "--tag", "colour"]).exit_code == 2
+    self_baseline = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev2"), "--baseline", str(artifacts)])
+    assert self_baseline.exit_code == 2 and "drop --baseline" in self_baseline.output
+    assert len(self_baseline.output.strip().splitlines()) == 1
 
 
 def test_similar_imports_neither_torch_nor_pandas_nor_scipy(artifacts: Path) -> None:

@@ -32,16 +32,19 @@ TINY = [
 MOOD_LABELS = ["happy", "sad", "angry", "relaxed"]
 
 
-def write_tiny_artifacts(out: Path, embeddings: np.ndarray | None = None, model: str = "handmade-2d") -> Path:
+def write_tiny_artifacts(
+    out: Path, embeddings: np.ndarray | None = None, model: str = "handmade-2d", model_kind: str = "encoder", id_prefix: str = "id"
+) -> Path:
     """Build a real artefact directory (BM25Index, DenseIndex, ArtifactWriter) for TINY; the
-    embeddings are unit vectors at each song's angle unless given (e.g. real encoder vectors)."""
+    embeddings are unit vectors at each song's angle unless given (e.g. real encoder vectors).
+    ``model_kind`` is what the manifest says built it ("encoder" plain, "tbert")."""
     tokens = [tokenize(t[6]) for t in TINY]
     angles = np.radians([t[7] for t in TINY])
     emb = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32) if embeddings is None else embeddings
     rng = np.random.default_rng(0)
     songs = pd.DataFrame(
         {
-            "song_id": [f"id{i:02d}" for i in range(len(TINY))],
+            "song_id": [f"{id_prefix}{i:02d}" for i in range(len(TINY))],
             "title": [t[0] for t in TINY],
             "artist": [t[1] for t in TINY],
             "year": pd.array([t[2] for t in TINY], dtype="Int64"),
@@ -56,7 +59,7 @@ def write_tiny_artifacts(out: Path, embeddings: np.ndarray | None = None, model:
     songs["cluster"] = [0, 0, 0, 1, 1, 0, 2, 0]
     songs["mood_probs"] = [list(rng.dirichlet(np.ones(4))) for _ in TINY]
     songs["genre_probs"] = [[] for _ in TINY]
-    params = {"model": model, "model_kind": "encoder", "mood_labels": MOOD_LABELS, "genre_labels": []}
+    params = {"model": model, "model_kind": model_kind, "mood_labels": MOOD_LABELS, "genre_labels": []}
     with ArtifactWriter(out, params=params, hashes={"catalog": "tiny"}) as stage:
         songs.to_parquet(stage / "songs.parquet", index=False)
         np.save(stage / "embeddings.npy", emb)
