@@ -150,6 +150,7 @@ def train_cmd(
     min_genre_songs: int = typer.Option(20, "--min-genre-songs", help="Genres need this many training songs to be a class."),
     seed: int = typer.Option(0, "--seed", help="Seed for every random step."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU or an AMX CPU, else fp32), fp32 or bf16."),
 ) -> None:
     """Train the tBERT model (lyrics + LDA topics + audio -> mood and genre), or compare variants."""
     from recsys.catalog import load_catalog
@@ -158,6 +159,7 @@ def train_cmd(
     common = dict(
         model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers, epochs=epochs,
         batch_size=batch_size, topics_k=topics_k, min_genre_songs=min_genre_songs, sampler=sampler, seed=seed, device=device,
+        precision=precision,
     )
     if compare:
         from training.compare import compare as run_compare
@@ -186,7 +188,7 @@ def train_cmd(
     typer.echo(
         f"{out}: trained on {result.n_songs['train']} songs ({result.n_chunked} chunked, {result.n_capped} capped), "
         f"best epoch {result.best_epoch}, {result.songs_per_s:.1f} songs/s, {result.step_s:.2f} s/step, "
-        f"frozen cache {t.get('frozen_cache_s', 0.0):.0f} s, total {t['total_s']:.0f} s"
+        f"frozen cache {t.get('frozen_cache_s', 0.0):.0f} s, total {t['total_s']:.0f} s, {result.precision}"
     )
 
 # --- index commands ---------------------------------------------------------------------------
@@ -202,7 +204,7 @@ def index_build(
     k_min: int = typer.Option(4, "--k-min", help="Smallest number of clusters tried."),
     k_max: int = typer.Option(20, "--k-max", help="Largest number of clusters tried."),
     batch_size: int = typer.Option(32, "--batch-size", help="Chunks per encoder batch (halved on GPU out-of-memory)."),
-    quantize: bool = typer.Option(False, "--quantize", help="int8 dynamic quantisation of the encoder (CPU)."),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU or an AMX CPU, else fp32), fp32, bf16, or int8 (dynamic quantisation, CPU)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     threads: int | None = typer.Option(None, "--threads", help="torch and FAISS threads (default: all)."),
     max_chunks: int | None = typer.Option(None, "--max-chunks", help="Embed only each song's first N chunks (default: all; capped songs are reported)."),
@@ -213,14 +215,14 @@ def index_build(
 
     build_index(
         catalog, model, out, faiss_kind=faiss_kind, k_range=(k_min, k_max), seed=seed, batch_size=batch_size,
-        quantize=quantize, device=device, threads=threads, max_chunks=max_chunks,
+        precision=precision, device=device, threads=threads, max_chunks=max_chunks,
     )
     params = read_manifest(out)["params"]
     typer.echo(
         f"{out}: {params['n_indexed']} songs indexed ({params['n_without_lyrics']} without lyrics skipped, "
         f"{params['n_chunked']} chunked, {params['n_capped']} capped), {params['model_kind']} embeddings d={params['embedding_dim']}, "
         f"faiss {params['faiss_kind_built']}, k={params['chosen_k']}, "
-        f"{params['embed_songs_per_s']} songs/s, stages {params['timings_s']}"
+        f"{params['embed_songs_per_s']} songs/s ({params['precision_used']}), stages {params['timings_s']}"
     )
 
 

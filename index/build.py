@@ -63,7 +63,7 @@ def build_index(
     k_range: tuple[int, int] = (4, 20),
     seed: int = 0,
     batch_size: int = 32,
-    quantize: bool = False,
+    precision: str = "auto",
     device: str = "auto",
     threads: int | None = None,
     n_neighbors: int = 15,
@@ -79,7 +79,9 @@ def build_index(
     from recsys.dense import DenseIndex, set_threads
     from recsys.lexical import BM25Index
     from recsys.text import tokenize
+    from training.runtime import resolve_device, resolve_precision
 
+    precision_used = resolve_precision(precision, resolve_device(device))
     if faiss_kind not in ("auto", "flat", "hnsw", "ivf"):
         raise RecsysError(f"faiss kind {faiss_kind!r}: choose auto, flat, hnsw or ivf")
     catalog_path = Path(catalog_path)
@@ -101,7 +103,7 @@ def build_index(
     params: dict[str, Any] = {
         "catalog": str(catalog_path), "model": str(model_dir), "model_kind": "encoder" if plain else "tbert",
         "faiss_kind": faiss_kind, "k_range": list(k_range), "seed": seed, "batch_size": batch_size,
-        "quantize": quantize, "device": device, "threads": threads,
+        "precision": precision, "precision_used": precision_used, "device": device, "threads": threads,
         "n_catalog": len(catalog), "n_indexed": len(df), "n_without_lyrics": int((~has_lyrics).sum()),
     }
     hashes = {"catalog": sha256_file(catalog_path), **model_hashes(model_dir)}
@@ -109,7 +111,7 @@ def build_index(
     writer = ArtifactWriter(out_dir, params=params, hashes=hashes)
     with writer as stage:
         t0 = time.perf_counter()
-        emb = embed_catalog(embedder, df, batch_size=batch_size, device=device, quantize=quantize, progress=progress, max_chunks=max_chunks)
+        emb = embed_catalog(embedder, df, batch_size=batch_size, device=device, precision=precision_used, progress=progress, max_chunks=max_chunks)
         timings["embed"] = time.perf_counter() - t0
         np.save(stage / "embeddings.npy", emb.embedding)
         np.save(stage / "pooled.npy", emb.pooled)

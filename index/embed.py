@@ -4,7 +4,8 @@ Every song is split into encoder-sized chunks (``training.encoding.chunk_token_i
 lyrics are never truncated), all chunks of all songs are sorted by length so each batch pads
 only to its own longest member, chunk vectors are mean-pooled over tokens and then averaged
 per song. On a GPU the encoder runs under bf16 autocast and halves its batch on out-of-memory;
-on a CPU it can run int8 dynamically quantised linear layers.
+on a CPU with AMX tiles it runs under bf16 autocast too (``training.runtime``), and elsewhere it
+can run int8 dynamically quantised linear layers.
 
 :func:`embed_catalog` turns a catalogue into :class:`Embeddings` with either a tBERT
 checkpoint (hidden-layer embedding + mood/genre probabilities) or a plain Hugging Face encoder
@@ -27,6 +28,7 @@ from torch import nn
 from recsys.errors import RecsysError
 from recsys.progress import progress as progress_bar
 from training.encoding import Chunks, chunk_token_ids, encoder_dir, mean_pool, pad_batch, pool_by_owner
+from training.runtime import autocast, resolve_device, resolve_precision
 
 DEFAULT_MAX_LENGTH = 128
 
@@ -54,18 +56,6 @@ class Embeddings:
     n_chunked: int  # songs longer than one chunk
     n_capped: int  # songs cut to their first max_chunks chunks
     songs_per_s: float
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present; an unusable explicit choice is a one-line error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RecsysError(f"device {device!r} requested but torch sees no CUDA GPU")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise RecsysError(f"unknown device {device!r} (use auto, cpu or cuda)") from None
 
 
 def quantize_int8(encoder: nn.Module) -> nn.Module:
@@ -112,12 +102,11 @@ def load_embedder(model: str | Path | None) -> Any:
 
 
 def _run_chunks(
-    encoder: nn.Module, batch_ids: Sequence[Sequence[int]], pad_id: int, dev: torch.device
+    encoder: nn.Module, batch_ids: Sequence[Sequence[int]], pad_id: int, dev: torch.device, precision: str
 ) -> np.ndarray:
     ids, mask = pad_batch(batch_ids, pad_id)
     ids_t, mask_t = torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev)
-    # bf16 autocast on GPU only: CPU bf16 matmuls are slower than fp32 on most CPUs.
-    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+    with autocast(dev, precision):
         states = encoder(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
     return mean_pool(states.float(), mask_t).cpu().numpy()
 
@@ -130,20 +119,20 @@ def encode_pooled(
     max_length: int = DEFAULT_MAX_LENGTH,
     batch_size: int = 32,
     device: str = "auto",
-    quantize: bool = False,
+    precision: str = "auto",
     progress: bool = True,
     normalize: bool = True,
     max_chunks: int | None = None,
 ) -> tuple[np.ndarray, Chunks]:
     """Per-song mean-pooled encoder vectors, (n, d) float32, and the chunking (its ``n_chunked``
     and ``n_capped`` are what callers report). ``normalize=False`` keeps the raw mean (the tBERT
-    head's input). ``max_chunks`` keeps each song's first chunks only; the default keeps all."""
+    head's input). ``max_chunks`` keeps each song's first chunks only; the default keeps all.
+    ``precision``: auto (bf16 where the device runs it natively, else fp32), fp32, bf16 or int8."""
     if batch_size < 1:
         raise RecsysError(f"batch_size must be at least 1, got {batch_size}")
     dev = resolve_device(device)
-    if quantize and dev.type != "cpu":
-        raise RecsysError("--quantize (int8 dynamic quantisation) runs on CPU only; drop it or use --device cpu")
-    model = quantize_int8(encoder.cpu()) if quantize else encoder.to(dev)
+    precision = resolve_precision(precision, dev)
+    model = quantize_int8(encoder.cpu()) if precision == "int8" else encoder.to(dev)
     model.eval()
     chunks = chunk_token_ids(tokenizer, texts, max_length, max_chunks)
     # Longest first: a GPU out-of-memory shows up on the first batch, not after an hour.
@@ -157,7 +146,7 @@ def encode_pooled(
         while start < len(order):
             rows = order[start : start + size]
             try:
-                vectors[rows] = _run_chunks(model, [chunks.input_ids[r] for r in rows], pad_id, dev)
+                vectors[rows] = _run_chunks(model, [chunks.input_ids[r] for r in rows], pad_id, dev, precision)
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
                 if size == 1:
@@ -177,11 +166,11 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return (x / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
-def quantization_agreement(encoder: nn.Module, tokenizer: Any, texts: Sequence[str], **kwargs: Any) -> float:
-    """Mean cosine between fp32 and int8-quantised pooled vectors of ``texts`` (CPU)."""
-    fp32, _ = encode_pooled(encoder, tokenizer, texts, device="cpu", quantize=False, **kwargs)
-    int8, _ = encode_pooled(encoder, tokenizer, texts, device="cpu", quantize=True, **kwargs)
-    return float((fp32 * int8).sum(axis=1).mean())
+def precision_agreement(encoder: nn.Module, tokenizer: Any, texts: Sequence[str], precision: str, **kwargs: Any) -> float:
+    """Mean cosine between fp32 and ``precision`` pooled vectors of ``texts`` (CPU)."""
+    fp32, _ = encode_pooled(encoder, tokenizer, texts, device="cpu", precision="fp32", **kwargs)
+    other, _ = encode_pooled(encoder, tokenizer, texts, device="cpu", precision=precision, **kwargs)
+    return float((fp32 * other).sum(axis=1).mean())
 
 
 def embed_catalog(
@@ -190,7 +179,7 @@ def embed_catalog(
     *,
     batch_size: int = 32,
     device: str = "auto",
-    quantize: bool = False,
+    precision: str = "auto",
     progress: bool = True,
     max_chunks: int | None = None,
 ) -> Embeddings:
@@ -202,7 +191,7 @@ def embed_catalog(
     t0 = time.perf_counter()
     raw, chunks = encode_pooled(
         encoder, embedder.tokenizer, lyrics, max_length=max_length, batch_size=batch_size,
-        device=device, quantize=quantize, progress=progress, normalize=False, max_chunks=max_chunks,
+        device=device, precision=precision, progress=progress, normalize=False, max_chunks=max_chunks,
     )
     rate = len(lyrics) / max(time.perf_counter() - t0, 1e-9)
     pooled = l2_normalize(raw)

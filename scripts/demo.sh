@@ -13,9 +13,9 @@ mkdir -p "$OUT"
 $R catalog demo --out "$OUT/catalog.parquet" --n ${DEMO_SONGS:-1000} --seed 0
 $R catalog stats "$OUT/catalog.parquet"
 $R train --catalog "$OUT/catalog.parquet" --out "$OUT/model" --seed 0 --max-chunks 1 --freeze-layers 5 --epochs 2
-$R index build --catalog "$OUT/catalog.parquet" --model "$OUT/model" --out "$OUT/artifacts" --seed 0 --quantize --k-max 12
+$R index build --catalog "$OUT/catalog.parquet" --model "$OUT/model" --out "$OUT/artifacts" --seed 0 --k-max 12
 # The off-the-shelf MiniLM baseline of the evaluation: a plain-encoder build of the same songs.
-$R index build --catalog "$OUT/catalog.parquet" --out "$OUT/baseline" --seed 0 --quantize --k-max 12
+$R index build --catalog "$OUT/catalog.parquet" --out "$OUT/baseline" --seed 0 --k-max 12
 $R tune --artifacts "$OUT/artifacts"
 $R evaluate --artifacts "$OUT/artifacts" --baseline "$OUT/baseline" --out "$OUT/evaluation"
 # A test-split song, so the answer is one the tuning never saw.

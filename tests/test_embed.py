@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from index.embed import PlainEncoder, embed_catalog, encode_pooled, load_embedder, quantization_agreement
+from index.embed import PlainEncoder, embed_catalog, encode_pooled, load_embedder, precision_agreement
 from recsys.errors import RecsysError
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def test_long_text_is_chunked_and_averaged_not_truncated(minilm: PlainEncoder) -
     # "hello" and "world" are one WordPiece each: 80 tokens -> chunks of 30, 30, 20 at max_length 32.
     long = "hello world " * 40
     pieces = ["hello world " * 15, "hello world " * 15, "hello world " * 10]
-    kw = dict(max_length=32, device="cpu", progress=False, normalize=False)
+    kw = dict(max_length=32, device="cpu", precision="fp32", progress=False, normalize=False)
     whole, chunks = encode_pooled(minilm.encoder, minilm.tokenizer, [long, LYRICS[0][:20]], **kw)
     parts, _ = encode_pooled(minilm.encoder, minilm.tokenizer, pieces, **kw)
     assert chunks.n_chunked == 1 and chunks.n_capped == 0
@@ -55,7 +55,7 @@ def test_long_text_is_chunked_and_averaged_not_truncated(minilm: PlainEncoder) -
 
 
 def test_length_sorted_batches_do_not_change_vectors(minilm: PlainEncoder) -> None:
-    kw = dict(device="cpu", progress=False, batch_size=2)
+    kw = dict(device="cpu", precision="fp32", progress=False, batch_size=2)
     forward, _ = encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, **kw)
     backward, _ = encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS[::-1], **kw)
     assert np.allclose(forward, backward[::-1], atol=1e-5)
@@ -64,7 +64,7 @@ def test_length_sorted_batches_do_not_change_vectors(minilm: PlainEncoder) -> No
 def test_matches_sentence_transformers_on_short_text(minilm: PlainEncoder, minilm_dir: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
-    ours, _ = encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, device="cpu", progress=False)
+    ours, _ = encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, device="cpu", precision="fp32", progress=False)
     st = SentenceTransformer(str(minilm_dir), device="cpu").encode(LYRICS, normalize_embeddings=True)
     assert (ours * st).sum(axis=1).min() > 0.9999
 
@@ -86,7 +86,7 @@ def test_out_of_memory_halves_the_batch_and_keeps_every_vector(minilm: PlainEnco
             return self.inner(input_ids=input_ids, attention_mask=attention_mask)
 
     flaky = RunsOutAbove2(minilm.encoder)
-    kw = dict(device="cpu", progress=False, batch_size=8)
+    kw = dict(device="cpu", precision="fp32", progress=False, batch_size=8)
     got, _ = encode_pooled(flaky, minilm.tokenizer, LYRICS, **kw)
     want, _ = encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, **kw)
     assert flaky.sizes[:3] == [6, 4, 2] and max(flaky.sizes[3:]) == 2
@@ -94,9 +94,30 @@ def test_out_of_memory_halves_the_batch_and_keeps_every_vector(minilm: PlainEnco
 
 
 def test_int8_quantisation_stays_close_to_fp32(minilm: PlainEncoder) -> None:
-    cosine = quantization_agreement(minilm.encoder, minilm.tokenizer, LYRICS, progress=False)
+    cosine = precision_agreement(minilm.encoder, minilm.tokenizer, LYRICS, "int8", progress=False)
     print(f"int8 vs fp32 mean cosine: {cosine:.4f}")
     assert cosine >= 0.95
+
+
+def test_bf16_autocast_keeps_agreement_with_fp32(minilm: PlainEncoder) -> None:
+    # Runs on any CPU (emulated where there is no AMX, so slower, but the same numerics).
+    cosine = precision_agreement(minilm.encoder, minilm.tokenizer, LYRICS, "bf16", progress=False)
+    print(f"bf16 vs fp32 mean cosine: {cosine:.5f}")
+    assert cosine >= 0.999
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it() -> None:
+    import torch
+
+    from training.runtime import native_bf16, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if native_bf16(cpu) else "fp32")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("int8", cpu) == "int8"
+    with pytest.raises(RecsysError, match="precision 'fp16'"):
+        resolve_precision("fp16", cpu)
+    with pytest.raises(RecsysError, match="embedding only"):
+        resolve_precision("int8", cpu, inference=False)
 
 
 def test_plain_encoder_catalog_embedding(minilm: PlainEncoder) -> None:
@@ -115,8 +136,12 @@ def test_not_a_model_directory_is_one_line_error(tmp_path: Path) -> None:
         load_embedder(tmp_path / "notes.txt")
 
 
-def test_bad_device_and_quantize_on_gpu_are_errors(minilm: PlainEncoder) -> None:
+def test_bad_device_precision_and_batch_size_are_errors(minilm: PlainEncoder) -> None:
     with pytest.raises(RecsysError, match="device"):
         encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, device="tpu", progress=False)
+    with pytest.raises(RecsysError, match="device"):
+        encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, device="meta", progress=False)
+    with pytest.raises(RecsysError, match="precision"):
+        encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, precision="half", progress=False)
     with pytest.raises(RecsysError, match="batch_size"):
         encode_pooled(minilm.encoder, minilm.tokenizer, LYRICS, batch_size=0, progress=False)

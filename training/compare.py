@@ -21,7 +21,8 @@ from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
 from recsys.text import tokenize
 from training.model import TBert
-from training.train import Labels, check_model_out, fit, genre_thresholds, predict, prepare, resolve_device, save_checkpoint, score_tasks
+from training.runtime import resolve_device
+from training.train import Labels, check_model_out, fit, genre_thresholds, predict, prepare, save_checkpoint, score_tasks
 
 VARIANTS = ["majority", "tfidf_logreg", "audio_only", "simple_bert", "finetuned_encoder", "tbert"]
 TASK_TITLES = {"mood_binary": "Mood: happy vs sad", "mood": "Mood: all classes", "genre": "Genre (multi-label)"}
@@ -88,6 +89,7 @@ def compare(
     sampler: str = "none",
     seed: int = 0,
     device: str = "auto",
+    precision: str = "auto",
     model_out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train and score the six variants; write ``compare.md``, ``compare.json`` and one
@@ -103,7 +105,7 @@ def compare(
         check_model_out(model_out)
     prep = prepare(
         catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
-        topics_k=topics_k, min_genre_songs=min_genre_songs, seed=seed, device=device,
+        topics_k=topics_k, min_genre_songs=min_genre_songs, seed=seed, device=device, precision=precision,
     )
     labels = prep.labels
     train_pos, val_pos, test_pos = prep.split_rows("train"), prep.split_rows("val"), prep.split_rows("test")
@@ -178,7 +180,7 @@ def compare(
 
     report = {
         "settings": {
-            "max_length": max_length, "max_chunks": max_chunks, "freeze_layers": freeze_layers, "epochs": epochs,
+            "max_length": max_length, "max_chunks": max_chunks, "freeze_layers": freeze_layers, "precision": prep.precision, "epochs": epochs,
             "topics_k": int(prep.topics.shape[1]), "min_genre_songs": min_genre_songs, "sampler": sampler, "seed": seed,
             "encoder": prep.encoder_path,
         },

@@ -26,6 +26,7 @@ from recsys.errors import RecsysError
 from recsys.progress import progress
 from training.encoding import Chunks, chunk_token_ids, pad_batch
 from training.model import TBert, build_encoder, masked_losses, pool_songs, read_config, save_model
+from training.runtime import autocast, resolve_device, resolve_precision
 
 # Candidate decision thresholds for each genre's sigmoid, chosen on the validation split. One
 # fixed 0.5 suits no model here: positive weights and the weighted sampler lift rare genres'
@@ -38,16 +39,6 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RecsysError("--device cuda: no CUDA GPU is visible to torch")
-    if device not in ("cpu", "cuda"):
-        raise RecsysError(f"--device must be auto, cpu or cuda, got {device!r}")
-    return torch.device(device)
 
 
 # --- labels -------------------------------------------------------------------------------------
@@ -222,6 +213,7 @@ class Prepared:
     max_length: int
     max_chunks: int | None
     freeze_layers: int
+    precision: str  # resolved: fp32 or bf16 (autocast for the encoder in every later step)
     cache: list[torch.Tensor] | None  # per chunk: fp16 token states after the frozen layers
     cached_pooled: torch.Tensor | None  # per chunk pooled vectors when every layer is frozen
     timings: dict[str, float] = field(default_factory=dict)
@@ -249,7 +241,7 @@ def _fit_side_inputs(catalog: pd.DataFrame, topics_k: int, topics_grid: Sequence
     return topic_model, features
 
 
-def _cache_lower(model: TBert, chunks: Chunks, pad_id: int, n_frozen: int, device: torch.device, batch_size: int) -> tuple[list[torch.Tensor] | None, torch.Tensor | None]:
+def _cache_lower(model: TBert, chunks: Chunks, pad_id: int, n_frozen: int, device: torch.device, precision: str, batch_size: int) -> tuple[list[torch.Tensor] | None, torch.Tensor | None]:
     """Run the frozen part once per chunk, longest first so padding stays small."""
     n = len(chunks.input_ids)
     order = sorted(range(n), key=lambda i: -len(chunks.input_ids[i]))
@@ -264,7 +256,7 @@ def _cache_lower(model: TBert, chunks: Chunks, pad_id: int, n_frozen: int, devic
             idx = order[b : b + batch_size]
             ids, mask = pad_batch([chunks.input_ids[i] for i in idx], pad_id)
             ids_t, mask_t = torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)
-            with _autocast(device):
+            with autocast(device, precision):
                 hidden = model.lower(ids_t, mask_t, n_frozen)
                 if full:
                     vecs = model.upper(hidden, mask_t, model.n_layers).float().cpu()
@@ -280,12 +272,6 @@ def _cache_lower(model: TBert, chunks: Chunks, pad_id: int, n_frozen: int, devic
     return (None, pooled) if full else (hidden_cache, None)  # type: ignore[return-value]
 
 
-def _autocast(device: torch.device) -> Any:
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
-
-
 def prepare(
     catalog: pd.DataFrame,
     *,
@@ -299,12 +285,15 @@ def prepare(
     min_genre_songs: int = 20,
     seed: int = 0,
     device: str = "auto",
+    precision: str = "auto",
     encode_batch: int | None = None,
 ) -> Prepared:
     """Fit topics and audio scaling on the train split, tokenize labelled songs and run the
-    frozen encoder layers once."""
+    frozen encoder layers once. ``precision``: auto (bf16 where the device runs it natively,
+    else fp32), fp32 or bf16."""
     set_seed(seed)
     dev = resolve_device(device)
+    precision = resolve_precision(precision, dev, inference=False)
     catalog = catalog.reset_index(drop=True)
     notes: list[str] = []
     timings: dict[str, float] = {}
@@ -345,12 +334,12 @@ def prepare(
         holder = TBert(encoder, n_topics=topics.shape[1], audio_dim=audio.shape[1], n_moods=0, n_genres=0).to(dev)
         t = time.perf_counter()
         batch = encode_batch or (256 if dev.type == "cuda" else 32)
-        cache, cached_pooled = _cache_lower(holder, chunks, tokenizer.pad_token_id, freeze_layers, dev, batch)
+        cache, cached_pooled = _cache_lower(holder, chunks, tokenizer.pad_token_id, freeze_layers, dev, precision, batch)
         timings["frozen_cache_s"] = time.perf_counter() - t
         encoder.to("cpu")
     return Prepared(
         catalog, labels, tokenizer, encoder, encoder_path, topic_model, features, topics, audio, rows, chunks, offsets,
-        n_chunked, n_capped, max_length, max_chunks, freeze_layers, cache, cached_pooled, timings, notes,
+        n_chunked, n_capped, max_length, max_chunks, freeze_layers, precision, cache, cached_pooled, timings, notes,
     )
 
 
@@ -423,7 +412,7 @@ def predict(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.devic
     """Mood probabilities, genre probabilities, embeddings and pooled vectors for ``songs``."""
     model.eval()
     parts: dict[str, list[np.ndarray]] = {"mood": [], "genre": [], "embedding": [], "pooled": []}
-    with torch.inference_mode(), _autocast(device):
+    with torch.inference_mode(), autocast(device, prep.precision):
         for b in range(0, len(songs), batch_size):
             batch = songs[b : b + batch_size]
             topics, audio, *_ = _batch_tensors(prep, batch, device)
@@ -525,7 +514,7 @@ def fit(
             epoch_loss, start = 0.0, time.perf_counter()
             for batch in _batches(prep, train_songs, batch_size, rng, weights):
                 topics, audio, mood, genre, has_genre = _batch_tensors(prep, batch, dev)
-                with _autocast(dev):
+                with autocast(dev, prep.precision):
                     out = model.head(text_vectors(model, prep, batch, dev), topics, audio)
                 loss = masked_losses(out, mood, genre, has_genre, mood_w, pos_w)["total"]
                 optimizer.zero_grad(set_to_none=True)
@@ -559,7 +548,7 @@ def evaluate_loss(model: TBert, prep: Prepared, songs: np.ndarray, device: torch
     """Mean masked loss over ``songs`` (weighted by batch size), model in eval mode."""
     model.eval()
     total = 0.0
-    with torch.inference_mode(), _autocast(device):
+    with torch.inference_mode(), autocast(device, prep.precision):
         for b in range(0, len(songs), batch_size):
             batch = songs[b : b + batch_size]
             topics, audio, mood, genre, has_genre = _batch_tensors(prep, batch, device)
@@ -587,6 +576,7 @@ class TrainResult:
     history: list[dict[str, float]]
     best_epoch: int
     notes: list[str]
+    precision: str
 
 
 def check_model_out(out_dir: Path) -> None:
@@ -613,7 +603,7 @@ def save_checkpoint(
         "genres": prep.labels.genres,
         "genre_thresholds": {g: float(t) for g, t in zip(prep.labels.genres, thresholds)},
         "max_length": max_length,
-        "encoder": {"source": prep.encoder_path, "n_layers": result.model.n_layers, "freeze_layers": prep.freeze_layers},
+        "encoder": {"source": prep.encoder_path, "n_layers": result.model.n_layers, "freeze_layers": prep.freeze_layers, "precision": prep.precision},
         "topic_k": int(prep.topics.shape[1]),
         "train": {**train_params, "best_epoch": result.best_epoch},
         "metrics": metrics,
@@ -644,6 +634,7 @@ def train(
     sampler: str = "none",
     seed: int = 0,
     device: str = "auto",
+    precision: str = "auto",
     log: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train tBERT on ``catalog`` (splits from its ``split`` column) and write the checkpoint
@@ -654,7 +645,7 @@ def train(
     prep = prepare(
         catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
         topics_k=topics_k, topics_grid=topics_grid, lda_passes=lda_passes, min_genre_songs=min_genre_songs,
-        seed=seed, device=device,
+        seed=seed, device=device, precision=precision,
     )
     for note in prep.notes:
         if log:
@@ -674,5 +665,5 @@ def train(
     counts = {s: int(len(prep.split_rows(s))) for s in ("train", "val", "test")}
     return TrainResult(
         out_dir, metrics, timings, result.songs_per_s, result.step_s, counts, prep.n_chunked, prep.n_capped,
-        result.history, result.best_epoch, prep.notes,
+        result.history, result.best_epoch, prep.notes, prep.precision,
     )
