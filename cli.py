@@ -136,13 +136,13 @@ def train_cmd(
     compare: bool = typer.Option(False, "--compare", help="Train and score the six comparison variants instead."),
     save_model: Path | None = typer.Option(None, "--save-model", help="With --compare: also save the tBERT variant as a checkpoint here."),
     model: str | None = typer.Option(None, "--model", help="Local Hugging Face encoder directory (default all-MiniLM-L6-v2)."),
-    epochs: int = typer.Option(3, "--epochs", help="Maximum epochs; early stopping on validation loss."),
+    epochs: int = typer.Option(2, "--epochs", help="Maximum epochs; early stopping on validation loss."),
     patience: int = typer.Option(2, "--patience", help="Epochs without validation improvement before stopping."),
     max_length: int = typer.Option(128, "--max-length", help="Tokens per lyric chunk."),
     max_chunks: int | None = typer.Option(None, "--max-chunks", help="Cap chunks per song for training (capped songs are reported)."),
-    freeze_layers: int = typer.Option(5, "--freeze-layers", help="Frozen, cached lower encoder layers (6 = train the heads only)."),
+    freeze_layers: int = typer.Option(2, "--freeze-layers", help="Frozen, cached lower encoder layers (6 = train the heads only)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Songs per step (default 16 on CPU, 64 on GPU)."),
-    lr: float = typer.Option(5e-5, "--lr", help="Learning rate of the unfrozen encoder layers."),
+    lr: float = typer.Option(2e-5, "--lr", help="Learning rate of the unfrozen encoder layers."),
     head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the hidden layer and heads."),
     sampler: str = typer.Option("none", "--sampler", help="none (shuffle; class weights still apply) or weighted (rare genres drawn more often)."),
     topics_k: int = typer.Option(10, "--topics-k", help="LDA topics (ignored with --topics-grid)."),
@@ -156,10 +156,14 @@ def train_cmd(
     from recsys.catalog import load_catalog
 
     df = load_catalog(catalog)
+    try:
+        grid = [int(k) for k in topics_grid.split(",")] if topics_grid else None
+    except ValueError:
+        raise RecsysError(f"--topics-grid {topics_grid!r}: expected comma-separated integers") from None
     common = dict(
         model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers, epochs=epochs,
-        batch_size=batch_size, topics_k=topics_k, min_genre_songs=min_genre_songs, sampler=sampler, seed=seed, device=device,
-        precision=precision,
+        batch_size=batch_size, lr=lr, head_lr=head_lr, patience=patience, topics_k=topics_k, topics_grid=grid,
+        min_genre_songs=min_genre_songs, sampler=sampler, seed=seed, device=device, precision=precision,
     )
     if compare:
         from training.compare import compare as run_compare
@@ -176,11 +180,7 @@ def train_cmd(
         raise RecsysError("--save-model goes with --compare; without it the model is written to --out")
     from training.train import train
 
-    try:
-        grid = [int(k) for k in topics_grid.split(",")] if topics_grid else None
-    except ValueError:
-        raise RecsysError(f"--topics-grid {topics_grid!r}: expected comma-separated integers") from None
-    result = train(df, out, lr=lr, head_lr=head_lr, patience=patience, topics_grid=grid, log=typer.echo, **common)
+    result = train(df, out, log=typer.echo, **common)
     for split in ("val", "test"):
         for task, m in result.metrics[split].items():
             typer.echo(f"{split} {task}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} (n={m['n']})")

@@ -74,8 +74,8 @@ def build_index(
     import torch
 
     from index.clusters import cluster_songs, save_plots
-    from index.embed import PlainEncoder, embed_catalog, load_embedder
-    from recsys.artifacts import ArtifactWriter
+    from index.embed import PlainEncoder, center, embed_catalog, load_embedder
+    from recsys.artifacts import EMBEDDING_MEAN, EMBEDDINGS, POOLED, ArtifactWriter
     from recsys.dense import DenseIndex, set_threads
     from recsys.lexical import BM25Index
     from recsys.text import tokenize
@@ -113,8 +113,11 @@ def build_index(
         t0 = time.perf_counter()
         emb = embed_catalog(embedder, df, batch_size=batch_size, device=device, precision=precision_used, progress=progress, max_chunks=max_chunks)
         timings["embed"] = time.perf_counter() - t0
-        np.save(stage / "embeddings.npy", emb.embedding)
-        np.save(stage / "pooled.npy", emb.pooled)
+        mean = emb.embedding.mean(axis=0, dtype=np.float64).astype(np.float32)
+        embedding = center(emb.embedding, mean)
+        np.save(stage / EMBEDDING_MEAN, mean)
+        np.save(stage / EMBEDDINGS, embedding)
+        np.save(stage / POOLED, emb.pooled)
 
         t0 = time.perf_counter()
         tokens = [tokenize(text) for text in df["lyrics"].astype(str)]
@@ -122,12 +125,12 @@ def build_index(
         timings["bm25"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        dense = DenseIndex.build(emb.embedding, kind=faiss_kind, seed=seed)  # type: ignore[arg-type]
+        dense = DenseIndex.build(embedding, kind=faiss_kind, seed=seed)  # type: ignore[arg-type]
         dense.save(stage / "faiss.index")
         timings["faiss"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        clusters = cluster_songs(emb.embedding, tokens, k_range=k_range, n_neighbors=n_neighbors, seed=seed, progress=progress)
+        clusters = cluster_songs(embedding, tokens, k_range=k_range, n_neighbors=n_neighbors, seed=seed, progress=progress)
         write_json(stage / "clusters.json", clusters.to_json())
         save_plots(clusters, df["mood"].tolist(), stage / "plots")
         timings["clusters"] = time.perf_counter() - t0

@@ -36,16 +36,18 @@ from recsys.songtable import SongTable
 if TYPE_CHECKING:
     import pandas as pd
 
-# 2: BM25 index format 2 (term-major weights saved).
-ARTIFACT_FORMAT_VERSION = 2
+# 2: BM25 index format 2 (term-major weights saved). 3: embeddings.npy centred on the catalogue
+# mean, which embedding_mean.npy keeps for query vectors.
+ARTIFACT_FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 SONGS = "songs.parquet"
 EMBEDDINGS = "embeddings.npy"
+EMBEDDING_MEAN = "embedding_mean.npy"
 POOLED = "pooled.npy"
 FAISS_INDEX = "faiss.index"
 BM25_DIR = "bm25"
 CLUSTERS = "clusters.json"
-REQUIRED = (SONGS, EMBEDDINGS)
+REQUIRED = (SONGS, EMBEDDINGS, EMBEDDING_MEAN)
 DEFAULT_BLEND_WEIGHT = 0.5
 # Written by the build itself; update_manifest must not let a caller overwrite them.
 _PROTECTED = frozenset({"format_version", "created", "packages", "hashes"})
@@ -169,6 +171,7 @@ class Artifacts:
     manifest: dict[str, Any]
     table: SongTable
     embeddings: np.ndarray
+    embedding_mean: np.ndarray  # (d,): subtracted from every vector before it was normalised
     pooled: np.ndarray | None
     clusters: dict[str, Any] | None
 
@@ -207,6 +210,7 @@ def load_artifacts(directory: str | Path, *, verify: Verify = "size") -> Artifac
     manifest = verify_artifacts(directory, verify=verify)
     table = SongTable.read(directory / SONGS)
     embeddings = _load_matrix(directory / EMBEDDINGS, len(table))
+    embedding_mean = _load_matrix(directory / EMBEDDING_MEAN, 1, embeddings.shape[1])[0]
     pooled = _load_matrix(directory / POOLED, len(table)) if (directory / POOLED).is_file() else None
     clusters = None
     if (directory / CLUSTERS).is_file():
@@ -214,16 +218,22 @@ def load_artifacts(directory: str | Path, *, verify: Verify = "size") -> Artifac
             clusters = json.loads((directory / CLUSTERS).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RecsysError(f"{directory / CLUSTERS}: unreadable JSON ({exc})") from None
-    return Artifacts(path=directory, manifest=manifest, table=table, embeddings=embeddings, pooled=pooled, clusters=clusters)
+    return Artifacts(
+        path=directory, manifest=manifest, table=table, embeddings=embeddings, embedding_mean=embedding_mean, pooled=pooled, clusters=clusters
+    )
 
 
-def _load_matrix(path: Path, rows: int) -> np.ndarray:
+def _load_matrix(path: Path, rows: int, dim: int | None = None) -> np.ndarray:
+    """A float32 .npy of ``rows`` rows (a 1-D file is one row of ``dim``), memory-mapped."""
     try:
         matrix = np.load(path, mmap_mode="r")
     except (OSError, ValueError) as exc:
         raise RecsysError(f"{path}: unreadable .npy ({exc})") from None
-    if matrix.ndim != 2 or matrix.shape[0] != rows or matrix.dtype != np.float32:
-        raise RecsysError(f"{path}: expected ({rows}, d) float32 to match {SONGS}, got {matrix.shape} {matrix.dtype}")
+    if matrix.ndim == 1 and dim is not None:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2 or matrix.shape[0] != rows or matrix.dtype != np.float32 or (dim is not None and matrix.shape[1] != dim):
+        expected = f"({rows}, {dim if dim is not None else 'd'})"
+        raise RecsysError(f"{path}: expected {expected} float32 (rows as in {SONGS}), got {matrix.shape} {matrix.dtype}")
     return matrix
 
 

@@ -16,7 +16,8 @@ encoder's pooled vectors: ``pooled.npy`` of a plain-encoder build, or of the ``b
 given beside a tBERT build), ``encoder`` (a tBERT build's ``pooled.npy``: the fine-tuned
 encoder's mean-pooled vector, without topics, audio or the hidden layer), ``audio`` (Euclidean on standardised audio features;
 a query without audio gets no recommendations and scores 0, songs without audio are never
-recommended; the report gives the coverage), ``embedding`` (cosine on ``embeddings.npy``),
+recommended; the report gives the coverage), ``embedding`` (cosine on ``embeddings.npy``, the
+build's embedding centred on the catalogue mean),
 ``hybrid`` (the served ranker, tuned weight) and ``rrf`` (the served candidates, reciprocal
 rank fusion).
 """
@@ -320,7 +321,7 @@ def system_rankings(
     emb = np.asarray(artifacts.embeddings)
     out["embedding"] = _batched(queries, depth, allowed, lambda q: emb[q] @ emb.T)
     if not is_tbert:
-        notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled MiniLM vector, so this equals minilm"
+        notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled vector centred on the catalogue mean (minilm: the same vector uncentred)"
     table = CandidateTable.build(recommender, queries, allowed=allowed, depth=depth, desc="hybrid candidates")
     out["hybrid"] = table.take(table.ranked(depth, weight=recommender.weight))
     out["rrf"] = table.take(table.ranked(depth, fusion="rrf"))

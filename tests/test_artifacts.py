@@ -24,6 +24,7 @@ def _build(out: Path, *, fail_midway: bool = False, marker: str = "first") -> No
     with writer as stage:
         pd.DataFrame({"song_id": [f"s{i}" for i in range(len(LYRICS))]}).to_parquet(stage / "songs.parquet")
         np.save(stage / "embeddings.npy", embeddings)
+        np.save(stage / "embedding_mean.npy", np.zeros(embeddings.shape[1], dtype=np.float32))
         np.save(stage / "pooled.npy", embeddings)
         DenseIndex.build(embeddings).save(stage / "faiss.index")
         BM25Index.build(LYRICS).save(stage / "bm25")

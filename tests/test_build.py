@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from recsys.artifacts import load_artifacts
-from recsys.io import atomic_path
 from recsys.catalog import save_catalog
+from recsys.io import atomic_path
+from recsys.schema import AUDIO_FEATURES
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +70,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, small_catalog: tuple[Path, p
 def test_build_writes_every_artefact_and_a_verifiable_manifest(built: Path, small_catalog: tuple[Path, pd.DataFrame], tbert_dir: Path) -> None:
     artifacts = load_artifacts(built, verify="full")
     songs, params = artifacts.songs, artifacts.manifest["params"]
-    assert {"songs.parquet", "embeddings.npy", "pooled.npy", "faiss.index", "bm25/meta.json", "clusters.json",
+    assert {"songs.parquet", "embeddings.npy", "embedding_mean.npy", "pooled.npy", "faiss.index", "bm25/meta.json", "clusters.json",
             "plots/k_selection.png", "plots/umap_clusters.png", "plots/umap_moods.png"} <= set(artifacts.manifest["hashes"]["files"])
     assert {"catalog", "model", "tokenizer"} <= set(artifacts.manifest["hashes"])
     # Songs without lyrics are left out, and said so.
@@ -89,6 +90,24 @@ def test_build_writes_every_artefact_and_a_verifiable_manifest(built: Path, smal
     assert rows[:, 0].tolist() == [0, 1, 2, 3, 4]
     assert artifacts.lexical.n_songs == 97
     assert artifacts.clusters["chosen_k"] in range(3, 7) and songs["cluster"].nunique() == artifacts.clusters["chosen_k"]
+
+
+def test_free_text_query_of_a_songs_lyrics_lands_on_its_centred_row(built: Path, small_catalog: tuple[Path, pd.DataFrame]) -> None:
+    from index.embed import query_encoder
+
+    artifacts = load_artifacts(built)
+    assert artifacts.embedding_mean.shape == (artifacts.embeddings.shape[1],) and np.abs(artifacts.embedding_mean).sum() > 0
+    encode = query_encoder(artifacts)
+    lyrics = small_catalog[1].set_index("song_id")["lyrics"]
+    # A text query has no audio, so take songs without audio: the query then goes through exactly
+    # the model, topics and centring their indexed rows went through.
+    no_audio = np.flatnonzero(artifacts.songs[list(AUDIO_FEATURES)].isna().all(axis=1).to_numpy())[:3]
+    assert len(no_audio)
+    for row in no_audio:
+        vector = encode(lyrics[artifacts.songs["song_id"][row]])
+        assert float(vector @ np.asarray(artifacts.embeddings[row])) > 0.999
+        _, rows = artifacts.dense.search(vector, 1)
+        assert rows[0, 0] == row
 
 
 def _wait_for(pattern: str, root: Path, proc: subprocess.Popen[bytes], timeout: float) -> bool:

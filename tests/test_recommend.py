@@ -63,6 +63,7 @@ def write_tiny_artifacts(
     with ArtifactWriter(out, params=params, hashes={"catalog": "tiny"}) as stage:
         songs.to_parquet(stage / "songs.parquet", index=False)
         np.save(stage / "embeddings.npy", emb)
+        np.save(stage / "embedding_mean.npy", np.zeros(emb.shape[1], dtype=np.float32))
         np.save(stage / "pooled.npy", emb)
         BM25Index.build(tokens).save(stage / "bm25")
         DenseIndex.build(emb, kind="flat").save(stage / "faiss.index")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -81,10 +81,14 @@ def compare(
     model: str | Path | None = None,
     max_length: int = 128,
     max_chunks: int | None = None,
-    freeze_layers: int = 5,
-    epochs: int = 3,
+    freeze_layers: int = 2,
+    epochs: int = 2,
     batch_size: int | None = None,
+    lr: float = 2e-5,
+    head_lr: float = 1e-3,
+    patience: int = 2,
     topics_k: int = 10,
+    topics_grid: Sequence[int] | None = None,
     min_genre_songs: int = 20,
     sampler: str = "none",
     seed: int = 0,
@@ -105,7 +109,8 @@ def compare(
         check_model_out(model_out)
     prep = prepare(
         catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
-        topics_k=topics_k, min_genre_songs=min_genre_songs, seed=seed, device=device, precision=precision,
+        topics_k=topics_k, topics_grid=topics_grid, min_genre_songs=min_genre_songs, seed=seed, device=device,
+        precision=precision,
     )
     labels = prep.labels
     train_pos, val_pos, test_pos = prep.split_rows("train"), prep.split_rows("val"), prep.split_rows("test")
@@ -169,18 +174,25 @@ def compare(
 
         for name, side in (("finetuned_encoder", False), ("tbert", True)):
             start = time.perf_counter()
-            result = fit(prep, use_topics=side, use_audio=side, epochs=epochs, batch_size=batch_size, sampler=sampler, seed=seed, device=device, label=name)
+            result = fit(
+                prep, use_topics=side, use_audio=side, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
+                patience=patience, sampler=sampler, seed=seed, device=device, label=name,
+            )
             val_pred, test_pred = (predict(result.model, prep, pos, dev) for pos in (val_pos, test_pos))
             tuned = f"top {result.model.n_layers - prep.freeze_layers} encoder layers fine-tuned" if prep.freeze_layers < result.model.n_layers else "encoder frozen"
             record(name, start, (val_rows, (val_pred["mood"], val_pred["genre"])), (test_rows, (test_pred["mood"], test_pred["genre"])), f"{tuned}, {'+ topics + audio' if side else 'text only'}; best epoch {result.best_epoch}")
             if side and model_out is not None:
-                train_params = {"epochs": epochs, "batch_size": batch_size, "sampler": sampler, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs}
+                train_params = {
+                    "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr, "patience": patience,
+                    "sampler": sampler, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs,
+                }
                 save_checkpoint(model_out, prep, result, max_length=max_length, train_params=train_params, device=device)
                 notes.append(f"tBERT checkpoint saved to {model_out}")
 
     report = {
         "settings": {
             "max_length": max_length, "max_chunks": max_chunks, "freeze_layers": freeze_layers, "precision": prep.precision, "epochs": epochs,
+            "lr": lr, "head_lr": head_lr, "patience": patience,
             "topics_k": int(prep.topics.shape[1]), "min_genre_songs": min_genre_songs, "sampler": sampler, "seed": seed,
             "encoder": prep.encoder_path,
         },
@@ -213,7 +225,8 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
         f"Songs with labels: {report['songs']['train']} train, {report['songs']['val']} val, {report['songs']['test']} test. "
         f"Encoder `{Path(s['encoder']).name}`, max_length {s['max_length']}, max_chunks {s['max_chunks']}, "
-        f"{s['freeze_layers']} frozen layers, {s['epochs']} epochs, LDA k={s['topics_k']}, sampler {s['sampler']}, seed {s['seed']}.",
+        f"{s['freeze_layers']} frozen layers, up to {s['epochs']} epochs (encoder lr {s['lr']}, head lr {s['head_lr']}, {s['precision']}), "
+        f"LDA k={s['topics_k']}, sampler {s['sampler']}, seed {s['seed']}.",
         f"Moods: {', '.join(report['moods']) or 'none'}. Genres (at least {s['min_genre_songs']} training songs): {', '.join(report['genres']) or 'none'}.",
         "Precision and recall are macro averages; genre predictions use per-genre thresholds chosen on the validation split "
         "(the same rule for every variant); genre accuracy is exact-set match. "
