@@ -243,6 +243,13 @@ def _batched(queries: np.ndarray, depth: int, allowed: np.ndarray | None, score:
     )
 
 
+def nearest_by_cosine(vectors: np.ndarray, queries: np.ndarray, depth: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """(q, depth) rows whose vectors have the largest inner product (the cosine, for unit rows)
+    with each query's own row; the query itself and songs outside ``allowed`` left out."""
+    vectors = np.asarray(vectors)
+    return _batched(queries, depth, allowed, lambda q: vectors[q] @ vectors.T)
+
+
 def audio_matrix(songs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Standardised continuous audio features (missing -> the mean, i.e. 0) and a has-audio mask
     (any continuous feature present)."""
@@ -297,14 +304,12 @@ def system_rankings(
     is_tbert = _params(artifacts).get("model_kind") == "tbert"
     off_shelf = baseline if is_tbert else artifacts
     if off_shelf is not None and off_shelf.pooled is not None:
-        minilm = np.asarray(off_shelf.pooled)
-        out["minilm"] = _batched(queries, depth, allowed, lambda q: minilm[q] @ minilm.T)
+        out["minilm"] = nearest_by_cosine(off_shelf.pooled, queries, depth, allowed)
         notes["minilm"] = f"pooled.npy of {off_shelf.path} (plain encoder {_params(off_shelf).get('model', '(unknown)')}, off the shelf)"
     elif is_tbert:
         notes["minilm"] = "not evaluated: pass --baseline with a plain-encoder build of this catalogue"
     if is_tbert and artifacts.pooled is not None:
-        tuned = np.asarray(artifacts.pooled)
-        out["encoder"] = _batched(queries, depth, allowed, lambda q: tuned[q] @ tuned.T)
+        out["encoder"] = nearest_by_cosine(artifacts.pooled, queries, depth, allowed)
         notes["encoder"] = f"pooled.npy of the fine-tuned tBERT encoder ({_params(artifacts).get('model')})"
     z, has_audio = audio_matrix(songs)
 
@@ -318,8 +323,7 @@ def system_rankings(
     out["audio"] = _batched(queries, depth, allowed, audio_scores)
     notes["audio"] = {"queries_with_audio": float(has_audio[queries].mean()) if len(queries) else 0.0,
                       "rule": "queries without audio get no list (score 0); songs without audio are never recommended"}
-    emb = np.asarray(artifacts.embeddings)
-    out["embedding"] = _batched(queries, depth, allowed, lambda q: emb[q] @ emb.T)
+    out["embedding"] = nearest_by_cosine(artifacts.embeddings, queries, depth, allowed)
     if not is_tbert:
         notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled vector centred on the catalogue mean (minilm: the same vector uncentred)"
     table = CandidateTable.build(recommender, queries, allowed=allowed, depth=depth, desc="hybrid candidates")
