@@ -1,0 +1,138 @@
+"""What the hybrid's blend could be, measured: precision@10 of fusion variants of the embedding
+cosine with a lexical score, each variant's weight chosen on validation songs.
+
+The served hybrid blends ``w * cosine + (1 - w) * bm25 / max(bm25)`` over BM25 top N ∪ FAISS
+top N. This bench tries the obvious alternatives on the same artefacts: min-max and z-score
+normalisation of both scores (Pyserini's hybrid normalises), TF-IDF cosine instead of BM25 as
+the lexical score, TF-IDF candidates instead of BM25 ones, and the fine-tuned encoder's pooled
+cosine as the second signal. For each variant ``w`` is the best of a 21-point grid on
+validation queries (relevant = shares any held-out mood or genre tag, as ``recsys tune``);
+test precision@10 per tag type is then read at that ``w``. The test split only reports.
+
+    .venv/bin/python -m bench.fusion runs/real_artifacts
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import report
+
+N_CANDIDATES = 100
+GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    lexical: str  # which second signal: bm25, tfidf or pooled
+    normalise: str  # how both signals are scaled per query: served, minmax or z
+    sources: tuple[str, ...]  # which top-N lists make the candidate set
+
+
+VARIANTS = [
+    Variant("served: cosine + bm25/max, BM25 ∪ FAISS", "bm25", "served", ("bm25", "dense")),
+    Variant("min-max both, BM25 ∪ FAISS", "bm25", "minmax", ("bm25", "dense")),
+    Variant("z-score both, BM25 ∪ FAISS", "bm25", "z", ("bm25", "dense")),
+    Variant("cosine + TF-IDF cosine, BM25 ∪ FAISS", "tfidf", "raw", ("bm25", "dense")),
+    Variant("cosine + TF-IDF cosine, TF-IDF ∪ FAISS", "tfidf", "raw", ("tfidf", "dense")),
+    Variant("z-score both (TF-IDF), TF-IDF ∪ FAISS", "tfidf", "z", ("tfidf", "dense")),
+    Variant("cosine + pooled-encoder cosine, FAISS", "pooled", "raw", ("dense",)),
+]
+
+
+def scale(values: np.ndarray, how: str) -> np.ndarray:
+    if how in ("raw", "served"):
+        return values
+    if how == "minmax":
+        lo, hi = values.min(), values.max()
+        return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def query_candidates(artifacts: Any, tfidf: Any, query: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The union of every source's top N for one query: rows, each signal on them, and which
+    source listed each row."""
+    lexical, embeddings = artifacts.lexical, np.asarray(artifacts.embeddings)
+    bm25 = lexical.scores(lexical.document_tokens(query))
+    cosine_tfidf = (tfidf[query] @ tfidf.T).toarray().ravel()
+    cosine = embeddings @ embeddings[query]
+    for signal in (bm25, cosine_tfidf, cosine):
+        signal[query] = -np.inf
+    top = {name: np.argpartition(-s, N_CANDIDATES)[:N_CANDIDATES] for name, s in (("bm25", bm25), ("tfidf", cosine_tfidf), ("dense", cosine))}
+    top["bm25"] = top["bm25"][bm25[top["bm25"]] > 0]
+    rows = np.unique(np.concatenate(list(top.values())))
+    pooled = np.asarray(artifacts.pooled)
+    signals = {"cosine": cosine[rows], "bm25": bm25[rows], "tfidf": cosine_tfidf[rows], "pooled": pooled[rows] @ pooled[query]}
+    return rows, signals, {name: np.isin(rows, listed) for name, listed in top.items()}
+
+
+def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: Variant, w: float) -> float:
+    hits = []
+    for query, (rows, signals, listed) in zip(queries, found):
+        keep = np.logical_or.reduce([listed[s] for s in variant.sources])
+        lexical = signals[variant.lexical][keep]
+        if variant.normalise == "served":
+            top = lexical.max()
+            cosine, lexical = signals["cosine"][keep], lexical / top if top > 0 else np.zeros_like(lexical)
+        else:
+            cosine, lexical = scale(signals["cosine"][keep], variant.normalise), scale(lexical, variant.normalise)
+        candidates = rows[keep]
+        order = np.lexsort((candidates, -(w * cosine + (1.0 - w) * lexical)))[:10]
+        hits.append(labels.relevant(int(query), candidates[order], tag).sum() / 10.0)
+    return float(np.mean(hits)) if hits else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
+    args = parser.parse_args()
+
+    from recsys.artifacts import load_artifacts
+    from recsys.evaluate import Labels
+    from recsys.progress import progress
+
+    artifacts = load_artifacts(args.artifacts)
+    songs, tfidf = artifacts.songs, artifacts.lexical.tfidf_vectors
+    labels = Labels.from_songs(songs)
+    split = songs["split"].astype("string").fillna("").to_numpy(str)
+    queries = {s: np.flatnonzero((split == s) & labels.has("any")) for s in ("val", "test")}
+    found: dict[str, list] = {}
+    with progress() as bar:
+        for s, rows in queries.items():
+            task = bar.add_task(f"{s} candidates", total=len(rows), info="")
+            found[s] = []
+            for q in rows:
+                found[s].append(query_candidates(artifacts, tfidf, int(q)))
+                bar.update(task, advance=1)
+
+    def on(s: str, tag: str, variant: Variant, w: float) -> float:
+        mask = labels.has(tag)[queries[s]]
+        return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, w)
+
+    rows: list[dict[str, Any]] = []
+    for variant in VARIANTS:
+        curve = [on("val", "any", variant, float(w)) for w in GRID]
+        best = int(np.argmax(curve))
+        w = float(GRID[best])
+        rows.append({
+            "variant": variant.name, "w (val)": w, "val any P@10": curve[best],
+            "test mood P@10": on("test", "mood", variant, w), "test genre P@10": on("test", "genre", variant, w),
+        })
+    embedding_only = VARIANTS[0]
+    rows.append({
+        "variant": "embedding cosine alone (w = 1)", "w (val)": 1.0, "val any P@10": on("val", "any", embedding_only, 1.0),
+        "test mood P@10": on("test", "mood", embedding_only, 1.0), "test genre P@10": on("test", "genre", embedding_only, 1.0),
+    })
+    settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"])}
+    report("fusion", rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
+
+
+if __name__ == "__main__":
+    main()
