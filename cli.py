@@ -257,29 +257,42 @@ def _artifacts_option() -> Any:
     )
 
 
+def _explanation(why: dict[str, Any]) -> list[str]:
+    """The lines of one result's --explain block (a few matched words, never the lyrics)."""
+    lines = [f"words: {', '.join(why['matched_terms'])}"] if why["matched_terms"] else []
+    if "shared_cluster" in why:
+        lines.append(f"same cluster {why['shared_cluster']['cluster']}: {', '.join(why['shared_cluster']['keywords'][:6])}")
+    for name in ("mood_probs", "genre_probs"):
+        if why.get(name):
+            lines.append(f"predicted {name.removesuffix('_probs')}: " + ", ".join(f"{label} {p:.2f}" for label, p in why[name].items()))
+    diffs = why.get("audio_differences", [])
+    if diffs:
+        lines.append("audio differs most in " + ", ".join(f"{d['feature']} ({d['query']} vs {d['song']}, {d['sd']} sd)" for d in diffs))
+    return lines
+
+
 def _show_results(title: str, results: list[dict[str, Any]], explain: bool) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    console = Console()
+    if not results:
+        console.print(f"{title}: no song passes the filters")
+        return
     table = Table(title=title, title_justify="left")
     for name in ("#", "title", "artist", "year", "score", "mood", "genres", "cluster"):
         table.add_column(name, justify="right" if name in ("#", "year", "score", "cluster") else "left")
-    if explain:
-        table.add_column("why")
     for r in results:
-        cells = [str(r["rank"]), r["title"], r["artist"], str(r["year"] or ""), f"{r['score']:.3f}",
-                 r["mood"] or "", ", ".join(r["genres"]), "" if r["cluster"] is None else str(r["cluster"])]
-        if explain:
-            why = r["why"]
-            parts = [f"words: {', '.join(why['matched_terms'])}"] if why["matched_terms"] else []
-            if "shared_cluster" in why:
-                parts.append(f"cluster {why['shared_cluster']['cluster']} ({', '.join(why['shared_cluster']['keywords'][:4])})")
-            diffs = why.get("audio_differences", [])
-            if diffs:
-                parts.append("audio differs: " + ", ".join(f"{d['feature']} {d['sd']}sd" for d in diffs))
-            cells.append("; ".join(parts))
-        table.add_row(*cells)
-    Console().print(table if results else f"{title}: no song passes the filters")
+        table.add_row(str(r["rank"]), r["title"], r["artist"], str(r["year"] or ""), f"{r['score']:.3f}",
+                      r["mood"] or "", ", ".join(r["genres"]), "" if r["cluster"] is None else str(r["cluster"]))
+    console.print(table)
+    if explain:
+        # Below the table rather than in a column: a narrow terminal would wrap it a word a line.
+        for r in results:
+            console.print(f"[bold]{r['rank']}. {escape(r['title'])} — {escape(r['artist'])}[/bold]")
+            for line in _explanation(r["why"]) or ["no lyric term, cluster or label in common"]:
+                console.print(f"   {escape(line)}", highlight=False)
 
 
 def _filters(mood: str | None, genre: str | None, year_from: int | None, year_to: int | None, exclude_artist: str | None) -> Any:

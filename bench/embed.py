@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--name", default="embed", help="results file: bench/results/NAME.json (keep one per machine kind)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -139,7 +140,7 @@ def main() -> None:
         "median_tokens_per_song": float(np.median(lengths)),
         "all_songs_cos_ours128_vs_st_truncated": {"mean": full_mean, "min": full_min},
     }
-    report("embed", rows, title=f"Embedding {len(texts)} real lyrics on CPU ({args.threads} threads)", settings=settings)
+    report(args.name, rows, title=f"Embedding {len(texts)} real lyrics on CPU ({args.threads} threads)", settings=settings)
     print(f"{int(short.sum())}/{len(texts)} songs fit in {window} tokens (agreement columns use those); "
           f"over all songs ours (chunked 128) vs ST (truncated {window}): mean cosine {full_mean:.4f}, min {full_min:.4f}")
 

@@ -46,6 +46,23 @@ def test_similar_json_and_exit_codes(artifacts: Path) -> None:
     assert bad.exit_code == 2 and "fusion" in bad.output
 
 
+def test_similar_explain_prints_a_block_per_result(artifacts: Path) -> None:
+    out = runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "2", "--explain"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    data = json.loads(runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "2", "--json", "--explain"]).stdout)
+    for r in data["results"]:
+        why = r["why"]
+        assert f"{r['rank']}. {r['title']} — {r['artist']}" in out.output
+        top_mood, p = next(iter(why["mood_probs"].items()))
+        assert f"predicted mood: {top_mood} {p:.2f}" in out.output
+        if why["matched_terms"]:
+            assert "words: " + ", ".join(why["matched_terms"]) in out.output
+        first = why["audio_differences"][0]
+        assert f"{first['feature']} ({first['query']} vs {first['song']}, {first['sd']} sd)" in out.output
+    # The rain song shares the query's cluster 0 and its keywords.
+    assert "same cluster 0: rain, grey" in out.output
+
+
 def test_similar_filters_and_env_default(artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECSYS_ARTIFACTS", str(artifacts))
     out = runner.invoke(app, ["similar", "Tears", "--json", "--mood", "sad", "--fusion", "rrf"])
