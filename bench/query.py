@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=200, help="in-process queries")
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="query", help="results file: bench/results/NAME.json (keep one per machine kind)")
     args = parser.parse_args()
     path = args.artifacts or (REAL if REAL.is_dir() else demo_artifacts())
 
@@ -90,7 +91,7 @@ def main() -> None:
             raise SystemExit(f"cold query failed: {done.stderr.strip()}")
     rows_out.append({"mode": "cold process (recsys similar)", "queries": len(timings), **percentiles(timings)})
     report(
-        "query",
+        args.name,
         rows_out,
         title=f"recsys similar latency, {len(songs)} songs, k={args.k} (artefact load {load_s * 1000:.0f} ms)",
         settings={"artifacts": str(path), "n_songs": len(songs), "k": args.k, "seed": args.seed, "load_ms": round(load_s * 1000, 1),

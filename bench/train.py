@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--max-chunks", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--name", default="train", help="results file: bench/results/NAME.json (keep one per machine kind)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -60,7 +61,7 @@ def main() -> None:
         })
     settings = {"songs": len(sample), "max_chunks": args.max_chunks, "epochs": 1, "seed": args.seed, "threads": args.threads,
                 "cpu_native_bf16": native_bf16(torch.device("cpu"))}
-    report("train", rows, title=f"Training speed, fp32 vs bf16 ({len(sample)} real songs, CPU, {args.threads} threads)", settings=settings)
+    report(args.name, rows, title=f"Training speed, fp32 vs bf16 ({len(sample)} real songs, CPU, {args.threads} threads)", settings=settings)
 
 
 if __name__ == "__main__":
