@@ -5,7 +5,7 @@ The two do different work on long lyrics: sentence-transformers truncates each s
 ``max_seq_length`` (256 tokens for all-MiniLM-L6-v2), we chunk and encode every token. So the
 table shows tokens encoded next to songs/s, runs ours at 256 as well, and measures agreement
 with ST only on songs short enough that neither side cuts or chunks them. bf16 pays only on a
-CPU with AMX tiles (``training.runtime.native_bf16``; the settings record it); ST run under the
+CPU with AMX tiles or AVX512-BF16 (``training.runtime.native_bf16``; the settings record it); ST run under the
 same bf16 autocast is a reference row, so the share of the gain that is bf16 alone is visible.
 
 On a shared machine the load drifts during a run, so the configurations run in interleaved

@@ -1,6 +1,6 @@
 """Training speed by precision: the frozen-layer cache and one epoch of fine-tuning in fp32 and
 in bf16 autocast, on the same seeded sample of the real catalogue, for each number of frozen
-layers asked for. bf16 pays only where the CPU has AMX tiles (the settings record it).
+layers asked for. bf16 pays only where the CPU has AMX tiles or AVX512-BF16 (the settings record it).
 
     .venv/bin/python -m bench.train --songs 1200 --freeze 5 2 --threads 2
 

@@ -4,7 +4,7 @@ Every song is split into encoder-sized chunks (``training.encoding.chunk_token_i
 lyrics are never truncated), all chunks of all songs are sorted by length so each batch pads
 only to its own longest member, chunk vectors are mean-pooled over tokens and then averaged
 per song. On a GPU the encoder runs under bf16 autocast and halves its batch on out-of-memory;
-on a CPU with AMX tiles it runs under bf16 autocast too (``training.runtime``), and elsewhere it
+on a CPU with AMX tiles or AVX512-BF16 it runs under bf16 autocast too (``training.runtime``), and elsewhere it
 can run int8 dynamically quantised linear layers.
 
 :func:`embed_catalog` turns a catalogue into :class:`Embeddings` with either a tBERT
