@@ -31,7 +31,7 @@ GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 class Variant:
     name: str
     lexical: str  # which second signal: bm25, tfidf or pooled
-    normalise: str  # how both signals are scaled per query: served, minmax or z
+    normalise: str  # how both signals are scaled per query: served, raw, minmax or z (blend_inputs)
     sources: tuple[str, ...]  # which top-N lists make the candidate set
 
 
@@ -46,14 +46,23 @@ VARIANTS = [
 ]
 
 
-def scale(values: np.ndarray, how: str) -> np.ndarray:
-    if how in ("raw", "served"):
-        return values
-    if how == "minmax":
-        lo, hi = values.min(), values.max()
-        return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+def blend_inputs(cosine: np.ndarray, lexical: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both signals of one query's candidates, scaled as the variant says: ``served`` divides the
+    lexical score by its maximum (recsys.recommend), ``raw`` leaves both, ``minmax`` and ``z``
+    scale each over the candidates."""
+    def scaled(values: np.ndarray) -> np.ndarray:
+        if how == "minmax":
+            lo, hi = values.min(), values.max()
+            return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+        spread = values.std()
+        return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+    if how == "raw":
+        return cosine, lexical
+    if how == "served":
+        top = lexical.max()
+        return cosine, lexical / top if top > 0 else np.zeros_like(lexical)
+    return scaled(cosine), scaled(lexical)
 
 
 def query_candidates(artifacts: Any, tfidf: Any, query: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -77,12 +86,7 @@ def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: 
     hits = []
     for query, (rows, signals, listed) in zip(queries, found):
         keep = np.logical_or.reduce([listed[s] for s in variant.sources])
-        lexical = signals[variant.lexical][keep]
-        if variant.normalise == "served":
-            top = lexical.max()
-            cosine, lexical = signals["cosine"][keep], lexical / top if top > 0 else np.zeros_like(lexical)
-        else:
-            cosine, lexical = scale(signals["cosine"][keep], variant.normalise), scale(lexical, variant.normalise)
+        cosine, lexical = blend_inputs(signals["cosine"][keep], signals[variant.lexical][keep], variant.normalise)
         candidates = rows[keep]
         order = np.lexsort((candidates, -(w * cosine + (1.0 - w) * lexical)))[:10]
         hits.append(labels.relevant(int(query), candidates[order], tag).sum() / 10.0)
