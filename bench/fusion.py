@@ -86,13 +86,14 @@ def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: 
     """Mean precision@10, and the mean share of the top 10 that carries no ``tag`` label at all
     (counted wrong whatever it sounds like: the sources tag whole datasets)."""
     hits, untagged = [], []
+    tagged = labels.has(tag)
     for query, (rows, signals, listed) in zip(queries, found):
         keep = np.logical_or.reduce([listed[s] for s in variant.sources])
         cosine, lexical = blend_inputs(signals["cosine"][keep], signals[variant.lexical][keep], variant.normalise)
         candidates = rows[keep]
         top = candidates[np.lexsort((candidates, -(w * cosine + (1.0 - w) * lexical)))[:10]]
         hits.append(labels.relevant(int(query), top, tag).sum() / 10.0)
-        untagged.append((~labels.has(tag)[top]).sum() / 10.0)
+        untagged.append((~tagged[top]).sum() / 10.0)
     return (float(np.mean(hits)), float(np.mean(untagged))) if hits else (float("nan"), float("nan"))
 
 
@@ -123,17 +124,18 @@ def main() -> None:
         mask = labels.has(tag)[queries[s]]
         return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, w)
 
-    def row(name: str, variant: Variant, w: float) -> dict[str, Any]:
+    def row(name: str, variant: Variant, w: float, val_any: float) -> dict[str, Any]:
         genre, untagged = on("test", "genre", variant, w)
-        return {"variant": name, "w (val)": w, "val any P@10": on("val", "any", variant, w)[0],
+        return {"variant": name, "w (val)": w, "val any P@10": val_any,
                 "test mood P@10": on("test", "mood", variant, w)[0], "test genre P@10": genre, "test genre untagged@10": untagged}
 
     rows: list[dict[str, Any]] = []
     for variant in VARIANTS:
         curve = [on("val", "any", variant, float(w))[0] for w in GRID]
-        rows.append(row(variant.name, variant, float(GRID[int(np.argmax(curve))])))
-    rows.append(row("embedding cosine alone (w = 1)", VARIANTS[0], 1.0))
-    rows.append(row("TF-IDF cosine alone (w = 0)", Variant("", "tfidf", "raw", ("tfidf",)), 0.0))
+        best = int(np.argmax(curve))
+        rows.append(row(variant.name, variant, float(GRID[best]), curve[best]))
+    alone = [("embedding cosine alone (w = 1)", VARIANTS[0], 1.0), ("TF-IDF cosine alone (w = 0)", Variant("", "tfidf", "raw", ("tfidf",)), 0.0)]
+    rows += [row(name, variant, w, on("val", "any", variant, w)[0]) for name, variant, w in alone]
     settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"])}
     report("fusion", rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
 
