@@ -247,6 +247,7 @@ EXCLUDE_ARTIST_OPTION = typer.Option(None, "--exclude-artist", help="Leave out t
 EXPLAIN_OPTION = typer.Option(False, "--explain", help="Say why each song was chosen.")
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 WEIGHT_OPTION = typer.Option(None, "--weight", help="Blend weight w of the cosine (default: the tuned one).")
+AUDIO_WEIGHT_OPTION = typer.Option(None, "--audio-weight", help="Weight a of the audio-feature similarity (default: the tuned one; 0 turns it off).")
 FUSION_OPTION = typer.Option("linear", "--fusion", help="linear (w-blend) or rrf (reciprocal rank fusion).")
 
 
@@ -315,6 +316,7 @@ def similar_cmd(
     explain: bool = EXPLAIN_OPTION,
     as_json: bool = JSON_OPTION,
     weight: float | None = WEIGHT_OPTION,
+    audio_weight: float | None = AUDIO_WEIGHT_OPTION,
     fusion: str = FUSION_OPTION,
 ) -> None:
     """Songs like the given one: BM25 ∪ FAISS candidates, reranked by a tuned blend. Exit 2 when the
@@ -327,7 +329,7 @@ def similar_cmd(
 
     loaded = load_artifacts(artifacts)
     row = resolve_title(loaded.table, title, artist)
-    results = Recommender(loaded, weight=weight, fusion=fusion).similar(  # type: ignore[arg-type]
+    results = Recommender(loaded, weight=weight, audio_weight=audio_weight, fusion=fusion).similar(  # type: ignore[arg-type]
         row, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain
     )
     query = {"row": row, **{name: str(loaded.table.values(name)[row]) for name in ("song_id", "title", "artist")}}
@@ -372,22 +374,28 @@ def search_cmd(
 def tune_cmd(
     artifacts: Path = _artifacts_option(),
     k: int = typer.Option(10, "-k", "--k", help="Precision@k is the objective."),
-    tag: str = typer.Option("any", "--tag", help="Held-out tag that defines relevance: mood, genre or any."),
+    tag: str = typer.Option("balanced", "--tag", help="Relevance: balanced (mean of mood and genre precision), any, mood or genre."),
     split: str = typer.Option("val", "--split", help="Songs whose tags are the objective."),
+    audio: bool = typer.Option(True, "--audio/--no-audio", help="Also tune the weight a of the audio similarity (--no-audio stores a = 0)."),
     n_queries: int | None = typer.Option(None, "--n-queries", help="Use a seeded sample of this many queries."),
     seed: int = typer.Option(0, "--seed", help="Seed of the query sample."),
 ) -> None:
-    """Tune the blend weight w by golden-section search; store it in the manifest."""
+    """Tune the blend weight w, then the audio weight a, by golden-section search; store both in the manifest."""
     from recsys.artifacts import load_artifacts
     from recsys.tune import tune_blend
 
-    r = tune_blend(load_artifacts(artifacts), k=k, split=split, tag=tag, n_queries=n_queries, seed=seed)
-    grid_w, grid_p = max(r.grid, key=lambda p: (p[1], -p[0]))
+    r = tune_blend(load_artifacts(artifacts), k=k, split=split, tag=tag, n_queries=n_queries, seed=seed, audio=audio)
     typer.echo(f"{r.n_queries} {split} queries, relevance = shared {tag} tag, objective precision@{k}")
-    typer.echo(f"golden-section: w = {r.golden_w:.4f}  precision@{k} = {r.golden_precision:.4f}  ({len(r.trace)} evaluations)")
-    typer.echo(f"grid (21 pts):  w = {grid_w:.2f}    precision@{k} = {grid_p:.4f}")
-    typer.echo(f"RRF (no w):               precision@{k} = {r.rrf_precision:.4f}")
-    typer.echo(f"stored blend_weight = {r.w:.4f} ({r.chosen_by}); trace {artifacts / r.files['trace']}, plot {artifacts / r.files['plot']}")
+    for name, search in (("w (a = 0)", r.blend), (f"a (w = {r.w:.4f})", r.audio)):
+        if search is None:
+            typer.echo(f"{name}: not tuned ({'--no-audio' if not audio else 'no query song has audio features'}); a = 0")
+            continue
+        grid_x, grid_p = max(search.grid, key=lambda p: (p[1], -p[0]))
+        typer.echo(f"{name}: golden-section {search.golden:.4f} -> precision@{k} {search.golden_precision:.4f} ({len(search.trace)} evaluations); "
+                   f"grid best {grid_x:.2f} -> {grid_p:.4f}; kept {search.chosen:.4f} ({search.chosen_by})")
+    typer.echo(f"RRF (no weight): precision@{k} {r.rrf_precision:.4f}")
+    typer.echo(f"stored blend_weight = {r.w:.4f}, audio_weight = {r.audio_weight:.4f} (precision@{k} {r.precision:.4f}); "
+               f"trace {artifacts / r.files['trace']}, plot {artifacts / r.files['plot']}")
 
 
 @command(app, "evaluate")

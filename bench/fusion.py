@@ -1,13 +1,15 @@
 """What the hybrid's blend could be, measured: precision@10 of fusion variants of the embedding
 cosine with a lexical score, each variant's weight chosen on validation songs.
 
-The served hybrid blends ``w * cosine + (1 - w) * bm25 / max(bm25)`` over BM25 top N ∪ FAISS
-top N. This bench tries the obvious alternatives on the same artefacts: min-max and z-score
+The served hybrid blends ``w * cosine + (1 - w) * bm25 / max(bm25) + a * audio`` over BM25 top
+N ∪ FAISS top N. This bench studies the lexical side with the audio term off (a = 0), trying the
+obvious alternatives on the same artefacts: min-max and z-score
 normalisation of both scores (Pyserini's hybrid normalises), TF-IDF cosine instead of BM25 as
 the lexical score, TF-IDF candidates instead of BM25 ones, and the fine-tuned encoder's pooled
 cosine as the second signal. For each variant ``w`` is the best of a 21-point grid on
 validation queries (relevant = shares any held-out mood or genre tag, as ``recsys tune``);
-test precision@10 per tag type is then read at that ``w``. The test split only reports.
+test precision@10 per tag type is then read at that ``w``. The test split only reports. A last
+row gives the served blend at the manifest's tuned ``w`` and ``a`` (``recsys tune``).
 
     .venv/bin/python -m bench.fusion runs/real_artifacts
 """
@@ -65,7 +67,7 @@ def blend_inputs(cosine: np.ndarray, lexical: np.ndarray, how: str) -> tuple[np.
     return scaled(cosine), scaled(lexical)
 
 
-def query_candidates(artifacts: Any, tfidf: Any, query: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+def query_candidates(artifacts: Any, tfidf: Any, audio: Any, query: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The union of every source's top N for one query: rows, each signal on them, and which
     source listed each row."""
     lexical, embeddings = artifacts.lexical, np.asarray(artifacts.embeddings)
@@ -78,11 +80,11 @@ def query_candidates(artifacts: Any, tfidf: Any, query: int) -> tuple[np.ndarray
     top["bm25"] = top["bm25"][bm25[top["bm25"]] > 0]
     rows = np.unique(np.concatenate(list(top.values())))
     pooled = np.asarray(artifacts.pooled)
-    signals = {"cosine": cosine[rows], "bm25": bm25[rows], "tfidf": cosine_tfidf[rows], "pooled": pooled[rows] @ pooled[query]}
+    signals = {"cosine": cosine[rows], "bm25": bm25[rows], "tfidf": cosine_tfidf[rows], "pooled": pooled[rows] @ pooled[query], "audio": audio.similarity(query, rows)}
     return rows, signals, {name: np.isin(rows, listed) for name, listed in top.items()}
 
 
-def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: Variant, w: float) -> tuple[float, float]:
+def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: Variant, w: float, a: float = 0.0) -> tuple[float, float]:
     """Mean precision@10, and the mean share of the top 10 that carries no ``tag`` label at all
     (counted wrong whatever it sounds like: the sources tag whole datasets)."""
     hits, untagged = [], []
@@ -91,7 +93,7 @@ def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: 
         keep = np.logical_or.reduce([listed[s] for s in variant.sources])
         cosine, lexical = blend_inputs(signals["cosine"][keep], signals[variant.lexical][keep], variant.normalise)
         candidates = rows[keep]
-        top = candidates[np.lexsort((candidates, -(w * cosine + (1.0 - w) * lexical)))[:10]]
+        top = candidates[np.lexsort((candidates, -(w * cosine + (1.0 - w) * lexical + a * signals["audio"][keep])))[:10]]
         hits.append(labels.relevant(int(query), top, tag).sum() / 10.0)
         untagged.append((~tagged[top]).sum() / 10.0)
     return (float(np.mean(hits)), float(np.mean(untagged))) if hits else (float("nan"), float("nan"))
@@ -105,8 +107,10 @@ def main() -> None:
     from recsys.artifacts import load_artifacts
     from recsys.evaluate import Labels
     from recsys.progress import progress
+    from recsys.recommend import Recommender
 
     artifacts = load_artifacts(args.artifacts)
+    served = Recommender(artifacts)
     songs, tfidf = artifacts.songs, artifacts.lexical.tfidf_vectors
     labels = Labels.from_songs(songs)
     split = songs["split"].astype("string").fillna("").to_numpy(str)
@@ -117,17 +121,17 @@ def main() -> None:
             task = bar.add_task(f"{s} candidates", total=len(rows), info="")
             found[s] = []
             for q in rows:
-                found[s].append(query_candidates(artifacts, tfidf, int(q)))
+                found[s].append(query_candidates(artifacts, tfidf, served.audio, int(q)))
                 bar.update(task, advance=1)
 
-    def on(s: str, tag: str, variant: Variant, w: float) -> tuple[float, float]:
+    def on(s: str, tag: str, variant: Variant, w: float, a: float = 0.0) -> tuple[float, float]:
         mask = labels.has(tag)[queries[s]]
-        return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, w)
+        return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, w, a)
 
-    def row(name: str, variant: Variant, w: float, val_any: float) -> dict[str, Any]:
-        genre, untagged = on("test", "genre", variant, w)
-        return {"variant": name, "w (val)": w, "val any P@10": val_any,
-                "test mood P@10": on("test", "mood", variant, w)[0], "test genre P@10": genre, "test genre untagged@10": untagged}
+    def row(name: str, variant: Variant, w: float, val_any: float, a: float = 0.0) -> dict[str, Any]:
+        genre, untagged = on("test", "genre", variant, w, a)
+        return {"variant": name, "w (val)": w, "a": a, "val any P@10": val_any,
+                "test mood P@10": on("test", "mood", variant, w, a)[0], "test genre P@10": genre, "test genre untagged@10": untagged}
 
     rows: list[dict[str, Any]] = []
     for variant in VARIANTS:
@@ -136,6 +140,8 @@ def main() -> None:
         rows.append(row(variant.name, variant, float(GRID[best]), curve[best]))
     alone = [("embedding cosine alone (w = 1)", VARIANTS[0], 1.0), ("TF-IDF cosine alone (w = 0)", Variant("", "tfidf", "raw", ("tfidf",)), 0.0)]
     rows += [row(name, variant, w, on("val", "any", variant, w)[0]) for name, variant, w in alone]
+    w, a = served.weight, served.audio_weight
+    rows.append(row("served with its audio term (w, a from the manifest)", VARIANTS[0], w, on("val", "any", VARIANTS[0], w, a)[0], a))
     settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"])}
     report("fusion", rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
 

@@ -112,6 +112,7 @@ class ArtifactWriter:
             "hashes": {**self.hashes, "files": _file_table(stage)},
             "params": self.params,
             "blend_weight": self.blend_weight,
+            "audio_weight": 0.0,
             "tuning": None,
         }
 

@@ -18,8 +18,9 @@ encoder's mean-pooled vector, without topics, audio or the hidden layer), ``audi
 a query without audio gets no recommendations and scores 0, songs without audio are never
 recommended; the report gives the coverage), ``embedding`` (cosine on ``embeddings.npy``, the
 build's embedding centred on the catalogue mean),
-``hybrid`` (the served ranker, tuned weight) and ``rrf`` (the served candidates, reciprocal
-rank fusion).
+``hybrid`` (the served ranker, tuned weights), ``hybrid_no_audio`` (the same without its audio
+term; only when the tuned audio weight is above 0) and ``rrf`` (the served candidates,
+reciprocal rank fusion).
 """
 
 from __future__ import annotations
@@ -33,11 +34,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from recsys.schema import CONTINUOUS_FEATURES
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
 from recsys.progress import progress
-from recsys.recommend import Candidates, Recommender
+from recsys.recommend import Recommender
 
 TAGS = ("mood", "genre")
 KS = (5, 10, 20)
@@ -154,6 +154,7 @@ class CandidateTable:
     cosine: np.ndarray  # (q, c)
     bm25: np.ndarray  # (q, c) raw
     bm25_norm: np.ndarray  # (q, c)
+    audio: np.ndarray  # (q, c) audio-feature cosine to the query song
     valid: np.ndarray  # (q, c) bool
 
     @classmethod
@@ -168,12 +169,12 @@ class CandidateTable:
             for q in queries:
                 q, n = int(q), recommender.n_candidates
                 while True:
-                    c = recommender.candidates(recommender.query_tokens(q), recommender.embeddings[q], n, q)
+                    c = recommender.candidates(recommender.query_tokens(q), recommender.embeddings[q], n, query_row=q)
                     if allowed is None:
                         break
                     keep = allowed[c.rows]
                     if keep.sum() >= depth or n >= len(allowed):
-                        c = Candidates(c.rows[keep], c.cosine[keep], c.bm25[keep], c.bm25_norm[keep])
+                        c = c.subset(keep)
                         break
                     n *= 4
                 found.append(c)
@@ -181,12 +182,12 @@ class CandidateTable:
         width = max([len(c.rows) for c in found] + [1])
         shape = (len(found), width)
         rows = np.full(shape, -1, dtype=np.int64)
-        cosine, bm25, norm = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        cosine, bm25, norm, audio = (np.zeros(shape) for _ in range(4))
         valid = np.zeros(shape, dtype=bool)
         for i, c in enumerate(found):
             m = len(c.rows)
-            rows[i, :m], cosine[i, :m], bm25[i, :m], norm[i, :m], valid[i, :m] = c.rows, c.cosine, c.bm25, c.bm25_norm, True
-        return cls(np.asarray(queries, dtype=np.int64), rows, cosine, bm25, norm, valid)
+            rows[i, :m], cosine[i, :m], bm25[i, :m], norm[i, :m], audio[i, :m], valid[i, :m] = c.rows, c.cosine, c.bm25, c.bm25_norm, c.audio, True
+        return cls(np.asarray(queries, dtype=np.int64), rows, cosine, bm25, norm, audio, valid)
 
     def _order(self, scores: np.ndarray, k: int) -> np.ndarray:
         scores = np.where(self.valid, scores, -np.inf)
@@ -194,11 +195,11 @@ class CandidateTable:
         order = np.lexsort((np.where(self.valid, self.rows, np.iinfo(np.int64).max), -scores), axis=1)[:, :k]
         return order
 
-    def ranked(self, k: int, *, weight: float = 0.5, fusion: str = "linear") -> np.ndarray:
+    def ranked(self, k: int, *, weight: float = 0.5, audio_weight: float = 0.0, fusion: str = "linear") -> np.ndarray:
         """(q, k) indices into the columns, best first; use with :meth:`take`."""
         if fusion == "rrf":
             return self._order(self._rrf(), k)
-        return self._order(weight * self.cosine + (1.0 - weight) * self.bm25_norm, k)
+        return self._order(weight * self.cosine + (1.0 - weight) * self.bm25_norm + audio_weight * self.audio, k)
 
     def _rrf(self, k: int = 60) -> np.ndarray:
         def ranks(values: np.ndarray) -> np.ndarray:
@@ -250,20 +251,6 @@ def nearest_by_cosine(vectors: np.ndarray, queries: np.ndarray, depth: int, allo
     return _batched(queries, depth, allowed, lambda q: vectors[q] @ vectors.T)
 
 
-def audio_matrix(songs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Standardised continuous audio features (missing -> the mean, i.e. 0) and a has-audio mask
-    (any continuous feature present)."""
-    values = songs[CONTINUOUS_FEATURES].to_numpy(dtype=float, na_value=np.nan)
-    present = np.isfinite(values)
-    has = present.any(axis=1)
-    if not has.any():
-        return np.zeros_like(values), has
-    mean = np.array([values[present[:, j], j].mean() if present[:, j].any() else 0.0 for j in range(values.shape[1])])
-    std = np.array([values[present[:, j], j].std() if present[:, j].any() else 1.0 for j in range(values.shape[1])])
-    z = (values - mean) / np.where(std > 0, std, 1.0)
-    return np.where(present, z, 0.0), has
-
-
 def _params(artifacts: Any) -> dict[str, Any]:
     return artifacts.manifest.get("params") or {}
 
@@ -311,7 +298,7 @@ def system_rankings(
     if is_tbert and artifacts.pooled is not None:
         out["encoder"] = nearest_by_cosine(artifacts.pooled, queries, depth, allowed)
         notes["encoder"] = f"pooled.npy of the fine-tuned tBERT encoder ({_params(artifacts).get('model')})"
-    z, has_audio = audio_matrix(songs)
+    z, has_audio = recommender.audio.z, recommender.audio.has
 
     def audio_scores(q: np.ndarray) -> np.ndarray:
         d2 = (z[q] ** 2).sum(1)[:, None] + (z**2).sum(1)[None, :] - 2 * z[q] @ z.T
@@ -327,9 +314,12 @@ def system_rankings(
     if not is_tbert:
         notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled vector centred on the catalogue mean (minilm: the same vector uncentred)"
     table = CandidateTable.build(recommender, queries, allowed=allowed, depth=depth, desc="hybrid candidates")
-    out["hybrid"] = table.take(table.ranked(depth, weight=recommender.weight))
+    out["hybrid"] = table.take(table.ranked(depth, weight=recommender.weight, audio_weight=recommender.audio_weight))
+    notes["hybrid"] = {"w": recommender.weight, "a": recommender.audio_weight, "n_candidates": recommender.n_candidates}
+    if recommender.audio_weight > 0:
+        out["hybrid_no_audio"] = table.take(table.ranked(depth, weight=recommender.weight))
+        notes["hybrid_no_audio"] = "the hybrid without its audio term (a = 0), same w and candidates"
     out["rrf"] = table.take(table.ranked(depth, fusion="rrf"))
-    notes["hybrid"] = {"w": recommender.weight, "n_candidates": recommender.n_candidates}
     return out, notes
 
 

@@ -5,15 +5,18 @@ For a query song the lexical query is the song's own term counts as stored in th
 retrieve their top N (songs with a zero BM25 score share no term and are not lexical
 candidates); the union is reranked:
 
-    linear: score = w * cosine + (1 - w) * bm25 / max(bm25 over the candidates)
+    linear: score = w * cosine + (1 - w) * bm25 / max(bm25 over the candidates) + a * audio
 
 ``cosine`` is the raw inner product of L2-normalised embeddings (in practice 0..1 for songs
 that reach the candidate list; it is not clipped), and dividing BM25 by its maximum over the
 candidates puts the lexical term in [0, 1] with the best lexical match at 1, so ``w`` trades
-two comparable quantities. ``w`` comes from the manifest's ``blend_weight`` (set by
-``recsys tune``), 0.5 if absent. ``rrf`` fusion instead adds 1 / (60 + rank) from each
-signal's ranking of the candidates (a song with no term in common gets no lexical share):
-no weight to tune, and insensitive to the scales of the two scores.
+two comparable quantities. ``audio`` is the cosine of the two songs' standardised audio
+features (``recsys.audio``; in [-1, 1], 0 when either song has none, and 0 for free-text
+queries). ``w`` comes from the manifest's ``blend_weight`` (0.5 if absent) and ``a`` from its
+``audio_weight`` (0 if absent, which is the two-signal blend); ``recsys tune`` sets both.
+``rrf`` fusion instead adds 1 / (60 + rank) from the cosine's and BM25's rankings of the
+candidates (a song with no term in common gets no lexical share): no weight to tune, and
+insensitive to the scales of the two scores; it leaves the audio signal out.
 
 Filters (mood, genre, year range, excluded artist) apply to the candidates before the top k is
 taken; if they leave fewer than k songs, N grows (x4) until the whole catalogue is candidates.
@@ -22,13 +25,14 @@ taken; if they leave fewer than k songs, N grows (x4) until the whole catalogue 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 
-from recsys.schema import CONTINUOUS_FEATURES, MOODS
+from recsys.audio import AudioSpace
+from recsys.schema import MOODS
 from recsys.text import normalize_text
 from recsys.errors import RecsysError
 from recsys.songtable import SongTable
@@ -36,6 +40,7 @@ from recsys.songtable import SongTable
 Fusion = Literal["linear", "rrf"]
 RRF_K = 60
 DEFAULT_WEIGHT = 0.5
+DEFAULT_AUDIO_WEIGHT = 0.0
 N_CANDIDATES = 100
 
 
@@ -55,17 +60,22 @@ class Filters:
 
 @dataclass(frozen=True)
 class Candidates:
-    """The candidate set of one query with both signals; arrays aligned with ``rows``."""
+    """The candidate set of one query with every signal; arrays aligned with ``rows``."""
 
     rows: np.ndarray  # int64 song rows
     cosine: np.ndarray  # float64
     bm25: np.ndarray  # raw BM25, float64
     bm25_norm: np.ndarray  # bm25 / max(bm25), in [0, 1]
+    audio: np.ndarray  # audio-feature cosine to the query song, 0 without audio or query song
+
+    def subset(self, keep: np.ndarray) -> Candidates:
+        """The candidates where ``keep`` (a bool mask or indices) selects."""
+        return Candidates(self.rows[keep], self.cosine[keep], self.bm25[keep], self.bm25_norm[keep], self.audio[keep])
 
 
-def linear_scores(cand: Candidates, weight: float) -> np.ndarray:
-    """``w * cosine + (1 - w) * bm25_norm`` per candidate."""
-    return weight * cand.cosine + (1.0 - weight) * cand.bm25_norm
+def linear_scores(cand: Candidates, weight: float, audio_weight: float = 0.0) -> np.ndarray:
+    """``w * cosine + (1 - w) * bm25_norm + a * audio`` per candidate."""
+    return weight * cand.cosine + (1.0 - weight) * cand.bm25_norm + audio_weight * cand.audio
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -90,19 +100,33 @@ def top_order(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
 class Recommender:
     """The query path over loaded artefacts (``recsys.artifacts.load_artifacts``)."""
 
-    def __init__(self, artifacts: Any, *, weight: float | None = None, fusion: Fusion = "linear", n_candidates: int = N_CANDIDATES) -> None:
+    def __init__(
+        self,
+        artifacts: Any,
+        *,
+        weight: float | None = None,
+        audio_weight: float | None = None,
+        fusion: Fusion = "linear",
+        n_candidates: int = N_CANDIDATES,
+    ) -> None:
         self.artifacts = artifacts
         self.songs: SongTable = artifacts.table
         self.embeddings: np.ndarray = artifacts.embeddings
         manifest = artifacts.manifest or {}
         self.weight = float(weight if weight is not None else manifest.get("blend_weight", DEFAULT_WEIGHT))
-        if not 0.0 <= self.weight <= 1.0:
-            raise RecsysError(f"blend weight must lie in [0, 1], got {self.weight}")
+        self.audio_weight = float(audio_weight if audio_weight is not None else manifest.get("audio_weight", DEFAULT_AUDIO_WEIGHT))
+        for name, value in (("blend weight", self.weight), ("audio weight", self.audio_weight)):
+            if not 0.0 <= value <= 1.0:
+                raise RecsysError(f"{name} must lie in [0, 1], got {value}")
         if fusion not in ("linear", "rrf"):
             raise RecsysError(f"unknown fusion {fusion!r}: use linear or rrf")
         self.fusion: Fusion = fusion
         self.n_candidates = n_candidates
-        self._audio_scale: np.ndarray | None = None
+
+    @cached_property
+    def audio(self) -> AudioSpace:
+        songs = self.songs
+        return AudioSpace.from_columns(len(songs), lambda f: songs.numbers(f) if f in songs else None)
 
     # --- candidates -----------------------------------------------------------------------
 
@@ -110,25 +134,27 @@ class Recommender:
         """The song's lyric terms, repeated by count, as stored in the BM25 index."""
         return self.artifacts.lexical.document_tokens(row)
 
-    def candidates(self, tokens: list[str], vector: np.ndarray, n: int, exclude: int | None = None) -> Candidates:
-        """BM25 top ``n`` (positive scores only) ∪ FAISS top ``n``, minus ``exclude``."""
+    def candidates(self, tokens: list[str], vector: np.ndarray, n: int, query_row: int | None = None) -> Candidates:
+        """BM25 top ``n`` (positive scores only) ∪ FAISS top ``n``. ``query_row``, the query song
+        if there is one, is left out and gives the audio query."""
         n_songs = len(self.songs)
         bm25_all = self.artifacts.lexical.scores(tokens)
-        if exclude is not None:
+        if query_row is not None:
             bm25_all = bm25_all.copy()
-            bm25_all[exclude] = 0.0
+            bm25_all[query_row] = 0.0
         positive = np.flatnonzero(bm25_all > 0)
         if len(positive) > n:
             positive = positive[np.argpartition(-bm25_all[positive], n - 1)[:n]]
         _, dense_rows = self.artifacts.dense.search(np.asarray(vector, dtype=np.float32)[None, :], min(n + 1, n_songs))
         rows = np.union1d(positive, dense_rows[0][dense_rows[0] >= 0])
-        if exclude is not None:
-            rows = rows[rows != exclude]
+        if query_row is not None:
+            rows = rows[rows != query_row]
         bm25 = bm25_all[rows]
         top = bm25.max() if len(bm25) else 0.0
         norm = bm25 / top if top > 0 else np.zeros(len(rows))
         cosine = np.asarray(self.embeddings[rows] @ np.asarray(vector, dtype=np.float32), dtype=np.float64)
-        return Candidates(rows.astype(np.int64), cosine, bm25, norm)
+        audio = self.audio.similarity(query_row, rows) if query_row is not None else np.zeros(len(rows))
+        return Candidates(rows.astype(np.int64), cosine, bm25, norm, audio)
 
     def check_filters(self, filters: Filters) -> None:
         """RecsysError for a filter no song could pass (a typo rather than a real constraint)."""
@@ -168,9 +194,10 @@ class Recommender:
         vector: np.ndarray,
         k: int,
         *,
-        exclude: int | None = None,
+        query_row: int | None = None,
         filters: Filters | None = None,
         weight: float | None = None,
+        audio_weight: float | None = None,
         fusion: Fusion | None = None,
     ) -> tuple[Candidates, np.ndarray, np.ndarray]:
         """(candidates, indices of the top ``k`` into them best first, their scores)."""
@@ -179,15 +206,16 @@ class Recommender:
         filters = filters or Filters()
         self.check_filters(filters)
         w = self.weight if weight is None else float(weight)
+        a = self.audio_weight if audio_weight is None else float(audio_weight)
         fusion = fusion or self.fusion
         n = max(self.n_candidates, k)
         while True:
-            cand = self.candidates(tokens, vector, n, exclude)
+            cand = self.candidates(tokens, vector, n, query_row)
             keep = self._filter_mask(cand.rows, filters) if filters.active() else np.ones(len(cand.rows), bool)
             if keep.sum() >= k or n >= len(self.songs):
                 break
             n *= 4
-        scores = rrf_scores(cand) if fusion == "rrf" else linear_scores(cand, w)
+        scores = rrf_scores(cand) if fusion == "rrf" else linear_scores(cand, w, a)
         kept = np.flatnonzero(keep)
         chosen = kept[top_order(scores[kept], cand.rows[kept], k)]
         return cand, chosen, scores[chosen]
@@ -197,7 +225,7 @@ class Recommender:
         if not 0 <= row < len(self.songs):
             raise RecsysError(f"song row {row} is outside the artefacts' {len(self.songs)} songs")
         tokens = self.query_tokens(row)
-        cand, chosen, scores = self.rank(tokens, self.embeddings[row], k, exclude=row, filters=filters, **options)
+        cand, chosen, scores = self.rank(tokens, self.embeddings[row], k, query_row=row, filters=filters, **options)
         return self._records(cand, chosen, scores, tokens, row if explain else None, explain)
 
     def search_vector(
@@ -229,6 +257,7 @@ class Recommender:
                 "cosine": round(float(cand.cosine[i]), 6),
                 "bm25": round(float(cand.bm25_norm[i]), 6),
                 "bm25_raw": round(float(cand.bm25[i]), 4),
+                "audio": round(float(cand.audio[i]), 6),
                 "mood": songs.values("mood")[row],
                 "genres": [str(g) for g in songs.lists("genres")[row]],
                 "cluster": None if math.isnan(clusters[row]) else int(clusters[row]),
@@ -251,7 +280,7 @@ class Recommender:
                 why["shared_cluster"] = {"cluster": int(c), "keywords": list(keywords.get(str(int(c)), []))}
         why.update(self._label_probs(row))
         if query_row is not None:
-            why["audio_differences"] = self.audio_differences(query_row, row)
+            why["audio_differences"] = self.audio.differences(query_row, row)
         return why
 
     def _label_probs(self, row: int) -> dict[str, Any]:
@@ -267,22 +296,3 @@ class Recommender:
             top = np.argsort(-np.asarray(probs, dtype=float), kind="stable")[:3]
             out[column] = {vocab[i]: round(float(probs[i]), 3) for i in top}
         return out
-
-    def audio_differences(self, a: int, b: int, n: int = 3) -> list[dict[str, Any]]:
-        """The ``n`` continuous audio features where songs ``a`` and ``b`` differ most, measured
-        in catalogue standard deviations; features missing on either side are skipped."""
-        present = [f for f in CONTINUOUS_FEATURES if f in self.songs]
-        if not present:
-            return []
-        values = np.column_stack([self.songs.numbers(f) for f in present])
-        if self._audio_scale is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a feature no song has: NaN, then 1
-                std = np.nanstd(values, axis=0)
-            self._audio_scale = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-        diff = np.abs(values[a] - values[b]) / self._audio_scale
-        order = [i for i in np.argsort(-np.nan_to_num(diff, nan=-1.0), kind="stable") if np.isfinite(diff[i])][:n]
-        return [
-            {"feature": present[i], "query": round(float(values[a, i]), 3), "song": round(float(values[b, i]), 3), "sd": round(float(diff[i]), 2)}
-            for i in order
-        ]

@@ -1,10 +1,16 @@
-"""Tuning the hybrid's blend weight ``w`` by golden-section search on validation precision@k.
+"""Tuning the hybrid's weights by golden-section search on validation precision@k.
 
-The objective is mean precision@k over validation songs that carry the chosen held-out tag
-(``recsys.evaluate.Labels``: same mood, or a genre in common, or either for ``any``), with
-candidates drawn from the whole index. Candidates, cosines and normalised BM25 scores are
-computed once per query; every evaluation of ``w`` is then only a vectorised re-sort, so the
-21-point grid and the golden-section search cost milliseconds each.
+Two weights, one after the other (``recsys.recommend`` has the formula): first the blend
+weight ``w`` of the embedding cosine against BM25, with the audio term off; then, at that
+``w``, the audio weight ``a`` in [0, 1]. Each search is checked against a 21-point grid in the
+same run, and the grid's point is kept only when it is strictly better.
+
+The objective is precision@k on validation songs, relevance being a shared held-out tag
+(``recsys.evaluate.Labels``). ``balanced`` (the default) is the mean of mood precision@k over
+the songs with a mood and genre precision@k over the songs with genres, so each tag type counts
+equally; ``any`` counts a song relevant when it shares either, which lets genre (more songs,
+broader labels) dominate; ``mood`` or ``genre`` tunes for one. Candidates and every signal are
+computed once per query; each evaluation is then a vectorised re-sort, milliseconds each.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import numpy as np
 
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
+
+TUNE_TAGS = ("balanced", "any", "mood", "genre")
 
 INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618...: the golden ratio's inverse
 
@@ -60,36 +68,77 @@ def golden_section(
 
 
 @dataclass
-class TuneResult:
-    """The tuned weight and the evidence: golden-section trace, 21-point grid, RRF reference."""
+class WeightSearch:
+    """One weight's golden-section search on [0, 1] and the 21-point grid that checks it."""
 
-    w: float
+    chosen: float
     precision: float
-    golden_w: float
+    golden: float
     golden_precision: float
+    chosen_by: str  # golden-section, or grid when the grid found a strictly better point
     trace: list[tuple[float, float]]
     grid: list[tuple[float, float]]
+
+    def summary(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("trace")
+        data.pop("grid")
+        grid_x, grid_p = max(self.grid, key=lambda p: (p[1], -p[0]))
+        data.update(grid_best=grid_x, grid_best_precision=grid_p, evaluations=len(self.trace))
+        return data
+
+
+def search_weight(objective: Callable[[float], float], tol: float = 1e-3) -> WeightSearch:
+    """Golden-section search of ``objective`` on [0, 1], checked against a 21-point grid."""
+    golden_x, golden_p, trace = golden_section(objective, 0.0, 1.0, tol=tol)
+    grid = [(round(float(x), 2), objective(float(x))) for x in np.linspace(0.0, 1.0, 21)]
+    grid_x, grid_p = max(grid, key=lambda p: (p[1], -p[0]))
+    # A strictly better grid point means the objective is not unimodal: the grid is the honest choice.
+    if grid_p > golden_p + 1e-12:
+        return WeightSearch(float(grid_x), float(grid_p), float(golden_x), float(golden_p), "grid", trace, grid)
+    return WeightSearch(float(golden_x), float(golden_p), float(golden_x), float(golden_p), "golden-section", trace, grid)
+
+
+@dataclass
+class TuneResult:
+    """The tuned weights and the evidence: both searches, and the RRF reference."""
+
+    blend: WeightSearch  # w, with the audio term off
+    audio: WeightSearch | None  # a at the chosen w; None when not tuned
     rrf_precision: float
     k: int
     tag: str
     split: str
     n_queries: int
-    chosen_by: str = "golden-section"
     files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def w(self) -> float:
+        return self.blend.chosen
+
+    @property
+    def audio_weight(self) -> float:
+        return self.audio.chosen if self.audio is not None else 0.0
+
+    @property
+    def precision(self) -> float:
+        """The objective at the stored weights."""
+        return self.audio.precision if self.audio is not None else self.blend.precision
 
     def summary(self) -> dict[str, Any]:
         """What goes into the manifest's ``tuning`` field."""
-        data = asdict(self)
-        data.pop("trace")
-        data.pop("grid")
-        grid_w, grid_p = max(self.grid, key=lambda p: (p[1], -p[0]))
-        data.update(grid_best_w=grid_w, grid_best_precision=grid_p, evaluations=len(self.trace))
-        return data
+        return {
+            "w": self.w, "audio_weight": self.audio_weight, "precision": self.precision, "blend": self.blend.summary(),
+            "audio": self.audio.summary() if self.audio is not None else None, "rrf_precision": self.rrf_precision,
+            "k": self.k, "tag": self.tag, "split": self.split, "n_queries": self.n_queries, "files": self.files,
+        }
 
 
 def tuning_queries(songs: Any, labels: Any, split: str, tag: str, n_queries: int | None, seed: int) -> np.ndarray:
-    """Rows of ``split`` songs carrying ``tag``; a seeded sample of ``n_queries`` of them if set."""
-    rows = np.flatnonzero((songs["split"].astype("string") == split).fillna(False).to_numpy(bool) & labels.has(tag))
+    """Rows of ``split`` songs carrying ``tag`` (any tag for ``balanced``); a seeded sample of
+    ``n_queries`` of them if set."""
+    carried = labels.has("any" if tag == "balanced" else tag)
+    rows = np.flatnonzero((songs["split"].astype("string") == split).fillna(False).to_numpy(bool) & carried)
     if len(rows) == 0:
         raise RecsysError(f"no {split}-split songs carry a {tag} label: nothing to tune on")
     if n_queries is not None and n_queries < len(rows):
@@ -102,42 +151,40 @@ def tune_blend(
     *,
     k: int = 10,
     split: str = "val",
-    tag: str = "any",
+    tag: str = "balanced",
     n_queries: int | None = None,
     seed: int = 0,
     tol: float = 1e-3,
+    audio: bool = True,
     save: bool = True,
 ) -> TuneResult:
-    """Tune ``w`` for mean precision@k on ``split`` songs; save the trace, plot and manifest.
-
-    The stored weight is the golden-section optimum unless the grid found a strictly better
-    point (the objective is then not unimodal and the grid's best is the honest choice);
-    ``chosen_by`` says which.
-    """
+    """Tune ``w``, then (with ``audio``, when some query song has audio) ``a``, for precision@k
+    on ``split`` songs; save the traces, the plot and both weights in the manifest."""
     from recsys.evaluate import CandidateTable, Labels, relevance_matrix
     from recsys.recommend import Recommender
 
     if k < 1:
         raise RecsysError(f"k must be at least 1, got {k}")
+    if tag not in TUNE_TAGS:
+        raise RecsysError(f"unknown tag {tag!r}: use {', '.join(TUNE_TAGS)}")
     recommender = Recommender(artifacts)
     labels = Labels.from_songs(artifacts.songs)
     queries = tuning_queries(artifacts.songs, labels, split, tag, n_queries, seed)
     table = CandidateTable.build(recommender, queries, desc="tuning candidates")
-    # Relevance of every candidate, once; a weight then only reorders columns.
-    cand_rel, _ = relevance_matrix(labels, queries, table.rows, tag)
+    # Relevance of every candidate and which queries count, once per tag type; a weight then
+    # only reorders columns.
+    parts = [(t, labels.has(t)[queries]) for t in (("mood", "genre") if tag == "balanced" else (tag,))]
+    scored = [(relevance_matrix(labels, queries, table.rows, t)[0] & table.valid, counts) for t, counts in parts if counts.any()]
 
-    def precision(w: float, fusion: str = "linear") -> float:
-        cols = table.ranked(k, weight=w, fusion=fusion)
-        hits = np.take_along_axis(cand_rel & table.valid, cols, axis=1)
-        return float(hits.sum(axis=1).mean() / k)
+    def precision(w: float, a: float = 0.0, fusion: str = "linear") -> float:
+        cols = table.ranked(k, weight=w, audio_weight=a, fusion=fusion)
+        return float(np.mean([np.take_along_axis(rel, cols, axis=1)[counts].sum(axis=1).mean() / k for rel, counts in scored]))
 
-    golden_w, golden_p, trace = golden_section(precision, 0.0, 1.0, tol=tol)
-    grid = [(round(float(w), 2), precision(float(w))) for w in np.linspace(0.0, 1.0, 21)]
-    grid_w, grid_p = max(grid, key=lambda p: (p[1], -p[0]))
-    w, p, chosen = (grid_w, grid_p, "grid") if grid_p > golden_p + 1e-12 else (golden_w, golden_p, "golden-section")
+    blend = search_weight(precision, tol)
+    tune_audio = audio and bool(recommender.audio.has[queries].any())
+    audio_search = search_weight(lambda a: precision(blend.chosen, a), tol) if tune_audio else None
     result = TuneResult(
-        w=float(w), precision=float(p), golden_w=float(golden_w), golden_precision=float(golden_p), trace=trace, grid=grid,
-        rrf_precision=precision(0.0, "rrf"), k=k, tag=tag, split=split, n_queries=len(queries), chosen_by=chosen,
+        blend=blend, audio=audio_search, rrf_precision=precision(0.0, fusion="rrf"), k=k, tag=tag, split=split, n_queries=len(queries),
     )
     if save:
         _save(artifacts.path, result)
@@ -150,28 +197,33 @@ def _save(directory: Path, result: TuneResult) -> None:
     directory = Path(directory)
     trace_path, plot_path = directory / "tuning.json", directory / "plots" / "tuning.png"
     result.files = {"trace": trace_path.name, "plot": f"plots/{plot_path.name}"}
-    write_json(trace_path, {**result.summary(), "trace": result.trace, "grid": result.grid})
+    traces = {name: {"trace": s.trace, "grid": s.grid} for name, s in (("blend", result.blend), ("audio", result.audio)) if s is not None}
+    write_json(trace_path, {**result.summary(), "traces": traces})
     plot_tuning(result, plot_path)
-    update_manifest(directory, blend_weight=result.w, tuning=result.summary())
+    update_manifest(directory, blend_weight=result.w, audio_weight=result.audio_weight, tuning=result.summary())
 
 
 def plot_tuning(result: TuneResult, path: Path) -> None:
-    """The grid's precision curve with the golden-section evaluations on top (PNG, atomic)."""
+    """Each weight's grid curve with its golden-section evaluations on top (PNG, atomic)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    gw, gp = zip(*result.grid)
-    ax.plot(gw, gp, "-o", ms=3, label="grid (21 points)")
-    tw, tp = zip(*result.trace)
-    ax.scatter(tw, tp, c=range(len(tw)), cmap="viridis", zorder=3, s=18, label="golden-section evaluations")
-    ax.axhline(result.rrf_precision, ls="--", c="grey", label="RRF (no weight)")
-    ax.axvline(result.w, ls=":", c="red", label=f"chosen w = {result.w:.3f}")
-    ax.set_xlabel("w (weight of the embedding cosine)")
-    ax.set_ylabel(f"precision@{result.k} ({result.split}, tag {result.tag})")
-    ax.legend(fontsize=8)
+    searches = [("w (weight of the embedding cosine; a = 0)", result.blend)]
+    if result.audio is not None:
+        searches.append((f"a (weight of the audio similarity; w = {result.w:.3f})", result.audio))
+    fig, axes = plt.subplots(1, len(searches), figsize=(6 * len(searches), 4), squeeze=False)
+    for ax, (label, search) in zip(axes[0], searches):
+        gx, gp = zip(*search.grid)
+        ax.plot(gx, gp, "-o", ms=3, label="grid (21 points)")
+        tx, tp = zip(*search.trace)
+        ax.scatter(tx, tp, c=range(len(tx)), cmap="viridis", zorder=3, s=18, label="golden-section evaluations")
+        ax.axhline(result.rrf_precision, ls="--", c="grey", label="RRF (no weight)")
+        ax.axvline(search.chosen, ls=":", c="red", label=f"chosen {search.chosen:.3f} ({search.chosen_by})")
+        ax.set_xlabel(label)
+        ax.set_ylabel(f"precision@{result.k} ({result.split}, {result.tag})")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

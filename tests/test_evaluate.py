@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_recommend import write_tiny_artifacts
 
-from recsys.artifacts import load_artifacts
+from recsys.artifacts import load_artifacts, update_manifest
 from recsys.errors import RecsysError
 from recsys.evaluate import (
     Labels,
@@ -22,6 +22,7 @@ from recsys.evaluate import (
     relevance_matrix,
     system_rankings,
 )
+from recsys.recommend import Recommender
 
 REL = np.array([[1, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 1, 0, 0, 0]], dtype=bool)
 N_REL = np.array([3, 0, 1])
@@ -88,6 +89,18 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     markdown = (tmp_path / "eval" / "evaluation.md").read_text()
     assert "## mood (2 queries)" in markdown and "| hybrid |" in markdown
     assert (tmp_path / "eval" / "evaluation_p10.png").stat().st_size > 1000
+
+
+def test_hybrid_rankings_are_the_served_ranker_with_its_audio_term(tmp_path) -> None:
+    update_manifest(write_tiny_artifacts(tmp_path / "a"), blend_weight=0.3, audio_weight=0.8)
+    artifacts = load_artifacts(tmp_path / "a")
+    rankings, notes = system_rankings(artifacts, np.array([0, 6]), 5)
+    assert notes["hybrid"]["w"] == 0.3 and notes["hybrid"]["a"] == 0.8
+    served, without = Recommender(artifacts), Recommender(artifacts, audio_weight=0.0)
+    for i, q in enumerate((0, 6)):
+        assert rankings["hybrid"][i].tolist() == [r["row"] for r in served.similar(q, k=5)]
+        assert rankings["hybrid_no_audio"][i].tolist() == [r["row"] for r in without.similar(q, k=5)]
+    assert rankings["hybrid"].tolist() != rankings["hybrid_no_audio"].tolist()  # the term matters here
 
 
 def test_labelled_pool_recommends_only_tagged_songs(tmp_path) -> None:

@@ -75,12 +75,18 @@ def test_similar_filters_and_env_default(artifacts: Path, monkeypatch: pytest.Mo
 def test_tune_and_evaluate_commands(artifacts: Path, tmp_path: Path) -> None:
     tuned = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "-k", "2"])
     assert tuned.exit_code == 0, tuned.output
-    assert "golden-section: w =" in tuned.output and "RRF" in tuned.output
-    assert json.loads((artifacts / "manifest.json").read_text())["tuning"]["k"] == 2
+    assert "w (a = 0): golden-section" in tuned.output and "a (w = " in tuned.output and "RRF" in tuned.output
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    assert manifest["tuning"]["k"] == 2 and manifest["tuning"]["tag"] == "balanced"
+    assert f"audio_weight = {manifest['audio_weight']:.4f}" in tuned.output
+    no_audio = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "-k", "2", "--no-audio"])
+    assert no_audio.exit_code == 0 and "not tuned (--no-audio)" in no_audio.output
+    assert json.loads((artifacts / "manifest.json").read_text())["audio_weight"] == 0.0
     evaluated = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev"), "--bootstrap", "50"])
     assert evaluated.exit_code == 0, evaluated.output
     assert (tmp_path / "ev" / "evaluation.md").is_file()
-    assert runner.invoke(app, ["tune", "--artifacts", str(artifacts), "--tag", "colour"]).exit_code == 2
+    bad_tag = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "--tag", "colour"])
+    assert bad_tag.exit_code == 2 and "unknown tag 'colour'" in bad_tag.output
     self_baseline = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev2"), "--baseline", str(artifacts)])
     assert self_baseline.exit_code == 2 and "drop --baseline" in self_baseline.output
     assert len(self_baseline.output.strip().splitlines()) == 1

@@ -1,5 +1,5 @@
-"""The hybrid ranker on a tiny real artefact directory: the rerank formula by hand, RRF,
-filters, exclusion of the query song and the explanation."""
+"""The hybrid ranker on a tiny real artefact directory: the rerank formula by hand (with and
+without the audio term), RRF, filters, exclusion of the query song and the explanation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from recsys.artifacts import ArtifactWriter, load_artifacts
-from recsys.schema import AUDIO_FEATURES
+from recsys.audio import AudioSpace
+from recsys.schema import AUDIO_FEATURES, CONTINUOUS_FEATURES
 from recsys.dense import DenseIndex
 from recsys.io import write_json
 from recsys.lexical import BM25Index
@@ -95,6 +96,49 @@ def test_linear_rerank_matches_hand_formula(tiny) -> None:
     assert [r["rank"] for r in out] == list(range(1, 8))
 
 
+def _audio_cosines(artifacts, query: int) -> np.ndarray:
+    """Audio cosine of ``query`` to every song, by hand: each continuous feature standardised
+    over the songs that have it, missing -> 0, rows scaled to unit length."""
+    values = artifacts.songs[CONTINUOUS_FEATURES].to_numpy(dtype=float)
+    z = np.nan_to_num((values - np.nanmean(values, axis=0)) / np.nanstd(values, axis=0))
+    norms = np.linalg.norm(z, axis=1)
+    unit = z / np.where(norms > 0, norms, 1.0)[:, None]
+    return unit @ unit[query]
+
+
+def test_audio_term_adds_the_weighted_audio_cosine(tiny) -> None:
+    out = Recommender(tiny, weight=0.3, audio_weight=0.4).similar(0, k=7)
+    tokens = tokenize(TINY[0][6])
+    bm25 = BM25Index.build([tokenize(t[6]) for t in TINY]).scores(tokens)
+    bm25[0] = 0.0
+    cos = np.cos(np.radians([t[7] for t in TINY]) - np.radians(TINY[0][7]))
+    audio = _audio_cosines(tiny, 0)
+    assert audio[7] == 0.0  # the song without audio gets no audio share
+    expected = 0.3 * cos + 0.7 * bm25 / bm25.max() + 0.4 * audio
+    assert [r["row"] for r in out] == sorted(range(1, 8), key=lambda i: (-expected[i], i))
+    for r in out:
+        assert r["score"] == pytest.approx(expected[r["row"]], abs=1e-5)
+        assert r["audio"] == pytest.approx(audio[r["row"]], abs=1e-5)
+    # Free-text queries have no audio: the term is 0 whatever the weight.
+    rec = Recommender(tiny, weight=0.3, audio_weight=1.0)
+    vector = tiny.embeddings[0]
+    with_audio = rec.search_vector(tokens, vector, k=7)
+    assert all(r["audio"] == 0.0 for r in with_audio)
+    assert [r["row"] for r in with_audio] == [r["row"] for r in Recommender(tiny, weight=0.3).search_vector(tokens, vector, k=7)]
+
+
+def test_audio_space_standardises_and_handles_missing_features() -> None:
+    values = np.array([[0.0, 10.0], [1.0, np.nan], [2.0, 30.0], [np.nan, np.nan]])
+    space = AudioSpace(values, ["a", "b"])
+    assert space.has.tolist() == [True, True, True, False]
+    assert space.z[1, 1] == 0.0 and not space.unit[3].any()  # missing -> the mean; no audio -> zero vector
+    assert space.z[:, 0][:3] == pytest.approx([-1.2247449, 0.0, 1.2247449])
+    # Row 1 sits at the mean of both features (b imputed), so it has no direction: cosine 0.
+    assert space.similarity(0, np.array([0, 1, 2, 3])) == pytest.approx([1.0, 0.0, -1.0, 0.0])
+    assert space.differences(0, 2) == [{"feature": "a", "query": 0.0, "song": 2.0, "sd": 2.45}, {"feature": "b", "query": 10.0, "song": 30.0, "sd": 2.0}]
+    assert [d["feature"] for d in space.differences(0, 1)] == ["a"]  # b missing on one side
+
+
 def test_weight_extremes_follow_one_signal(tiny) -> None:
     dense_only = Recommender(tiny, weight=1.0).similar(0, k=3)
     assert [r["row"] for r in dense_only] == [2, 1, 5]  # 10, 30, 45 degrees away
@@ -146,6 +190,8 @@ def test_bad_options_are_one_line_errors(tiny) -> None:
 
     with pytest.raises(RecsysError, match="blend weight"):
         Recommender(tiny, weight=1.5)
+    with pytest.raises(RecsysError, match="audio weight must lie in"):
+        Recommender(tiny, audio_weight=-0.1)
     with pytest.raises(RecsysError, match="fusion"):
         Recommender(tiny, fusion="max")  # type: ignore[arg-type]
     with pytest.raises(RecsysError, match="outside"):

@@ -1,5 +1,5 @@
 """Golden-section search against known functions and against the grid; tuning on a real
-tiny artefact writes the trace, the plot and the manifest's blend weight."""
+tiny artefact writes the traces, the plot and the manifest's blend and audio weights."""
 
 from __future__ import annotations
 
@@ -47,31 +47,53 @@ def test_golden_section_agrees_with_a_fine_grid() -> None:
     assert x == pytest.approx(grid[np.argmax([f(g) for g in grid])], abs=1e-4)
 
 
-def test_tune_blend_writes_trace_plot_and_manifest(tmp_path) -> None:
-    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
-    result = tune_blend(artifacts, k=2, tag="any", seed=0)
-    assert result.n_queries == 3  # the val songs with a tag
-    assert len(result.grid) == 21 and result.grid[0][0] == 0.0 and result.grid[-1][0] == 1.0
-    grid_best = max(p for _, p in result.grid)
-    assert result.precision == pytest.approx(max(grid_best, result.golden_precision))
-    assert 0.0 <= result.w <= 1.0 and 0.0 <= result.rrf_precision <= 1.0
-    # The objective at the chosen weight equals what the served ranker gives at that weight.
-    rec = Recommender(artifacts, weight=result.w)
+def _served_precision(artifacts, queries, k: int, tag: str) -> float:
+    """Mean precision@k of the served ranker (``Recommender.similar`` at the manifest's weights)
+    over ``queries``, by hand: per tag type over the queries carrying it, then averaged."""
     from recsys.evaluate import Labels
 
     labels = Labels.from_songs(artifacts.songs)
-    served = []
-    for q in (1, 2, 3):
-        rows = [r["row"] for r in rec.similar(q, k=2)]
-        served.append(labels.relevant(q, np.array(rows), "any").sum() / 2)
-    assert float(np.mean(served)) == pytest.approx(result.precision)
+    rec = Recommender(artifacts)
+    parts = []
+    for t in ("mood", "genre") if tag == "balanced" else (tag,):
+        hits = [labels.relevant(q, np.array([r["row"] for r in rec.similar(q, k=k)]), t).sum() / k for q in queries if labels.has(t)[q]]
+        parts.append(np.mean(hits))
+    return float(np.mean(parts))
+
+
+@pytest.mark.parametrize("tag", ["balanced", "any"])
+def test_tune_blend_writes_traces_plot_and_both_weights(tmp_path, tag) -> None:
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    result = tune_blend(artifacts, k=2, tag=tag, seed=0)
+    assert result.n_queries == 3  # the val songs with a tag
+    for search in (result.blend, result.audio):
+        assert search is not None
+        assert len(search.grid) == 21 and search.grid[0][0] == 0.0 and search.grid[-1][0] == 1.0
+        assert search.precision == pytest.approx(max(max(p for _, p in search.grid), search.golden_precision))
+        assert 0.0 <= search.chosen <= 1.0
+    # The audio search starts from the chosen w with a = 0, so it can only keep or improve it.
+    assert result.audio.precision >= dict(result.blend.trace + result.blend.grid)[result.w] - 1e-12
+    assert 0.0 <= result.rrf_precision <= 1.0
 
     reloaded = load_artifacts(tmp_path / "a")
     assert reloaded.manifest["blend_weight"] == pytest.approx(result.w)
-    assert reloaded.manifest["tuning"]["k"] == 2
+    assert reloaded.manifest["audio_weight"] == pytest.approx(result.audio_weight)
+    assert reloaded.manifest["tuning"]["k"] == 2 and reloaded.manifest["tuning"]["tag"] == tag
+    # The objective at the stored weights equals what the served ranker gives with them.
+    assert _served_precision(reloaded, (1, 2, 3), 2, tag) == pytest.approx(result.precision)
     trace = json.loads((tmp_path / "a" / "tuning.json").read_text())
-    assert len(trace["grid"]) == 21 and trace["evaluations"] == len(trace["trace"])
+    assert set(trace["traces"]) == {"blend", "audio"}
+    assert len(trace["traces"]["audio"]["grid"]) == 21 and trace["audio"]["evaluations"] == len(trace["traces"]["audio"]["trace"])
     assert (tmp_path / "a" / "plots" / "tuning.png").stat().st_size > 1000
+
+
+def test_tune_blend_without_audio_stores_a_zero_audio_weight(tmp_path) -> None:
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    result = tune_blend(artifacts, k=2, audio=False)
+    assert result.audio is None and result.audio_weight == 0.0 and result.precision == result.blend.precision
+    assert load_artifacts(tmp_path / "a").manifest["audio_weight"] == 0.0
+    with pytest.raises(RecsysError, match="unknown tag 'colour'"):
+        tune_blend(artifacts, tag="colour", save=False)
 
 
 def test_tune_blend_without_queries_is_an_error(tmp_path) -> None:
