@@ -428,6 +428,10 @@ def evaluate_cmd(
             cells = [f"{values[m]['mean']:.3f}" + (f" [{values[m]['low']:.3f}, {values[m]['high']:.3f}]" if m == "precision@10" else "") for m in metrics]
             table.add_row(system, *cells)
         console.print(table)
+        diffs = block.get("hybrid_minus") or {}
+        if diffs:
+            typer.echo("hybrid minus, precision@10 (paired 95% interval): "
+                       + "; ".join(f"{name} {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for name, d in diffs.items()))
     typer.echo(f"wrote {out / 'evaluation.md'}, {out / 'evaluation.json'}, {out / 'evaluation_p10.png'}")
 
 

@@ -8,8 +8,10 @@ normalisation of both scores (Pyserini's hybrid normalises), TF-IDF cosine inste
 the lexical score, TF-IDF candidates instead of BM25 ones, and the fine-tuned encoder's pooled
 cosine as the second signal. For each variant ``w`` is the best of a 21-point grid on
 validation queries (relevant = shares any held-out mood or genre tag, as ``recsys tune``);
-test precision@10 per tag type is then read at that ``w``. The test split only reports. A last
-row gives the served blend at the manifest's tuned ``w`` and ``a`` (``recsys tune``).
+test precision@10 per tag type is then read at that ``w``. The test split only reports. The last
+rows give the served blend at the manifest's tuned ``w`` and ``a`` (``recsys tune``), and the
+same with each song's audio vector handed to another song with audio (a seeded shuffle): a
+control for whether the gain comes from what the features say or from which songs have them.
 
     .venv/bin/python -m bench.fusion runs/real_artifacts
 """
@@ -67,9 +69,11 @@ def blend_inputs(cosine: np.ndarray, lexical: np.ndarray, how: str) -> tuple[np.
     return scaled(cosine), scaled(lexical)
 
 
-def query_candidates(artifacts: Any, tfidf: Any, audio: Any, query: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The union of every source's top N for one query: rows, each signal on them, and which
-    source listed each row."""
+def query_candidates(
+    artifacts: Any, tfidf: Any, audio: dict[str, np.ndarray], query: int
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The union of every source's top N for one query: rows, each signal on them (``audio``
+    names unit audio matrices, each giving a cosine signal), and which source listed each row."""
     lexical, embeddings = artifacts.lexical, np.asarray(artifacts.embeddings)
     bm25 = lexical.scores(lexical.document_tokens(query))
     cosine_tfidf = (tfidf[query] @ tfidf.T).toarray().ravel()
@@ -80,11 +84,14 @@ def query_candidates(artifacts: Any, tfidf: Any, audio: Any, query: int) -> tupl
     top["bm25"] = top["bm25"][bm25[top["bm25"]] > 0]
     rows = np.unique(np.concatenate(list(top.values())))
     pooled = np.asarray(artifacts.pooled)
-    signals = {"cosine": cosine[rows], "bm25": bm25[rows], "tfidf": cosine_tfidf[rows], "pooled": pooled[rows] @ pooled[query], "audio": audio.similarity(query, rows)}
+    signals = {"cosine": cosine[rows], "bm25": bm25[rows], "tfidf": cosine_tfidf[rows], "pooled": pooled[rows] @ pooled[query]}
+    signals.update({name: unit[rows] @ unit[query] for name, unit in audio.items()})
     return rows, signals, {name: np.isin(rows, listed) for name, listed in top.items()}
 
 
-def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: Variant, w: float, a: float = 0.0) -> tuple[float, float]:
+def precision(
+    labels: Any, queries: np.ndarray, found: list, tag: str, variant: Variant, w: float, a: float = 0.0, audio: str = "audio"
+) -> tuple[float, float]:
     """Mean precision@10, and the mean share of the top 10 that carries no ``tag`` label at all
     (counted wrong whatever it sounds like: the sources tag whole datasets)."""
     hits, untagged = [], []
@@ -93,7 +100,7 @@ def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: 
         keep = np.logical_or.reduce([listed[s] for s in variant.sources])
         cosine, lexical = blend_inputs(signals["cosine"][keep], signals[variant.lexical][keep], variant.normalise)
         candidates = rows[keep]
-        top = candidates[np.lexsort((candidates, -(w * cosine + (1.0 - w) * lexical + a * signals["audio"][keep])))[:10]]
+        top = candidates[np.lexsort((candidates, -(w * cosine + (1.0 - w) * lexical + a * signals[audio][keep])))[:10]]
         hits.append(labels.relevant(int(query), top, tag).sum() / 10.0)
         untagged.append((~tagged[top]).sum() / 10.0)
     return (float(np.mean(hits)), float(np.mean(untagged))) if hits else (float("nan"), float("nan"))
@@ -111,6 +118,10 @@ def main() -> None:
 
     artifacts = load_artifacts(args.artifacts)
     served = Recommender(artifacts)
+    with_audio = np.flatnonzero(served.audio.has)
+    shuffled = served.audio.unit.copy()
+    shuffled[with_audio] = shuffled[np.random.default_rng(0).permutation(with_audio)]
+    audio = {"audio": served.audio.unit, "audio_shuffled": shuffled}
     songs, tfidf = artifacts.songs, artifacts.lexical.tfidf_vectors
     labels = Labels.from_songs(songs)
     split = songs["split"].astype("string").fillna("").to_numpy(str)
@@ -121,17 +132,17 @@ def main() -> None:
             task = bar.add_task(f"{s} candidates", total=len(rows), info="")
             found[s] = []
             for q in rows:
-                found[s].append(query_candidates(artifacts, tfidf, served.audio, int(q)))
+                found[s].append(query_candidates(artifacts, tfidf, audio, int(q)))
                 bar.update(task, advance=1)
 
-    def on(s: str, tag: str, variant: Variant, w: float, a: float = 0.0) -> tuple[float, float]:
+    def on(s: str, tag: str, variant: Variant, w: float, a: float = 0.0, audio: str = "audio") -> tuple[float, float]:
         mask = labels.has(tag)[queries[s]]
-        return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, w, a)
+        return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, w, a, audio)
 
-    def row(name: str, variant: Variant, w: float, val_any: float, a: float = 0.0) -> dict[str, Any]:
-        genre, untagged = on("test", "genre", variant, w, a)
+    def row(name: str, variant: Variant, w: float, val_any: float, a: float = 0.0, audio: str = "audio") -> dict[str, Any]:
+        genre, untagged = on("test", "genre", variant, w, a, audio)
         return {"variant": name, "w (val)": w, "a": a, "val any P@10": val_any,
-                "test mood P@10": on("test", "mood", variant, w, a)[0], "test genre P@10": genre, "test genre untagged@10": untagged}
+                "test mood P@10": on("test", "mood", variant, w, a, audio)[0], "test genre P@10": genre, "test genre untagged@10": untagged}
 
     rows: list[dict[str, Any]] = []
     for variant in VARIANTS:
@@ -141,7 +152,8 @@ def main() -> None:
     alone = [("embedding cosine alone (w = 1)", VARIANTS[0], 1.0), ("TF-IDF cosine alone (w = 0)", Variant("", "tfidf", "raw", ("tfidf",)), 0.0)]
     rows += [row(name, variant, w, on("val", "any", variant, w)[0]) for name, variant, w in alone]
     w, a = served.weight, served.audio_weight
-    rows.append(row("served with its audio term (w, a from the manifest)", VARIANTS[0], w, on("val", "any", VARIANTS[0], w, a)[0], a))
+    for name, signal in (("served with its audio term (w, a from the manifest)", "audio"), ("the same, audio vectors shuffled among songs with audio", "audio_shuffled")):
+        rows.append(row(name, VARIANTS[0], w, on("val", "any", VARIANTS[0], w, a, signal)[0], a, signal))
     settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"])}
     report("fusion", rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
 

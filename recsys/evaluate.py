@@ -8,7 +8,9 @@ credit them). ``pool="labelled"`` lets systems recommend only songs carrying the
 scored: real catalogues tag whole sources, so under ``all`` a system whose neighbours come from
 an untagged source (audio features, for one) is penalised for the source, not the music. Metrics use
 binary relevance: precision@k, MAP@k (AP normalised by ``min(k, R)``, R = relevant songs in the
-pool) and nDCG@k, each with a seeded bootstrap 95% interval over queries.
+pool) and nDCG@k, each with a seeded bootstrap 95% interval over queries; the hybrid's
+precision@10 minus each other system's comes with a paired interval (the same resampled
+queries for both).
 
 Systems: ``random`` (seeded), ``tfidf`` (cosine on the lexical TF-IDF vectors), ``bm25`` (the
 query song's own terms against the BM25 index), ``minilm`` (cosine on the off-the-shelf
@@ -374,14 +376,17 @@ def evaluate(
         elif not rankings:
             rankings, notes = system_rankings(artifacts, queries, depth, seed=seed, baseline=baseline)
         results[tag] = {"n_queries": int(mask.sum()), "systems": {}}
+        per_query_p10: dict[str, np.ndarray] = {}
         for name, ranked in rankings.items():
             rel, n_rel = relevance_matrix(labels, tag_queries, ranked if pool == "labelled" else ranked[mask], tag)
+            per_query_p10[name] = precision_at_k(rel, 10)
             metrics: dict[str, Any] = {}
             for k in ks:
                 metrics[f"precision@{k}"] = bootstrap_ci(precision_at_k(rel, k), n_boot=n_boot, seed=seed)
             metrics["map@10"] = bootstrap_ci(average_precision_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
             metrics["ndcg@10"] = bootstrap_ci(ndcg_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
             results[tag]["systems"][name] = {m: {"mean": v[0], "low": v[1], "high": v[2]} for m, v in metrics.items()}
+        results[tag]["hybrid_minus"] = paired_differences(per_query_p10, "hybrid", n_boot=n_boot, seed=seed)
     report = {
         "artifacts": str(artifacts.path), "baseline": str(baseline.path) if baseline is not None else None, "split": split, "pool": pool, "n_songs": len(songs), "n_queries": int(len(queries)),
         "ks": ks, "bootstrap": n_boot, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),
@@ -393,6 +398,21 @@ def evaluate(
         tmp.write_text(markdown_report(report), encoding="utf-8")
     plot_report(report, out / "evaluation_p10.png")
     return report
+
+
+def paired_differences(per_query: dict[str, np.ndarray], reference: str, *, n_boot: int, seed: int) -> dict[str, Any]:
+    """``reference`` minus every other system, per query on the same queries: the mean difference
+    and its bootstrap 95% interval (resampling queries, so the pairing is kept). An interval
+    that excludes 0 is a difference the query sample supports; overlapping per-system intervals
+    say much less."""
+    if reference not in per_query:
+        return {}
+    out = {}
+    for name, values in per_query.items():
+        if name != reference:
+            mean, low, high = bootstrap_ci(per_query[reference] - values, n_boot=n_boot, seed=seed)
+            out[name] = {"mean": mean, "low": low, "high": high}
+    return out
 
 
 def markdown_report(report: dict[str, Any]) -> str:
@@ -408,6 +428,11 @@ def markdown_report(report: dict[str, Any]) -> str:
         for system, values in systems.items():
             cells = [f"{values[m]['mean']:.3f} [{values[m]['low']:.3f}, {values[m]['high']:.3f}]" for m in metrics]
             lines.append(f"| {system} | " + " | ".join(cells) + " |")
+        diffs = block.get("hybrid_minus") or {}
+        if diffs:
+            lines += ["", "Hybrid minus each system, precision@10, paired over the same queries (mean [95% interval]):", ""]
+            lines += ["| " + " | ".join(diffs) + " |", "|---" * len(diffs) + "|"]
+            lines.append("| " + " | ".join(f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for d in diffs.values()) + " |")
     return "\n".join(lines) + "\n"
 
 

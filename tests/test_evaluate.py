@@ -18,6 +18,7 @@ from recsys.evaluate import (
     bootstrap_ci,
     evaluate,
     ndcg_at_k,
+    paired_differences,
     precision_at_k,
     relevance_matrix,
     system_rankings,
@@ -58,6 +59,16 @@ def test_bootstrap_interval() -> None:
     assert bootstrap_ci(values, n_boot=500, seed=3) == (mean, low, high)  # seeded
 
 
+def test_paired_differences_keep_queries_paired() -> None:
+    per_query = {"hybrid": np.array([1.0, 0.0, 1.0, 0.5]), "same": np.array([1.0, 0.0, 1.0, 0.5]), "worse": np.array([0.0, 0.0, 1.0, 0.5])}
+    diffs = paired_differences(per_query, "hybrid", n_boot=200, seed=0)
+    assert set(diffs) == {"same", "worse"}
+    # Identical per-query scores differ by exactly 0 in every resample, whatever their spread.
+    assert diffs["same"] == {"mean": 0.0, "low": 0.0, "high": 0.0}
+    assert diffs["worse"]["mean"] == pytest.approx(0.25) and 0.0 <= diffs["worse"]["low"] <= 0.25 <= diffs["worse"]["high"] <= 1.0
+    assert paired_differences({"x": np.ones(3)}, "hybrid", n_boot=10, seed=0) == {}
+
+
 def test_relevance_by_held_out_tags() -> None:
     songs = pd.DataFrame(
         {"mood": pd.array(["sad", "sad", "happy", None], dtype="string"), "genres": [["rock"], ["pop"], ["rock", "pop"], []]}
@@ -84,10 +95,14 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
         for metric in values.values():
             assert 0.0 <= metric["low"] <= metric["mean"] <= metric["high"] <= 1.0
     assert report["notes"]["audio"]["queries_with_audio"] == 1.0
+    diffs = report["results"]["mood"]["hybrid_minus"]
+    assert set(diffs) == set(systems) - {"hybrid"}
+    p10 = {name: values["precision@10"]["mean"] for name, values in systems.items()}
+    assert diffs["embedding"]["mean"] == pytest.approx(p10["hybrid"] - p10["embedding"])
     saved = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert saved["results"]["genre"]["n_queries"] == 2
     markdown = (tmp_path / "eval" / "evaluation.md").read_text()
-    assert "## mood (2 queries)" in markdown and "| hybrid |" in markdown
+    assert "## mood (2 queries)" in markdown and "| hybrid |" in markdown and "Hybrid minus each system" in markdown
     assert (tmp_path / "eval" / "evaluation_p10.png").stat().st_size > 1000
 
 
