@@ -39,7 +39,7 @@ import pandas as pd
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
 from recsys.progress import progress
-from recsys.recommend import Recommender
+from recsys.recommend import Recommender, linear_scores
 
 TAGS = ("mood", "genre")
 KS = (5, 10, 20)
@@ -201,7 +201,7 @@ class CandidateTable:
         """(q, k) indices into the columns, best first; use with :meth:`take`."""
         if fusion == "rrf":
             return self._order(self._rrf(), k)
-        return self._order(weight * self.cosine + (1.0 - weight) * self.bm25_norm + audio_weight * self.audio, k)
+        return self._order(linear_scores(self.cosine, self.bm25_norm, self.audio, weight, audio_weight), k)
 
     def _rrf(self, k: int = 60) -> np.ndarray:
         def ranks(values: np.ndarray) -> np.ndarray:

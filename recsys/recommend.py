@@ -73,9 +73,10 @@ class Candidates:
         return Candidates(self.rows[keep], self.cosine[keep], self.bm25[keep], self.bm25_norm[keep], self.audio[keep])
 
 
-def linear_scores(cand: Candidates, weight: float, audio_weight: float = 0.0) -> np.ndarray:
-    """``w * cosine + (1 - w) * bm25_norm + a * audio`` per candidate."""
-    return weight * cand.cosine + (1.0 - weight) * cand.bm25_norm + audio_weight * cand.audio
+def linear_scores(cosine: np.ndarray, bm25_norm: np.ndarray, audio: np.ndarray, weight: float, audio_weight: float = 0.0) -> np.ndarray:
+    """``w * cosine + (1 - w) * bm25_norm + a * audio``, elementwise (one query's candidates, or
+    a padded table of many)."""
+    return weight * cosine + (1.0 - weight) * bm25_norm + audio_weight * audio
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -215,7 +216,7 @@ class Recommender:
             if keep.sum() >= k or n >= len(self.songs):
                 break
             n *= 4
-        scores = rrf_scores(cand) if fusion == "rrf" else linear_scores(cand, w, a)
+        scores = rrf_scores(cand) if fusion == "rrf" else linear_scores(cand.cosine, cand.bm25_norm, cand.audio, w, a)
         kept = np.flatnonzero(keep)
         chosen = kept[top_order(scores[kept], cand.rows[kept], k)]
         return cand, chosen, scores[chosen]
