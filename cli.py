@@ -390,9 +390,8 @@ def tune_cmd(
         if search is None:
             typer.echo(f"{name}: not tuned ({'--no-audio' if not audio else 'no query song has audio features'}); a = 0")
             continue
-        grid_x, grid_p = max(search.grid, key=lambda p: (p[1], -p[0]))
         typer.echo(f"{name}: golden-section {search.golden:.4f} -> precision@{k} {search.golden_precision:.4f} ({len(search.trace)} evaluations); "
-                   f"grid best {grid_x:.2f} -> {grid_p:.4f}; kept {search.chosen:.4f} ({search.chosen_by})")
+                   f"grid best {search.grid_best:.2f} -> {search.grid_best_precision:.4f}; kept {search.chosen:.4f} ({search.chosen_by})")
     typer.echo(f"RRF (no weight): precision@{k} {r.rrf_precision:.4f}")
     typer.echo(f"stored blend_weight = {r.w:.4f}, audio_weight = {r.audio_weight:.4f} (precision@{k} {r.precision:.4f}); "
                f"trace {artifacts / r.files['trace']}, plot {artifacts / r.files['plot']}")

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import report
+from recsys.recommend import Recommender, linear_scores
 
 N_CANDIDATES = 100
 GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
@@ -100,7 +101,7 @@ def precision(
         keep = np.logical_or.reduce([listed[s] for s in variant.sources])
         cosine, lexical = blend_inputs(signals["cosine"][keep], signals[variant.lexical][keep], variant.normalise)
         candidates = rows[keep]
-        top = candidates[np.lexsort((candidates, -(w * cosine + (1.0 - w) * lexical + a * signals[audio][keep])))[:10]]
+        top = candidates[np.lexsort((candidates, -linear_scores(cosine, lexical, signals[audio][keep], w, a)))[:10]]
         hits.append(labels.relevant(int(query), top, tag).sum() / 10.0)
         untagged.append((~tagged[top]).sum() / 10.0)
     return (float(np.mean(hits)), float(np.mean(untagged))) if hits else (float("nan"), float("nan"))
@@ -114,7 +115,6 @@ def main() -> None:
     from recsys.artifacts import load_artifacts
     from recsys.evaluate import Labels
     from recsys.progress import progress
-    from recsys.recommend import Recommender
 
     artifacts = load_artifacts(args.artifacts)
     served = Recommender(artifacts)

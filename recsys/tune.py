@@ -75,6 +75,8 @@ class WeightSearch:
     precision: float
     golden: float
     golden_precision: float
+    grid_best: float  # the grid's best point (ties to the lower weight) and its precision
+    grid_best_precision: float
     chosen_by: str  # golden-section, or grid when the grid found a strictly better point
     trace: list[tuple[float, float]]
     grid: list[tuple[float, float]]
@@ -83,8 +85,7 @@ class WeightSearch:
         data = asdict(self)
         data.pop("trace")
         data.pop("grid")
-        grid_x, grid_p = max(self.grid, key=lambda p: (p[1], -p[0]))
-        data.update(grid_best=grid_x, grid_best_precision=grid_p, evaluations=len(self.trace))
+        data["evaluations"] = len(self.trace)
         return data
 
 
@@ -94,9 +95,12 @@ def search_weight(objective: Callable[[float], float], tol: float = 1e-3) -> Wei
     grid = [(round(float(x), 2), objective(float(x))) for x in np.linspace(0.0, 1.0, 21)]
     grid_x, grid_p = max(grid, key=lambda p: (p[1], -p[0]))
     # A strictly better grid point means the objective is not unimodal: the grid is the honest choice.
-    if grid_p > golden_p + 1e-12:
-        return WeightSearch(float(grid_x), float(grid_p), float(golden_x), float(golden_p), "grid", trace, grid)
-    return WeightSearch(float(golden_x), float(golden_p), float(golden_x), float(golden_p), "golden-section", trace, grid)
+    by_grid = grid_p > golden_p + 1e-12
+    chosen, precision = (grid_x, grid_p) if by_grid else (golden_x, golden_p)
+    return WeightSearch(
+        float(chosen), float(precision), float(golden_x), float(golden_p), float(grid_x), float(grid_p),
+        "grid" if by_grid else "golden-section", trace, grid,
+    )
 
 
 @dataclass
