@@ -13,6 +13,13 @@ rows give the served blend at the manifest's tuned ``w`` and ``a`` (``recsys tun
 same with each song's audio vector handed to another song with audio (a seeded shuffle): a
 control for whether the gain comes from what the features say or from which songs have them.
 
+The mood rows try the model's own mood head as a fourth term, ``+ t * p_query . p_candidate``
+(the chance that the two songs share the predicted mood), ``t`` chosen on validation by the
+balanced objective of ``recsys tune`` at the manifest's ``w`` and ``a``; and that agreement alone
+(the embedding cosine breaking ties). The ``untagged@10`` columns give the share of the top 10
+that carries no label of that type: it is counted wrong over all songs, and the training songs,
+whose labels the head has learnt, get the most confident predictions.
+
     .venv/bin/python -m bench.fusion runs/real_artifacts
 """
 
@@ -30,6 +37,8 @@ from recsys.recommend import Recommender, linear_scores
 
 N_CANDIDATES = 100
 GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+MOOD_TERM_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+AGREEMENT_ALONE = 1000.0  # a mood-term weight that leaves the cosine only to break ties
 
 
 @dataclass(frozen=True)
@@ -71,10 +80,11 @@ def blend_inputs(cosine: np.ndarray, lexical: np.ndarray, how: str) -> tuple[np.
 
 
 def query_candidates(
-    artifacts: Any, tfidf: Any, audio: dict[str, np.ndarray], query: int
+    artifacts: Any, tfidf: Any, pairwise: dict[str, np.ndarray], query: int
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The union of every source's top N for one query: rows, each signal on them (``audio``
-    names unit audio matrices, each giving a cosine signal), and which source listed each row."""
+    """The union of every source's top N for one query: rows, each signal on them (``pairwise``
+    names per-song matrices whose rows' dot product with the query's row is a signal: unit audio
+    vectors give a cosine, mood probabilities an agreement), and which source listed each row."""
     lexical, embeddings = artifacts.lexical, np.asarray(artifacts.embeddings)
     bm25 = lexical.scores(lexical.document_tokens(query))
     cosine_tfidf = (tfidf[query] @ tfidf.T).toarray().ravel()
@@ -86,12 +96,12 @@ def query_candidates(
     rows = np.unique(np.concatenate(list(top.values())))
     pooled = np.asarray(artifacts.pooled)
     signals = {"cosine": cosine[rows], "bm25": bm25[rows], "tfidf": cosine_tfidf[rows], "pooled": pooled[rows] @ pooled[query]}
-    signals.update({name: unit[rows] @ unit[query] for name, unit in audio.items()})
+    signals.update({name: matrix[rows] @ matrix[query] for name, matrix in pairwise.items()})
     return rows, signals, {name: np.isin(rows, listed) for name, listed in top.items()}
 
 
 def precision(
-    labels: Any, queries: np.ndarray, found: list, tag: str, variant: Variant, w: float, a: float = 0.0, audio: str = "audio"
+    labels: Any, queries: np.ndarray, found: list, tag: str, variant: Variant, w: float, a: float = 0.0, audio: str = "audio", t: float = 0.0
 ) -> tuple[float, float]:
     """Mean precision@10, and the mean share of the top 10 that carries no ``tag`` label at all
     (counted wrong whatever it sounds like: the sources tag whole datasets)."""
@@ -101,7 +111,8 @@ def precision(
         keep = np.logical_or.reduce([listed[s] for s in variant.sources])
         cosine, lexical = blend_inputs(signals["cosine"][keep], signals[variant.lexical][keep], variant.normalise)
         candidates = rows[keep]
-        top = candidates[np.lexsort((candidates, -linear_scores(cosine, lexical, signals[audio][keep], w, a)))[:10]]
+        scores = linear_scores(cosine, lexical, signals[audio][keep], w, a) + t * signals["mood_agreement"][keep]
+        top = candidates[np.lexsort((candidates, -scores))[:10]]
         hits.append(labels.relevant(int(query), top, tag).sum() / 10.0)
         untagged.append((~tagged[top]).sum() / 10.0)
     return (float(np.mean(hits)), float(np.mean(untagged))) if hits else (float("nan"), float("nan"))
@@ -121,8 +132,8 @@ def main() -> None:
     with_audio = np.flatnonzero(served.audio.has)
     shuffled = served.audio.unit.copy()
     shuffled[with_audio] = shuffled[np.random.default_rng(0).permutation(with_audio)]
-    audio = {"audio": served.audio.unit, "audio_shuffled": shuffled}
     songs, tfidf = artifacts.songs, artifacts.lexical.tfidf_vectors
+    pairwise = {"audio": served.audio.unit, "audio_shuffled": shuffled, "mood_agreement": np.stack(songs["mood_probs"].to_numpy()).astype(np.float64)}
     labels = Labels.from_songs(songs)
     split = songs["split"].astype("string").fillna("").to_numpy(str)
     queries = {s: np.flatnonzero((split == s) & labels.has("any")) for s in ("val", "test")}
@@ -132,17 +143,18 @@ def main() -> None:
             task = bar.add_task(f"{s} candidates", total=len(rows), info="")
             found[s] = []
             for q in rows:
-                found[s].append(query_candidates(artifacts, tfidf, audio, int(q)))
+                found[s].append(query_candidates(artifacts, tfidf, pairwise, int(q)))
                 bar.update(task, advance=1)
 
-    def on(s: str, tag: str, variant: Variant, w: float, a: float = 0.0, audio: str = "audio") -> tuple[float, float]:
+    def on(s: str, tag: str, variant: Variant, w: float, a: float = 0.0, audio: str = "audio", t: float = 0.0) -> tuple[float, float]:
         mask = labels.has(tag)[queries[s]]
-        return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, w, a, audio)
+        return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, w, a, audio, t)
 
-    def row(name: str, variant: Variant, w: float, val_any: float, a: float = 0.0, audio: str = "audio") -> dict[str, Any]:
-        genre, untagged = on("test", "genre", variant, w, a, audio)
-        return {"variant": name, "w (val)": w, "a": a, "val any P@10": val_any,
-                "test mood P@10": on("test", "mood", variant, w, a, audio)[0], "test genre P@10": genre, "test genre untagged@10": untagged}
+    def row(name: str, variant: Variant, w: float, val_any: float, a: float = 0.0, audio: str = "audio", t: float = 0.0) -> dict[str, Any]:
+        mood, mood_untagged = on("test", "mood", variant, w, a, audio, t)
+        genre, genre_untagged = on("test", "genre", variant, w, a, audio, t)
+        return {"variant": name, "w (val)": w, "a": a, "t": t, "val any P@10": val_any, "test mood P@10": mood,
+                "test mood untagged@10": mood_untagged, "test genre P@10": genre, "test genre untagged@10": genre_untagged}
 
     rows: list[dict[str, Any]] = []
     for variant in VARIANTS:
@@ -154,7 +166,12 @@ def main() -> None:
     w, a = served.weight, served.audio_weight
     for name, signal in (("served with its audio term (w, a from the manifest)", "audio"), ("the same, audio vectors shuffled among songs with audio", "audio_shuffled")):
         rows.append(row(name, VARIANTS[0], w, on("val", "any", VARIANTS[0], w, a, signal)[0], a, signal))
-    settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"])}
+    balanced = [np.mean([on("val", tag, VARIANTS[0], w, a, "audio", t)[0] for tag in ("mood", "genre")]) for t in MOOD_TERM_GRID]
+    t = MOOD_TERM_GRID[int(np.argmax(balanced))]
+    rows.append(row("served + t * mood-head agreement (t on val, balanced)", VARIANTS[0], w, on("val", "any", VARIANTS[0], w, a, "audio", t)[0], a, "audio", t))
+    rows.append(row("mood-head agreement alone", VARIANTS[0], 1.0, on("val", "any", VARIANTS[0], 1.0, 0.0, "audio", AGREEMENT_ALONE)[0], 0.0, "audio", AGREEMENT_ALONE))
+    settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"]),
+                "mood_term_grid": list(MOOD_TERM_GRID), "val balanced P@10 per t": [round(float(b), 4) for b in balanced]}
     report("fusion", rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
 
 
