@@ -49,6 +49,7 @@ BM25_DIR = "bm25"
 CLUSTERS = "clusters.json"
 REQUIRED = (SONGS, EMBEDDINGS, EMBEDDING_MEAN)
 DEFAULT_BLEND_WEIGHT = 0.5
+DEFAULT_AUDIO_WEIGHT = 0.0  # until `recsys tune` stores one: the two-signal blend
 # Written by the build itself; update_manifest must not let a caller overwrite them.
 _PROTECTED = frozenset({"format_version", "created", "packages", "hashes"})
 
@@ -112,7 +113,7 @@ class ArtifactWriter:
             "hashes": {**self.hashes, "files": _file_table(stage)},
             "params": self.params,
             "blend_weight": self.blend_weight,
-            "audio_weight": 0.0,
+            "audio_weight": DEFAULT_AUDIO_WEIGHT,
             "tuning": None,
         }
 
@@ -179,6 +180,10 @@ class Artifacts:
     @property
     def blend_weight(self) -> float:
         return float(self.manifest.get("blend_weight", DEFAULT_BLEND_WEIGHT))
+
+    @property
+    def audio_weight(self) -> float:
+        return float(self.manifest.get("audio_weight", DEFAULT_AUDIO_WEIGHT))
 
     @cached_property
     def songs(self) -> pd.DataFrame:

@@ -39,7 +39,7 @@ import pandas as pd
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
 from recsys.progress import progress
-from recsys.recommend import Recommender, linear_scores
+from recsys.recommend import Recommender, linear_scores, rrf_scores
 
 TAGS = ("mood", "genre")
 KS = (5, 10, 20)
@@ -200,18 +200,8 @@ class CandidateTable:
     def ranked(self, k: int, *, weight: float = 0.5, audio_weight: float = 0.0, fusion: str = "linear") -> np.ndarray:
         """(q, k) indices into the columns, best first; use with :meth:`take`."""
         if fusion == "rrf":
-            return self._order(self._rrf(), k)
+            return self._order(rrf_scores(self.cosine, self.bm25, self.valid), k)
         return self._order(linear_scores(self.cosine, self.bm25_norm, self.audio, weight, audio_weight), k)
-
-    def _rrf(self, k: int = 60) -> np.ndarray:
-        def ranks(values: np.ndarray) -> np.ndarray:
-            order = np.argsort(-np.where(self.valid, values, -np.inf), axis=1, kind="stable")
-            out = np.empty(values.shape)
-            np.put_along_axis(out, order, np.broadcast_to(np.arange(1, values.shape[1] + 1), values.shape), axis=1)
-            return out
-
-        lexical = np.where(self.bm25 > 0, 1.0 / (k + ranks(self.bm25)), 0.0)
-        return 1.0 / (k + ranks(self.cosine)) + lexical
 
     def take(self, columns: np.ndarray) -> np.ndarray:
         """Song rows at ``columns`` (-1 where a query had fewer candidates)."""

@@ -39,8 +39,6 @@ from recsys.songtable import SongTable
 
 Fusion = Literal["linear", "rrf"]
 RRF_K = 60
-DEFAULT_WEIGHT = 0.5
-DEFAULT_AUDIO_WEIGHT = 0.0
 N_CANDIDATES = 100
 
 
@@ -79,18 +77,21 @@ def linear_scores(cosine: np.ndarray, bm25_norm: np.ndarray, audio: np.ndarray, 
     return weight * cosine + (1.0 - weight) * bm25_norm + audio_weight * audio
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    # 1-based rank, best first; ties share the order of appearance (stable).
-    order = np.argsort(-values, kind="stable")
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = np.arange(1, len(values) + 1)
+def _ranks(values: np.ndarray, valid: np.ndarray | bool) -> np.ndarray:
+    # 1-based rank along the last axis, best first, invalid entries last; ties keep their
+    # order of appearance (stable).
+    order = np.argsort(-np.where(valid, values, -np.inf), axis=-1, kind="stable")
+    ranks = np.empty(values.shape, dtype=np.float64)
+    np.put_along_axis(ranks, order, np.broadcast_to(np.arange(1, values.shape[-1] + 1, dtype=np.float64), values.shape), axis=-1)
     return ranks
 
 
-def rrf_scores(cand: Candidates, k: int = RRF_K) -> np.ndarray:
-    """Reciprocal rank fusion of the cosine and BM25 rankings of the candidates."""
-    lexical = np.where(cand.bm25 > 0, 1.0 / (k + _ranks(cand.bm25)), 0.0)
-    return 1.0 / (k + _ranks(cand.cosine)) + lexical
+def rrf_scores(cosine: np.ndarray, bm25: np.ndarray, valid: np.ndarray | bool = True, k: int = RRF_K) -> np.ndarray:
+    """Reciprocal rank fusion of the cosine and BM25 rankings of the candidates, along the last
+    axis (one query's candidates, or a padded table of many where ``valid`` marks the real ones);
+    a song without BM25 score gets no lexical share."""
+    lexical = np.where(bm25 > 0, 1.0 / (k + _ranks(bm25, valid)), 0.0)
+    return 1.0 / (k + _ranks(cosine, valid)) + lexical
 
 
 def top_order(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
@@ -113,9 +114,8 @@ class Recommender:
         self.artifacts = artifacts
         self.songs: SongTable = artifacts.table
         self.embeddings: np.ndarray = artifacts.embeddings
-        manifest = artifacts.manifest or {}
-        self.weight = float(weight if weight is not None else manifest.get("blend_weight", DEFAULT_WEIGHT))
-        self.audio_weight = float(audio_weight if audio_weight is not None else manifest.get("audio_weight", DEFAULT_AUDIO_WEIGHT))
+        self.weight = float(weight if weight is not None else artifacts.blend_weight)
+        self.audio_weight = float(audio_weight if audio_weight is not None else artifacts.audio_weight)
         for name, value in (("blend weight", self.weight), ("audio weight", self.audio_weight)):
             if not 0.0 <= value <= 1.0:
                 raise RecsysError(f"{name} must lie in [0, 1], got {value}")
@@ -216,7 +216,7 @@ class Recommender:
             if keep.sum() >= k or n >= len(self.songs):
                 break
             n *= 4
-        scores = rrf_scores(cand) if fusion == "rrf" else linear_scores(cand.cosine, cand.bm25_norm, cand.audio, w, a)
+        scores = rrf_scores(cand.cosine, cand.bm25) if fusion == "rrf" else linear_scores(cand.cosine, cand.bm25_norm, cand.audio, w, a)
         kept = np.flatnonzero(keep)
         chosen = kept[top_order(scores[kept], cand.rows[kept], k)]
         return cand, chosen, scores[chosen]

@@ -106,15 +106,16 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     assert (tmp_path / "eval" / "evaluation_p10.png").stat().st_size > 1000
 
 
-def test_hybrid_rankings_are_the_served_ranker_with_its_audio_term(tmp_path) -> None:
+def test_hybrid_and_rrf_rankings_are_the_served_rankers(tmp_path) -> None:
     update_manifest(write_tiny_artifacts(tmp_path / "a"), blend_weight=0.3, audio_weight=0.8)
     artifacts = load_artifacts(tmp_path / "a")
     rankings, notes = system_rankings(artifacts, np.array([0, 6]), 5)
     assert notes["hybrid"]["w"] == 0.3 and notes["hybrid"]["a"] == 0.8
-    served, without = Recommender(artifacts), Recommender(artifacts, audio_weight=0.0)
+    served, without, rrf = Recommender(artifacts), Recommender(artifacts, audio_weight=0.0), Recommender(artifacts, fusion="rrf")
     for i, q in enumerate((0, 6)):
         assert rankings["hybrid"][i].tolist() == [r["row"] for r in served.similar(q, k=5)]
         assert rankings["hybrid_no_audio"][i].tolist() == [r["row"] for r in without.similar(q, k=5)]
+        assert rankings["rrf"][i].tolist() == [r["row"] for r in rrf.similar(q, k=5)]
     assert rankings["hybrid"].tolist() != rankings["hybrid_no_audio"].tolist()  # the term matters here
 
 
