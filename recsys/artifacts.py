@@ -86,7 +86,6 @@ class ArtifactWriter:
         self.out_dir = Path(out_dir)
         self.params: dict[str, Any] = dict(params or {})
         self.hashes: dict[str, str] = dict(hashes or {})
-        self.blend_weight = DEFAULT_BLEND_WEIGHT
         self._publishing: AbstractContextManager[Path] | None = None
 
     @contextmanager
@@ -112,7 +111,7 @@ class ArtifactWriter:
             "packages": package_versions(),
             "hashes": {**self.hashes, "files": _file_table(stage)},
             "params": self.params,
-            "blend_weight": self.blend_weight,
+            "blend_weight": DEFAULT_BLEND_WEIGHT,
             "audio_weight": DEFAULT_AUDIO_WEIGHT,
             "tuning": None,
         }
