@@ -26,7 +26,7 @@ whose labels the head has learnt, get the most confident predictions.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,16 @@ class Variant:
     lexical: str  # which second signal: bm25, tfidf or pooled
     normalise: str  # how both signals are scaled per query: served, raw, minmax or z (blend_inputs)
     sources: tuple[str, ...]  # which top-N lists make the candidate set
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The weights of one ranking: ``w * cosine + (1 - w) * lexical + a * audio + t * mood agreement``."""
+
+    w: float
+    a: float = 0.0
+    audio: str = "audio"  # which audio vectors: audio, or audio_shuffled for the control
+    t: float = 0.0
 
 
 VARIANTS = [
@@ -100,9 +110,7 @@ def query_candidates(
     return rows, signals, {name: np.isin(rows, listed) for name, listed in top.items()}
 
 
-def precision(
-    labels: Any, queries: np.ndarray, found: list, tag: str, variant: Variant, w: float, a: float = 0.0, audio: str = "audio", t: float = 0.0
-) -> tuple[float, float]:
+def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: Variant, blend: Blend) -> tuple[float, float]:
     """Mean precision@10, and the mean share of the top 10 that carries no ``tag`` label at all
     (counted wrong whatever it sounds like: the sources tag whole datasets)."""
     hits, untagged = [], []
@@ -111,7 +119,7 @@ def precision(
         keep = np.logical_or.reduce([listed[s] for s in variant.sources])
         cosine, lexical = blend_inputs(signals["cosine"][keep], signals[variant.lexical][keep], variant.normalise)
         candidates = rows[keep]
-        scores = linear_scores(cosine, lexical, signals[audio][keep], w, a) + t * signals["mood_agreement"][keep]
+        scores = linear_scores(cosine, lexical, signals[blend.audio][keep], blend.w, blend.a) + blend.t * signals["mood_agreement"][keep]
         top = candidates[np.lexsort((candidates, -scores))[:10]]
         hits.append(labels.relevant(int(query), top, tag).sum() / 10.0)
         untagged.append((~tagged[top]).sum() / 10.0)
@@ -146,30 +154,29 @@ def main() -> None:
                 found[s].append(query_candidates(artifacts, tfidf, pairwise, int(q)))
                 bar.update(task, advance=1)
 
-    def on(s: str, tag: str, variant: Variant, w: float, a: float = 0.0, audio: str = "audio", t: float = 0.0) -> tuple[float, float]:
+    def on(s: str, tag: str, variant: Variant, blend: Blend) -> tuple[float, float]:
         mask = labels.has(tag)[queries[s]]
-        return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, w, a, audio, t)
+        return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, blend)
 
-    def row(name: str, variant: Variant, w: float, val_any: float, a: float = 0.0, audio: str = "audio", t: float = 0.0) -> dict[str, Any]:
-        mood, mood_untagged = on("test", "mood", variant, w, a, audio, t)
-        genre, genre_untagged = on("test", "genre", variant, w, a, audio, t)
-        return {"variant": name, "w (val)": w, "a": a, "t": t, "val any P@10": val_any, "test mood P@10": mood,
-                "test mood untagged@10": mood_untagged, "test genre P@10": genre, "test genre untagged@10": genre_untagged}
+    def row(name: str, variant: Variant, blend: Blend) -> dict[str, Any]:
+        mood, mood_untagged = on("test", "mood", variant, blend)
+        genre, genre_untagged = on("test", "genre", variant, blend)
+        return {"variant": name, "w (val)": blend.w, "a": blend.a, "t": blend.t, "val any P@10": on("val", "any", variant, blend)[0],
+                "test mood P@10": mood, "test mood untagged@10": mood_untagged, "test genre P@10": genre, "test genre untagged@10": genre_untagged}
 
     rows: list[dict[str, Any]] = []
     for variant in VARIANTS:
-        curve = [on("val", "any", variant, float(w))[0] for w in GRID]
-        best = int(np.argmax(curve))
-        rows.append(row(variant.name, variant, float(GRID[best]), curve[best]))
-    alone = [("embedding cosine alone (w = 1)", VARIANTS[0], 1.0), ("TF-IDF cosine alone (w = 0)", Variant("", "tfidf", "raw", ("tfidf",)), 0.0)]
-    rows += [row(name, variant, w, on("val", "any", variant, w)[0]) for name, variant, w in alone]
-    w, a = served.weight, served.audio_weight
-    for name, signal in (("served with its audio term (w, a from the manifest)", "audio"), ("the same, audio vectors shuffled among songs with audio", "audio_shuffled")):
-        rows.append(row(name, VARIANTS[0], w, on("val", "any", VARIANTS[0], w, a, signal)[0], a, signal))
-    balanced = [np.mean([on("val", tag, VARIANTS[0], w, a, "audio", t)[0] for tag in ("mood", "genre")]) for t in MOOD_TERM_GRID]
-    t = MOOD_TERM_GRID[int(np.argmax(balanced))]
-    rows.append(row("served + t * mood-head agreement (t on val, balanced)", VARIANTS[0], w, on("val", "any", VARIANTS[0], w, a, "audio", t)[0], a, "audio", t))
-    rows.append(row("mood-head agreement alone", VARIANTS[0], 1.0, on("val", "any", VARIANTS[0], 1.0, 0.0, "audio", AGREEMENT_ALONE)[0], 0.0, "audio", AGREEMENT_ALONE))
+        curve = [on("val", "any", variant, Blend(float(w)))[0] for w in GRID]
+        rows.append(row(variant.name, variant, Blend(float(GRID[int(np.argmax(curve))]))))
+    rows.append(row("embedding cosine alone (w = 1)", VARIANTS[0], Blend(1.0)))
+    rows.append(row("TF-IDF cosine alone (w = 0)", Variant("", "tfidf", "raw", ("tfidf",)), Blend(0.0)))
+    served_blend = Blend(served.weight, served.audio_weight)
+    rows.append(row("served with its audio term (w, a from the manifest)", VARIANTS[0], served_blend))
+    rows.append(row("the same, audio vectors shuffled among songs with audio", VARIANTS[0], replace(served_blend, audio="audio_shuffled")))
+    balanced = [np.mean([on("val", tag, VARIANTS[0], replace(served_blend, t=t))[0] for tag in ("mood", "genre")]) for t in MOOD_TERM_GRID]
+    best_t = MOOD_TERM_GRID[int(np.argmax(balanced))]
+    rows.append(row("served + t * mood-head agreement (t on val, balanced)", VARIANTS[0], replace(served_blend, t=best_t)))
+    rows.append(row("mood-head agreement alone", VARIANTS[0], Blend(1.0, t=AGREEMENT_ALONE)))
     settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"]),
                 "mood_term_grid": list(MOOD_TERM_GRID), "val balanced P@10 per t": [round(float(b), 4) for b in balanced]}
     report("fusion", rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)

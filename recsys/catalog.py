@@ -16,7 +16,7 @@ import pandas as pd
 from recsys.errors import RecsysError
 from recsys.io import atomic_path
 from recsys.schema import CONTINUOUS_FEATURES, CATEGORICAL_FEATURES, MOODS, SPLITS, STRING_COLUMNS, LIST_COLUMNS, COLUMNS, REQUIRED_COLUMNS
-from recsys.text import normalize_text
+from recsys.text import normalize_text, tidy_name
 
 CATALOG_FORMAT_VERSION = 1
 
@@ -78,7 +78,8 @@ def _as_list(value: object) -> list[str]:
 def conform(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with exactly the canonical columns, in order, with canonical dtypes.
 
-    Missing optional columns are added empty; list columns become lists of strings.
+    Missing optional columns are added empty; list columns become lists of strings; titles and
+    artists lose invisible characters and repeated spaces (their song ids do not change).
     """
     out = pd.DataFrame(index=df.index)
     for col in COLUMNS:
@@ -90,6 +91,8 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = None
     for col in LIST_COLUMNS:
         out[col] = out[col].map(_as_list)
+    for col in ("title", "artist"):
+        out[col] = out[col].map(tidy_name, na_action="ignore")
     for col in STRING_COLUMNS:
         out[col] = out[col].astype("string")
     out["year"] = pd.to_numeric(out["year"], errors="coerce").astype("Int64")

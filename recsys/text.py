@@ -67,6 +67,16 @@ _DASH_SUFFIX = re.compile(
     r"\s+-\s+.*\b(remaster(ed)?|live|version|edit|mix|remix|mono|stereo|acoustic|demo)\b.*$", re.IGNORECASE
 )
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def tidy_name(text: object) -> str | None:
+    """A title or artist as it should be shown: invisible format characters removed (the sources
+    carry zero-width spaces, which also break table alignment), whitespace runs collapsed."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    visible = "".join(ch for ch in str(text) if unicodedata.category(ch) not in ("Cf", "Cc"))
+    return _WHITESPACE.sub(" ", visible).strip()
 
 
 def normalize_text(text: object) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys.catalog import load_catalog
+from recsys.catalog import conform, load_catalog, song_id
 from recsys.schema import COLUMNS
 from recsys.errors import RecsysError
 from recsys.sources import import_sources
@@ -146,3 +146,14 @@ def test_import_is_deterministic(tmp_path: Path) -> None:
     a, b = import_sources([path]), import_sources([path])
     pd.testing.assert_frame_equal(a, b)
     assert set(a["split"]) == {"train", "val", "test"}
+
+
+def test_titles_and_artists_lose_invisible_characters_but_keep_their_ids() -> None:
+    raw = pd.DataFrame({"title": ["\u200b\u200bno tears left to cry", "Goin  Home ", None],
+                        "artist": ["Ariana\u200e Grande", "Dr  Dog", "x"]})
+    raw["song_id"] = [song_id(a, t) for a, t in zip(raw["artist"], raw["title"])]
+    tidy = conform(raw)
+    assert tidy["title"].tolist()[:2] == ["no tears left to cry", "Goin Home"]
+    assert pd.isna(tidy["title"][2])
+    assert tidy["artist"].tolist() == ["Ariana Grande", "Dr Dog", "x"]
+    assert [song_id(a, t) for a, t in zip(tidy["artist"][:2], tidy["title"][:2])] == raw["song_id"][:2].tolist()
