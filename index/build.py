@@ -93,7 +93,7 @@ def build_index(
     embedder = load_embedder(model_path)
     plain = isinstance(embedder, PlainEncoder)
     if not plain:
-        from training.train import check_label_sets
+        from training.labels import check_label_sets
 
         check_label_sets(catalog, embedder.config, str(catalog_path))
     model_dir = embedder.path if plain else Path(model_path)  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ from recsys.errors import RecsysError
 from training.model import load_model
 import numpy as np
 
-from training.train import Labels, fit, genre_thresholds, prepare, score_tasks, train
+from training.labels import Labels, genre_thresholds, score_tasks
+from training.train import fit, prepare, train
 
 FAST = dict(max_length=32, max_chunks=1, topics_k=3, lda_passes=1, min_genre_songs=3, device="cpu")
 

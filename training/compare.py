@@ -22,7 +22,8 @@ from recsys.io import atomic_path, write_json
 from recsys.text import tokenize
 from training.model import TBert
 from training.runtime import resolve_device
-from training.train import Labels, check_model_out, fit, genre_thresholds, predict, prepare, save_checkpoint, score_tasks
+from training.labels import Labels, genre_thresholds, score_tasks
+from training.train import check_model_out, fit, predict, prepare, save_checkpoint
 
 VARIANTS = ["majority", "tfidf_logreg", "audio_only", "simple_bert", "finetuned_encoder", "tbert"]
 TASK_TITLES = {"mood_binary": "Mood: happy vs sad", "mood": "Mood: all classes", "genre": "Genre (multi-label)"}

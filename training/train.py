@@ -1,5 +1,5 @@
-"""Training the tBERT model: label vocabularies, side inputs, the frozen-layer cache, the
-AdamW loop with warm-up, clipping and early stopping, and the metrics every variant reports.
+"""Training the tBERT model: side inputs, the frozen-layer cache, and the AdamW loop with
+warm-up, clipping and early stopping (labels and metrics: :mod:`training.labels`).
 
 CPU cost is dominated by the encoder. With ``freeze_layers=N`` the embeddings and the lower N
 layers run once per chunk under ``torch.inference_mode`` and their token states are kept (fp16)
@@ -21,17 +21,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsys.schema import MOODS
 from recsys.errors import RecsysError
 from recsys.progress import progress
 from training.encoding import Chunks, chunk_token_ids, pad_batch
+from training.labels import Labels, encode_labels, genre_thresholds, label_sets, score_tasks
 from training.model import TBert, build_encoder, masked_losses, pool_songs, read_config, save_model
 from training.runtime import autocast, resolve_device, resolve_precision
-
-# Candidate decision thresholds for each genre's sigmoid, chosen on the validation split. One
-# fixed 0.5 suits no model here: positive weights and the weighted sampler lift rare genres'
-# probabilities, and a calibrated model's rare-genre probabilities rarely reach 0.5.
-THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
 
 def set_seed(seed: int) -> None:
@@ -39,150 +34,6 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-# --- labels -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Labels:
-    """Label arrays aligned with catalogue rows: ``mood`` is -1 where unknown."""
-
-    moods: list[str]
-    genres: list[str]
-    mood: np.ndarray  # (n,) int64
-    genre: np.ndarray  # (n, n_genres) float32
-    has_genre: np.ndarray  # (n,) bool
-
-    @property
-    def labelled(self) -> np.ndarray:
-        return (self.mood >= 0) | self.has_genre
-
-
-def label_sets(catalog: pd.DataFrame, min_genre_songs: int) -> tuple[list[str], list[str]]:
-    """Moods (canonical order) and genres with at least ``min_genre_songs`` training songs."""
-    train = catalog[catalog["split"] == "train"]
-    present = set(train["mood"].dropna().astype(str))
-    moods = [m for m in MOODS if m in present]
-    counts = pd.Series([g for gs in train["genres"] for g in gs], dtype=object).value_counts()
-    genres = sorted(str(g) for g, c in counts.items() if c >= min_genre_songs)
-    if len(moods) == 1:
-        moods = []  # one class teaches nothing
-    return moods, genres
-
-
-def check_label_sets(catalog: pd.DataFrame, config: dict[str, Any], source: str) -> None:
-    """Raise when a labelled catalogue's mood or genre classes (by the rule training uses) differ
-    from a checkpoint's: its probabilities would be read against the wrong names. A catalogue
-    without labels is embedded as it is."""
-    if catalog["mood"].isna().all() and not catalog["genres"].map(len).any():
-        return
-    moods, genres = label_sets(catalog, int(config.get("train", {}).get("min_genre_songs", 20)))
-    if moods == config.get("moods") and genres == config.get("genres"):
-        return
-    diffs = []
-    for task, ours, theirs in (("moods", moods, config.get("moods", [])), ("genres", genres, config.get("genres", []))):
-        only_ours, only_theirs = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
-        if only_ours or only_theirs:
-            diffs.append(f"{task} only in the catalogue {only_ours}, only in the checkpoint {only_theirs}")
-    raise RecsysError(f"{source}: label set differs from the checkpoint's ({'; '.join(diffs)}); train a model on this catalogue")
-
-
-def encode_labels(catalog: pd.DataFrame, moods: Sequence[str], genres: Sequence[str]) -> Labels:
-    mood_index = {m: i for i, m in enumerate(moods)}
-    mood = np.array([mood_index.get(str(m), -1) if pd.notna(m) else -1 for m in catalog["mood"]], dtype=np.int64)
-    genre_index = {g: i for i, g in enumerate(genres)}
-    genre = np.zeros((len(catalog), len(genres)), dtype=np.float32)
-    for row, gs in enumerate(catalog["genres"]):
-        for g in gs:
-            if g in genre_index:
-                genre[row, genre_index[g]] = 1.0
-    return Labels(list(moods), list(genres), mood, genre, genre.sum(axis=1) > 0)
-
-
-# --- metrics ------------------------------------------------------------------------------------
-
-
-def _single_label(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
-
-    labels = list(range(len(classes)))
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    micro = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="micro", zero_division=0)
-    return {
-        "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "precision": float(np.mean(p)),
-        "recall": float(np.mean(r)),
-        "micro_f1": float(micro[2]),
-        "macro_f1": float(np.mean(f)),
-        "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, c in enumerate(classes)},
-        "classes": classes,
-        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
-    }
-
-
-def genre_thresholds(labels: Labels, rows: np.ndarray, genre_probs: np.ndarray | None) -> np.ndarray:
-    """Per-genre thresholds maximising F1 on ``rows`` (validation songs, probabilities aligned
-    with ``rows``); 0.5 for a genre without positives there. Ties go to the lowest threshold."""
-    thresholds = np.full(len(labels.genres), 0.5)
-    has = labels.has_genre[rows]
-    if genre_probs is None or not has.any():
-        return thresholds
-    truth = labels.genre[rows][has] > 0
-    probs = genre_probs[has]
-    for g in range(len(labels.genres)):
-        if not truth[:, g].any():
-            continue
-        pred = probs[:, g][None, :] >= THRESHOLD_GRID[:, None]  # (grid, songs)
-        tp = (pred & truth[:, g]).sum(axis=1)
-        f1 = 2 * tp / (pred.sum(axis=1) + truth[:, g].sum())
-        thresholds[g] = THRESHOLD_GRID[int(np.argmax(f1))]
-    return thresholds
-
-
-def score_tasks(
-    labels: Labels, rows: np.ndarray, mood_probs: np.ndarray | None, genre_probs: np.ndarray | None, thresholds: np.ndarray | None = None
-) -> dict[str, Any]:
-    """Metrics on catalogue ``rows`` from per-row probabilities (aligned with ``rows``).
-
-    Tasks: ``mood_binary`` (happy vs sad songs, predicted by the larger of the two mood
-    probabilities), ``mood`` (all mood classes, when there are more than the two), ``genre``
-    (multi-label at per-genre ``thresholds``, 0.5 when not given; accuracy is exact-set match).
-    """
-    out: dict[str, Any] = {}
-    mood = labels.mood[rows]
-    if mood_probs is not None and labels.moods:
-        if {"happy", "sad"} <= set(labels.moods):
-            h, s = labels.moods.index("happy"), labels.moods.index("sad")
-            keep = (mood == h) | (mood == s)
-            if keep.any():
-                truth = (mood[keep] == s).astype(np.int64)
-                pred = (mood_probs[keep, s] > mood_probs[keep, h]).astype(np.int64)
-                out["mood_binary"] = _single_label(truth, pred, ["happy", "sad"])
-        if len(labels.moods) > 2 and (mood >= 0).any():
-            keep = mood >= 0
-            out["mood"] = _single_label(mood[keep], mood_probs[keep].argmax(axis=1), labels.moods)
-    has = labels.has_genre[rows]
-    if genre_probs is not None and labels.genres and has.any():
-        from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
-        truth = labels.genre[rows][has].astype(np.int64)
-        cut = np.full(len(labels.genres), 0.5) if thresholds is None else thresholds
-        pred = (genre_probs[has] >= cut).astype(np.int64)
-        p, r, f, s = precision_recall_fscore_support(truth, pred, zero_division=0)
-        micro = precision_recall_fscore_support(truth, pred, average="micro", zero_division=0)
-        out["genre"] = {
-            "n": int(has.sum()),
-            "accuracy": float(accuracy_score(truth, pred)),
-            "precision": float(np.mean(p)),
-            "recall": float(np.mean(r)),
-            "micro_f1": float(micro[2]),
-            "macro_f1": float(np.mean(f)),
-            "per_class": {g: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, g in enumerate(labels.genres)},
-            "classes": labels.genres,
-        }
-    return out
 
 
 # --- prepared inputs and the frozen-layer cache --------------------------------------------------
