@@ -70,10 +70,14 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _WHITESPACE = re.compile(r"\s+")
 
 
+def _missing(text: object) -> bool:
+    return text is None or (isinstance(text, float) and math.isnan(text))
+
+
 def tidy_name(text: object) -> str | None:
     """A title or artist as it should be shown: invisible format characters removed (the sources
     carry zero-width spaces, which also break table alignment), whitespace runs collapsed."""
-    if text is None or (isinstance(text, float) and math.isnan(text)):
+    if _missing(text):
         return None
     visible = "".join(ch for ch in str(text) if unicodedata.category(ch) not in ("Cf", "Cc"))
     return _WHITESPACE.sub(" ", visible).strip()
@@ -85,7 +89,7 @@ def normalize_text(text: object) -> str:
     Drops "feat./ft." credits, bracketed suffixes such as "(Remastered 2011)" and dash suffixes
     such as " - Live at Wembley"; a leading "the " is dropped so "The Beatles" meets "Beatles".
     """
-    if text is None or (isinstance(text, float) and math.isnan(text)):
+    if _missing(text):
         return ""
     s = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii").lower()
     s = s.replace("&", " and ")

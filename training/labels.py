@@ -82,23 +82,33 @@ def encode_labels(catalog: pd.DataFrame, moods: Sequence[str], genres: Sequence[
 # --- metrics ------------------------------------------------------------------------------------
 
 
-def _single_label(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+def _classification_metrics(truth: np.ndarray, pred: np.ndarray, classes: list[str], labels: list[int] | None = None) -> dict[str, Any]:
+    """Accuracy, macro precision/recall/F1, micro F1 and per-class figures; single-label class
+    indices with ``labels`` (every class, even one absent here), multi-label indicator matrices
+    without."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-    labels = list(range(len(classes)))
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    micro = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="micro", zero_division=0)
+    p, r, f, s = precision_recall_fscore_support(truth, pred, labels=labels, zero_division=0)
+    micro = precision_recall_fscore_support(truth, pred, labels=labels, average="micro", zero_division=0)
     return {
-        "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "n": int(len(truth)),
+        "accuracy": float(accuracy_score(truth, pred)),
         "precision": float(np.mean(p)),
         "recall": float(np.mean(r)),
         "micro_f1": float(micro[2]),
         "macro_f1": float(np.mean(f)),
         "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, c in enumerate(classes)},
         "classes": classes,
-        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+
+
+def _single_label(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    from sklearn.metrics import confusion_matrix
+
+    labels = list(range(len(classes)))
+    metrics = _classification_metrics(y_true, y_pred, classes, labels)
+    metrics["confusion"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    return metrics
 
 
 def genre_thresholds(labels: Labels, rows: np.ndarray, genre_probs: np.ndarray | None) -> np.ndarray:
@@ -144,21 +154,8 @@ def score_tasks(
             out["mood"] = _single_label(mood[keep], mood_probs[keep].argmax(axis=1), labels.moods)
     has = labels.has_genre[rows]
     if genre_probs is not None and labels.genres and has.any():
-        from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-
         truth = labels.genre[rows][has].astype(np.int64)
         cut = np.full(len(labels.genres), 0.5) if thresholds is None else thresholds
         pred = (genre_probs[has] >= cut).astype(np.int64)
-        p, r, f, s = precision_recall_fscore_support(truth, pred, zero_division=0)
-        micro = precision_recall_fscore_support(truth, pred, average="micro", zero_division=0)
-        out["genre"] = {
-            "n": int(has.sum()),
-            "accuracy": float(accuracy_score(truth, pred)),
-            "precision": float(np.mean(p)),
-            "recall": float(np.mean(r)),
-            "micro_f1": float(micro[2]),
-            "macro_f1": float(np.mean(f)),
-            "per_class": {g: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, g in enumerate(labels.genres)},
-            "classes": labels.genres,
-        }
+        out["genre"] = _classification_metrics(truth, pred, labels.genres)
     return out
