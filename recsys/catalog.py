@@ -16,7 +16,7 @@ import pandas as pd
 from recsys.errors import RecsysError
 from recsys.io import atomic_path
 from recsys.schema import CONTINUOUS_FEATURES, CATEGORICAL_FEATURES, MOODS, SPLITS, STRING_COLUMNS, LIST_COLUMNS, COLUMNS, REQUIRED_COLUMNS
-from recsys.text import normalize_text, tidy_name
+from recsys.text import normalize_text, strip_lyric_annotations, tidy_name
 
 CATALOG_FORMAT_VERSION = 1
 
@@ -79,7 +79,8 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with exactly the canonical columns, in order, with canonical dtypes.
 
     Missing optional columns are added empty; list columns become lists of strings; titles and
-    artists lose invisible characters and repeated spaces (their song ids do not change).
+    artists lose invisible characters and repeated spaces (their song ids do not change); lyrics
+    lose the lyric sites' bracketed annotations ("[Chorus: Ariana Grande]", "[x2]").
     """
     out = pd.DataFrame(index=df.index)
     for col in COLUMNS:
@@ -93,6 +94,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].map(_as_list)
     for col in ("title", "artist"):
         out[col] = out[col].map(tidy_name, na_action="ignore")
+    out["lyrics"] = out["lyrics"].map(strip_lyric_annotations, na_action="ignore")
     for col in STRING_COLUMNS:
         out[col] = out[col].astype("string")
     out["year"] = pd.to_numeric(out["year"], errors="coerce").astype("Int64")

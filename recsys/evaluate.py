@@ -8,7 +8,9 @@ credit them). ``pool="labelled"`` lets systems recommend only songs carrying the
 scored: real catalogues tag whole sources, so under ``all`` a system whose neighbours come from
 an untagged source (audio features, for one) is penalised for the source, not the music. Metrics use
 binary relevance: precision@k, MAP@k (AP normalised by ``min(k, R)``, R = relevant songs in the
-pool) and nDCG@k, each with a seeded bootstrap 95% interval over queries; the hybrid's
+pool) and nDCG@k, each with a seeded bootstrap 95% interval over queries, plus same-artist@10, the
+share of the top 10 by the query's own artist (tags often follow the artist, so this bounds how
+much of a system's precision the artist alone could carry); the hybrid's
 precision@10 minus each other system's comes with a paired interval (the same resampled
 queries for both).
 
@@ -40,6 +42,7 @@ from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
 from recsys.progress import progress
 from recsys.recommend import Recommender, linear_scores, rrf_scores
+from recsys.text import normalize_text
 
 TAGS = ("mood", "genre")
 KS = (5, 10, 20)
@@ -71,6 +74,15 @@ def ndcg_at_k(rel: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
     ideal_cum = np.concatenate([[0.0], np.cumsum(discounts)])
     idcg = ideal_cum[np.minimum(k, np.asarray(n_relevant, dtype=np.int64))]
     return np.divide(dcg, idcg, out=np.zeros(len(top)), where=idcg > 0)
+
+
+def same_artist_at_k(ranked: np.ndarray, queries: np.ndarray, artist_keys: np.ndarray, k: int) -> np.ndarray:
+    """Per query: the fraction of the top ``k`` of ``ranked`` (rows, -1 = empty) whose artist key
+    equals the query's; songs without an artist (key "") never count as the same artist."""
+    top = ranked[:, :k]
+    query_keys = artist_keys[queries][:, None]
+    same = (top >= 0) & (artist_keys[np.maximum(top, 0)] == query_keys) & (query_keys != "")
+    return same.sum(axis=1) / float(k)
 
 
 def bootstrap_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
@@ -347,6 +359,7 @@ def evaluate(
         check_baseline(artifacts, baseline)
     songs = artifacts.songs
     labels = Labels.from_songs(songs)
+    artist_keys = np.array([normalize_text(a) for a in songs["artist"]], dtype=object)
     in_split = (songs["split"].astype("string") == split).fillna(False).to_numpy(bool)
     queries = np.flatnonzero(in_split & labels.has("any"))
     if len(queries) == 0:
@@ -368,13 +381,15 @@ def evaluate(
         results[tag] = {"n_queries": int(mask.sum()), "systems": {}}
         per_query_p10: dict[str, np.ndarray] = {}
         for name, ranked in rankings.items():
-            rel, n_rel = relevance_matrix(labels, tag_queries, ranked if pool == "labelled" else ranked[mask], tag)
+            tag_ranked = ranked if pool == "labelled" else ranked[mask]
+            rel, n_rel = relevance_matrix(labels, tag_queries, tag_ranked, tag)
             per_query_p10[name] = precision_at_k(rel, 10)
             metrics: dict[str, Any] = {}
             for k in ks:
                 metrics[f"precision@{k}"] = bootstrap_ci(precision_at_k(rel, k), n_boot=n_boot, seed=seed)
             metrics["map@10"] = bootstrap_ci(average_precision_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
             metrics["ndcg@10"] = bootstrap_ci(ndcg_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
+            metrics["same-artist@10"] = bootstrap_ci(same_artist_at_k(tag_ranked, tag_queries, artist_keys, 10), n_boot=n_boot, seed=seed)
             results[tag]["systems"][name] = {m: {"mean": v[0], "low": v[1], "high": v[2]} for m, v in metrics.items()}
         results[tag]["hybrid_minus"] = paired_differences(per_query_p10, "hybrid", n_boot=n_boot, seed=seed)
     report = {

@@ -83,6 +83,51 @@ def tidy_name(text: object) -> str | None:
     return _WHITESPACE.sub(" ", visible).strip()
 
 
+# Lyric sites annotate lyrics in brackets: section headers, often with the singer ("[Chorus: Ariana
+# Grande]", "[Verse 2 - LL Cool J]"), repeat marks ("[x2]", "(Chorus x2)") and transcription notes
+# ("[?]", "[Inaudible]"). Left in, the singers' names become lyric terms for BM25, TF-IDF and LDA
+# and reach the encoder. Brackets also hold sung lines ("[come on baby let me kiss you]") and bare
+# singer names ("[Ludacris]"), which nothing in the text tells apart, so those are kept.
+_BRACKET_SPAN = re.compile(r"\[([^\[\]\n]*)\]|\(([^()\n]*)\)")
+# Words that open a section header, which may go on to name the singers.
+_SECTION_WORDS = frozenset(
+    """
+    chorus verse vers verso hook bridge ponte intro outro pre post prechorus postchorus prehook posthook
+    refrain refräng ref interlude interlúdio instrumental solo repeat breakdown skit speech spoken dialogue coro estribillo
+    escribillo refrao refrão couplet refreng strofa ritornello preritornello omkvæd nakarat хук припев
+    estrofa letra куплет inaudible incomprehensible unintelligible
+    """.split()
+)
+# Words that are an annotation only when the whole bracket is made of them ("[Guitar Solo]",
+# "[Part 2]"); they also open sung lines ("[Drop it like it's hot]").
+_LABEL_WORDS = _SECTION_WORDS | {"part", "guitar", "drop", "break", "buildup", "fade", "fades", "out"}
+_REPEAT_MARK = re.compile(r"^(?:x|\*)?\d+x?$|^[ivx]+$")
+_ANNOTATION_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+
+
+def _is_annotation(inner: str, square: bool) -> bool:
+    words = [w.replace("-", "") for w in _ANNOTATION_WORD.findall(inner.lower())]
+    if not any(ch.isalpha() for ch in inner) or (words and all(w in _LABEL_WORDS or _REPEAT_MARK.match(w) for w in words)):
+        return True
+    # A header naming who sings: "[Chorus: ...]", "[Verse 1 - ...]", "[Barbra:]"; square brackets only,
+    # since parentheses hold far more sung asides.
+    label = re.split(r":| - ", inner, maxsplit=1)[0]
+    return square and bool(words) and (words[0] in _SECTION_WORDS or (":" in inner and 0 < len(label.split()) <= 4))
+
+
+def strip_lyric_annotations(text: object) -> str | None:
+    """Lyrics without the lyric sites' bracketed annotations (section headers, singer credits,
+    repeat marks, transcription notes); sung lines in brackets stay."""
+    if _missing(text):
+        return None
+
+    def keep_or_drop(match: re.Match[str]) -> str:
+        square = match.group(1) is not None
+        return "" if _is_annotation(match.group(1) if square else match.group(2), square) else match.group(0)
+
+    return _BRACKET_SPAN.sub(keep_or_drop, str(text))
+
+
 def normalize_text(text: object) -> str:
     """Fold a title or artist for matching: Unicode NFKD, ASCII, lower case, punctuation removed.
 

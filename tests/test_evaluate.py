@@ -21,6 +21,7 @@ from recsys.evaluate import (
     paired_differences,
     precision_at_k,
     relevance_matrix,
+    same_artist_at_k,
     system_rankings,
 )
 from recsys.recommend import Recommender
@@ -48,6 +49,14 @@ def test_ndcg_at_k() -> None:
     np.testing.assert_allclose(ndcg_at_k(REL, N_REL, 5), [(1 + 0.5) / idcg3, 0.0, 1 / np.log2(3)])
     perfect = np.array([[1, 1, 0]], dtype=bool)
     np.testing.assert_allclose(ndcg_at_k(perfect, np.array([2]), 3), [1.0])
+
+
+def test_same_artist_at_k() -> None:
+    keys = np.array(["abba", "abba", "queen", "", "", "abba"], dtype=object)
+    ranked = np.array([[1, 2, 5, -1], [4, 0, 1, 2], [0, 1, 5, 3]])
+    # q0 (abba): rows 1 and 5 of 4 slots; q3 (no artist): never; q2 (queen): none of its list.
+    np.testing.assert_allclose(same_artist_at_k(ranked, np.array([0, 3, 2]), keys, 4), [0.5, 0.0, 0.0])
+    np.testing.assert_allclose(same_artist_at_k(ranked, np.array([0, 3, 2]), keys, 2), [0.5, 0.0, 0.0])
 
 
 def test_bootstrap_interval() -> None:
@@ -91,6 +100,8 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     # Embedding neighbours of row 0 (0 deg) are rows 2, 1, 5, 7, 6: two sad songs in the top 5;
     # row 6 is the only angry song, so its precision is 0.
     assert systems["embedding"]["precision@5"]["mean"] == pytest.approx((2 / 5 + 0) / 2)
+    # Row 6's only same-artist song (row 2, Cid Red) is among the 7 others listed; row 0 has none.
+    assert systems["embedding"]["same-artist@10"]["mean"] == pytest.approx((0 + 1 / 10) / 2)
     for values in systems.values():
         for metric in values.values():
             assert 0.0 <= metric["low"] <= metric["mean"] <= metric["high"] <= 1.0

@@ -13,6 +13,7 @@ from recsys.schema import COLUMNS
 from recsys.errors import RecsysError
 from recsys.sources import import_sources
 from recsys.sources.tags import load_tag_table
+from recsys.text import tokenize
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -157,3 +158,13 @@ def test_titles_and_artists_lose_invisible_characters_but_keep_their_ids() -> No
     assert pd.isna(tidy["title"][2])
     assert tidy["artist"].tolist() == ["Ariana Grande", "Dr Dog", "x"]
     assert [song_id(a, t) for a, t in zip(tidy["artist"][:2], tidy["title"][:2])] == raw["song_id"][:2].tolist()
+
+
+def test_lyrics_lose_bracketed_annotations_but_keep_sung_brackets() -> None:
+    lyrics = ("[Verse 1: Ariana Grande]\nright now I'm in a state of mind\n[Chorus x2]\n"
+              "(Repeat Chorus)\n[come on baby let me kiss you]\n(go to hell!)\n[Guitar Solo]\n[?] [x4] [Ludacris]")
+    raw = pd.DataFrame({"title": ["t", "u"], "artist": ["a", "b"], "lyrics": [lyrics, None]})
+    clean = conform(raw)["lyrics"]
+    assert clean[0] == "\nright now I'm in a state of mind\n\n\n[come on baby let me kiss you]\n(go to hell!)\n\n  [Ludacris]"
+    assert pd.isna(clean[1])
+    assert "grande" not in tokenize(clean[0]) and "kiss" in tokenize(clean[0])
