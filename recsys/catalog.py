@@ -80,7 +80,8 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
 
     Missing optional columns are added empty; list columns become lists of strings; titles and
     artists lose invisible characters and repeated spaces (their song ids do not change); lyrics
-    lose the lyric sites' bracketed annotations ("[Chorus: Ariana Grande]", "[x2]").
+    lose the lyric sites' bracketed annotations ("[Chorus: Ariana Grande]", "[x2]"), and lyrics
+    with no word left count as missing.
     """
     out = pd.DataFrame(index=df.index)
     for col in COLUMNS:
@@ -95,6 +96,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("title", "artist"):
         out[col] = out[col].map(tidy_name, na_action="ignore")
     out["lyrics"] = out["lyrics"].map(strip_lyric_annotations, na_action="ignore")
+    out["lyrics_kind"] = out["lyrics_kind"].where(out["lyrics"].notna(), None)
     for col in STRING_COLUMNS:
         out[col] = out[col].astype("string")
     out["year"] = pd.to_numeric(out["year"], errors="coerce").astype("Int64")

@@ -117,7 +117,8 @@ def _is_annotation(inner: str, square: bool) -> bool:
 
 def strip_lyric_annotations(text: object) -> str | None:
     """Lyrics without the lyric sites' bracketed annotations (section headers, singer credits,
-    repeat marks, transcription notes); sung lines in brackets stay."""
+    repeat marks, transcription notes); sung lines in brackets stay. None when no word is left
+    ("[Instrumental with flute and percussion]")."""
     if _missing(text):
         return None
 
@@ -125,7 +126,8 @@ def strip_lyric_annotations(text: object) -> str | None:
         square = match.group(1) is not None
         return "" if _is_annotation(match.group(1) if square else match.group(2), square) else match.group(0)
 
-    return _BRACKET_SPAN.sub(keep_or_drop, str(text))
+    cleaned = _BRACKET_SPAN.sub(keep_or_drop, str(text))
+    return cleaned if any(ch.isalpha() for ch in cleaned) else None
 
 
 def normalize_text(text: object) -> str:
