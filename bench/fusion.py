@@ -18,7 +18,10 @@ The mood rows try the model's own mood head as a fourth term, ``+ t * p_query . 
 balanced objective of ``recsys tune`` at the manifest's ``w`` and ``a``; and that agreement alone
 (the embedding cosine breaking ties). The ``untagged@10`` columns give the share of the top 10
 that carries no label of that type: it is counted wrong over all songs, and the training songs,
-whose labels the head has learnt, get the most confident predictions.
+whose labels the head has learnt, get the most confident predictions. So the mood term is also
+scored with the labelled pool (``recsys evaluate --pool labelled``: only songs carrying the tag
+type may be recommended), where that share is 0 by construction: test precision@10 of the served
+blend without and with the term, and their paired difference (settings, ``labelled pool``).
 
     .venv/bin/python -m bench.fusion runs/real_artifacts
 """
@@ -126,6 +129,20 @@ def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: 
     return (float(np.mean(hits)), float(np.mean(untagged))) if hits else (float("nan"), float("nan"))
 
 
+def labelled_pool(served: Recommender, labels: Any, queries: np.ndarray, tag: str, agreement: np.ndarray, t: float) -> dict[str, Any]:
+    """Test precision@10 of the served blend with and without ``t *`` mood agreement when only
+    songs carrying ``tag`` may be recommended (candidates widened to 20 of them, as ``recsys
+    evaluate`` does), and the paired difference (mean, 95% interval)."""
+    from recsys.evaluate import CandidateTable, bootstrap_ci, precision_at_k, relevance_matrix
+
+    queries = queries[labels.has(tag)[queries]]
+    table = CandidateTable.build(served, queries, allowed=labels.has(tag), depth=20, desc=f"labelled {tag} candidates")
+    agree = np.einsum("qd,qcd->qc", agreement[queries], agreement[np.maximum(table.rows, 0)])
+    base = linear_scores(table.cosine, table.bm25_norm, table.audio, served.weight, served.audio_weight)
+    per_query = [precision_at_k(relevance_matrix(labels, queries, table.take(table.ranked_by(base + term, 10)), tag)[0], 10) for term in (0.0, t * agree)]
+    return {"without": float(per_query[0].mean()), "with": float(per_query[1].mean()), "difference": bootstrap_ci(per_query[1] - per_query[0])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
@@ -177,9 +194,15 @@ def main() -> None:
     best_t = MOOD_TERM_GRID[int(np.argmax(balanced))]
     rows.append(row("served + t * mood-head agreement (t on val, balanced)", VARIANTS[0], replace(served_blend, t=best_t)))
     rows.append(row("mood-head agreement alone", VARIANTS[0], Blend(1.0, t=AGREEMENT_ALONE)))
+    labelled = {tag: labelled_pool(served, labels, queries["test"], tag, pairwise["mood_agreement"], best_t) for tag in ("mood", "genre")}
     settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"]),
-                "mood_term_grid": list(MOOD_TERM_GRID), "val balanced P@10 per t": [round(float(b), 4) for b in balanced]}
+                "mood_term_grid": list(MOOD_TERM_GRID), "val balanced P@10 per t": [round(float(b), 4) for b in balanced],
+                "labelled pool": {"t": best_t, **labelled}}
     report("fusion", rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
+    for tag, result in labelled.items():
+        mean, low, high = result["difference"]
+        print(f"labelled pool, test {tag} P@10: served {result['without']:.4f}, + {best_t} * mood agreement {result['with']:.4f}, "
+              f"paired difference {mean:+.4f} [{low:+.4f}, {high:+.4f}]")
 
 
 if __name__ == "__main__":

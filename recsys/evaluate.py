@@ -203,7 +203,8 @@ class CandidateTable:
             rows[i, :m], cosine[i, :m], bm25[i, :m], norm[i, :m], audio[i, :m], valid[i, :m] = c.rows, c.cosine, c.bm25, c.bm25_norm, c.audio, True
         return cls(np.asarray(queries, dtype=np.int64), rows, cosine, bm25, norm, audio, valid)
 
-    def _order(self, scores: np.ndarray, k: int) -> np.ndarray:
+    def ranked_by(self, scores: np.ndarray, k: int) -> np.ndarray:
+        """(q, k) column indices of the ``k`` best ``scores`` (one per candidate), best first."""
         scores = np.where(self.valid, scores, -np.inf)
         # Best score first, ties to the lower song row, as Recommender.rank does.
         order = np.lexsort((np.where(self.valid, self.rows, np.iinfo(np.int64).max), -scores), axis=1)[:, :k]
@@ -212,8 +213,8 @@ class CandidateTable:
     def ranked(self, k: int, *, weight: float = 0.5, audio_weight: float = 0.0, fusion: str = "linear") -> np.ndarray:
         """(q, k) indices into the columns, best first; use with :meth:`take`."""
         if fusion == "rrf":
-            return self._order(rrf_scores(self.cosine, self.bm25, self.valid), k)
-        return self._order(linear_scores(self.cosine, self.bm25_norm, self.audio, weight, audio_weight), k)
+            return self.ranked_by(rrf_scores(self.cosine, self.bm25, self.valid), k)
+        return self.ranked_by(linear_scores(self.cosine, self.bm25_norm, self.audio, weight, audio_weight), k)
 
     def take(self, columns: np.ndarray) -> np.ndarray:
         """Song rows at ``columns`` (-1 where a query had fewer candidates)."""
