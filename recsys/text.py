@@ -92,10 +92,11 @@ _BRACKET_SPAN = re.compile(r"\[([^\[\]\n]*)\]|\(([^()\n]*)\)")
 # Words that open a section header, which may go on to name the singers.
 _SECTION_WORDS = frozenset(
     """
-    chorus verse vers verso hook bridge ponte intro outro pre post prechorus postchorus prehook posthook
-    refrain refräng ref interlude interlúdio instrumental solo repeat breakdown skit speech spoken dialogue coro estribillo
-    escribillo refrao refrão couplet refreng strofa ritornello preritornello omkvæd nakarat хук припев
-    estrofa letra куплет inaudible incomprehensible unintelligible
+    chorus verse vers verso hook bridge ponte intro outro pre post prechorus postchorus prehook
+    posthook refrain refräng ref interlude interlúdio instrumental solo repeat breakdown skit speech
+    spoken dialogue coro estribillo escribillo refrao refrão couplet refreng strofa ritornello
+    preritornello omkvæd nakarat estrofa letra хук припев куплет inaudible incomprehensible
+    unintelligible
     """.split()
 )
 # Words that are an annotation only when the whole bracket is made of them ("[Guitar Solo]",
@@ -103,6 +104,7 @@ _SECTION_WORDS = frozenset(
 _LABEL_WORDS = _SECTION_WORDS | {"part", "guitar", "drop", "break", "buildup", "fade", "fades", "out"}
 _REPEAT_MARK = re.compile(r"^(?:x|\*)?\d+x?$|^[ivx]+$")
 _ANNOTATION_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+_HEADER_LABEL_END = re.compile(r":| - ")
 
 
 def _is_annotation(inner: str, square: bool) -> bool:
@@ -111,7 +113,7 @@ def _is_annotation(inner: str, square: bool) -> bool:
         return True
     # A header naming who sings: "[Chorus: ...]", "[Verse 1 - ...]", "[Barbra:]"; square brackets only,
     # since parentheses hold far more sung asides.
-    label = re.split(r":| - ", inner, maxsplit=1)[0]
+    label = _HEADER_LABEL_END.split(inner, maxsplit=1)[0]
     return square and bool(words) and (words[0] in _SECTION_WORDS or (":" in inner and 0 < len(label.split()) <= 4))
 
 
