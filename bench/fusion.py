@@ -61,6 +61,9 @@ class Blend:
     audio: str = "audio"  # which audio vectors: audio, or audio_shuffled for the control
     t: float = 0.0
 
+    def scores(self, cosine: np.ndarray, lexical: np.ndarray, audio: np.ndarray, agreement: np.ndarray) -> np.ndarray:
+        return linear_scores(cosine, lexical, audio, self.w, self.a) + self.t * agreement
+
 
 VARIANTS = [
     Variant("served: cosine + bm25/max, BM25 ∪ FAISS", "bm25", "served", ("bm25", "dense")),
@@ -122,24 +125,26 @@ def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: 
         keep = np.logical_or.reduce([listed[s] for s in variant.sources])
         cosine, lexical = blend_inputs(signals["cosine"][keep], signals[variant.lexical][keep], variant.normalise)
         candidates = rows[keep]
-        scores = linear_scores(cosine, lexical, signals[blend.audio][keep], blend.w, blend.a) + blend.t * signals["mood_agreement"][keep]
+        scores = blend.scores(cosine, lexical, signals[blend.audio][keep], signals["mood_agreement"][keep])
         top = candidates[np.lexsort((candidates, -scores))[:10]]
         hits.append(labels.relevant(int(query), top, tag).sum() / 10.0)
         untagged.append((~tagged[top]).sum() / 10.0)
     return (float(np.mean(hits)), float(np.mean(untagged))) if hits else (float("nan"), float("nan"))
 
 
-def labelled_pool(served: Recommender, labels: Any, queries: np.ndarray, tag: str, agreement: np.ndarray, t: float) -> dict[str, Any]:
-    """Test precision@10 of the served blend with and without ``t *`` mood agreement when only
-    songs carrying ``tag`` may be recommended (candidates widened to 20 of them, as ``recsys
-    evaluate`` does), and the paired difference (mean, 95% interval)."""
+def labelled_pool(served: Recommender, labels: Any, queries: np.ndarray, tag: str, agreement: np.ndarray, blend: Blend) -> dict[str, Any]:
+    """Precision@10 of ``blend`` without and with its mood term when only songs carrying ``tag``
+    may be recommended (the served candidates, widened to 20 of them as ``recsys evaluate``
+    does), and the paired difference (mean, 95% interval)."""
     from recsys.evaluate import CandidateTable, bootstrap_ci, precision_at_k, relevance_matrix
 
     queries = queries[labels.has(tag)[queries]]
     table = CandidateTable.build(served, queries, allowed=labels.has(tag), depth=20, desc=f"labelled {tag} candidates")
     agree = np.einsum("qd,qcd->qc", agreement[queries], agreement[np.maximum(table.rows, 0)])
-    base = linear_scores(table.cosine, table.bm25_norm, table.audio, served.weight, served.audio_weight)
-    per_query = [precision_at_k(relevance_matrix(labels, queries, table.take(table.ranked_by(base + term, 10)), tag)[0], 10) for term in (0.0, t * agree)]
+    per_query = [
+        precision_at_k(relevance_matrix(labels, queries, table.take(table.ranked_by(b.scores(table.cosine, table.bm25_norm, table.audio, agree), 10)), tag)[0], 10)
+        for b in (replace(blend, t=0.0), blend)
+    ]
     return {"without": float(per_query[0].mean()), "with": float(per_query[1].mean()), "difference": bootstrap_ci(per_query[1] - per_query[0])}
 
 
@@ -194,7 +199,7 @@ def main() -> None:
     best_t = MOOD_TERM_GRID[int(np.argmax(balanced))]
     rows.append(row("served + t * mood-head agreement (t on val, balanced)", VARIANTS[0], replace(served_blend, t=best_t)))
     rows.append(row("mood-head agreement alone", VARIANTS[0], Blend(1.0, t=AGREEMENT_ALONE)))
-    labelled = {tag: labelled_pool(served, labels, queries["test"], tag, pairwise["mood_agreement"], best_t) for tag in ("mood", "genre")}
+    labelled = {tag: labelled_pool(served, labels, queries["test"], tag, pairwise["mood_agreement"], replace(served_blend, t=best_t)) for tag in ("mood", "genre")}
     settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"]),
                 "mood_term_grid": list(MOOD_TERM_GRID), "val balanced P@10 per t": [round(float(b), 4) for b in balanced],
                 "labelled pool": {"t": best_t, **labelled}}
