@@ -20,8 +20,9 @@ balanced objective of ``recsys tune`` at the manifest's ``w`` and ``a``; and tha
 that carries no label of that type: it is counted wrong over all songs, and the training songs,
 whose labels the head has learnt, get the most confident predictions. So the mood term is also
 scored with the labelled pool (``recsys evaluate --pool labelled``: only songs carrying the tag
-type may be recommended), where that share is 0 by construction: test precision@10 of the served
-blend without and with the term, and their paired difference (settings, ``labelled pool``).
+type may be recommended), where that share is 0 by construction: validation and test
+precision@10 of the served blend without and with the term, and their paired difference
+(settings, ``labelled pool``).
 
     .venv/bin/python -m bench.fusion runs/real_artifacts
 """
@@ -199,15 +200,19 @@ def main() -> None:
     best_t = MOOD_TERM_GRID[int(np.argmax(balanced))]
     rows.append(row("served + t * mood-head agreement (t on val, balanced)", VARIANTS[0], replace(served_blend, t=best_t)))
     rows.append(row("mood-head agreement alone", VARIANTS[0], Blend(1.0, t=AGREEMENT_ALONE)))
-    labelled = {tag: labelled_pool(served, labels, queries["test"], tag, pairwise["mood_agreement"], replace(served_blend, t=best_t)) for tag in ("mood", "genre")}
+    labelled = {
+        s: {tag: labelled_pool(served, labels, queries[s], tag, pairwise["mood_agreement"], replace(served_blend, t=best_t)) for tag in ("mood", "genre")}
+        for s in ("val", "test")
+    }
     settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"]),
                 "mood_term_grid": list(MOOD_TERM_GRID), "val balanced P@10 per t": [round(float(b), 4) for b in balanced],
                 "labelled pool": {"t": best_t, **labelled}}
     report("fusion", rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
-    for tag, result in labelled.items():
-        mean, low, high = result["difference"]
-        print(f"labelled pool, test {tag} P@10: served {result['without']:.4f}, + {best_t} * mood agreement {result['with']:.4f}, "
-              f"paired difference {mean:+.4f} [{low:+.4f}, {high:+.4f}]")
+    for s, by_tag in labelled.items():
+        for tag, result in by_tag.items():
+            mean, low, high = result["difference"]
+            print(f"labelled pool, {s} {tag} P@10: served {result['without']:.4f}, + {best_t} * mood agreement {result['with']:.4f}, "
+                  f"paired difference {mean:+.4f} [{low:+.4f}, {high:+.4f}]")
 
 
 if __name__ == "__main__":

@@ -140,6 +140,18 @@ def test_placeholder_lyrics_count_as_missing(tmp_path: Path) -> None:
     assert len(kept) == 4 and kept["lyrics"].notna().sum() == 1
 
 
+def test_import_counts_lyrics_that_lost_annotations(tmp_path: Path) -> None:
+    rows = [
+        {"Artist": "Alpha", "Title": "Plain", "Lyric": "the river runs cold under a winter moon"},
+        {"Artist": "Alpha", "Title": "Credited", "Lyric": "[Verse 1: Alpha]\nthe river runs cold\n[Chorus x2]\nunder a winter moon"},
+        {"Artist": "Alpha", "Title": "Solo", "Lyric": "[Instrumental with flute and percussion]"},
+    ]
+    warnings: list[str] = []
+    df = import_sources([_write(tmp_path / "Alpha.csv", rows)], on_warning=warnings.append)
+    assert any(w.startswith("2 lyrics lost lyric-site annotations") and "1 of them held nothing else" in w for w in warnings)
+    assert df["lyrics"].notna().sum() == 2
+
+
 def test_import_is_deterministic(tmp_path: Path) -> None:
     rows = [{"sn": f"ML{i}", "artist": f"Artist {i}", "song": f"Song {i}", "lyrics": f"words of song {i}", "mood": m}
             for i, m in enumerate(["happy", "sad", "angry", "relaxed"] * 10)]

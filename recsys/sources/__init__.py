@@ -129,5 +129,10 @@ def import_sources(
         raise RecsysError("the import produced no songs (no rows with lyrics; use --keep-unmatched to keep the rest)")
     joined["song_id"] = [song_id(a, t) for a, t in zip(joined["artist"], joined["title"])]
     catalog = conform(joined)
+    raw_lyrics = joined["lyrics"].reset_index(drop=True)
+    annotated = raw_lyrics.notna() & (catalog["lyrics"].fillna("") != raw_lyrics.fillna(""))
+    if annotated.any():
+        warn(f"{int(annotated.sum())} lyrics lost lyric-site annotations ('[Chorus: ...]', '[x2]', '[?]'); "
+             f"{int((annotated & catalog['lyrics'].isna()).sum())} of them held nothing else and read as no lyrics")
     catalog["split"] = assign_splits(catalog).astype("string")
     return catalog
