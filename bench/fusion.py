@@ -24,6 +24,12 @@ type may be recommended), where that share is 0 by construction: validation and 
 precision@10 of the served blend without and with the term, and their paired difference
 (settings, ``labelled pool``).
 
+The expansion rows try average query expansion on the embedding side: the query vector plus
+beta times the mean of its 10 nearest songs' embeddings, normalised, replaces the query in the
+cosine (the candidates stay the served ones); beta is chosen on validation by the balanced
+objective at the manifest's ``w`` and ``a``, and the embedding alone with the same expanded
+query (over the same candidates) shows how much of any gain the expansion would owe to fusion.
+
     .venv/bin/python -m bench.fusion runs/real_artifacts
 """
 
@@ -42,6 +48,8 @@ from recsys.recommend import Recommender, linear_scores
 N_CANDIDATES = 100
 GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 MOOD_TERM_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+EXPANSION_NEIGHBOURS = 10
+EXPANSION_GRID = (0.0, 0.5, 1.0, 2.0)
 AGREEMENT_ALONE = 1000.0  # a mood-term weight that leaves the cosine only to break ties
 
 
@@ -61,6 +69,11 @@ class Blend:
     a: float = 0.0
     audio: str = "audio"  # which audio vectors: audio, or audio_shuffled for the control
     t: float = 0.0
+    expansion: float = 0.0  # beta of the expanded query's cosine (expanded_cosine); 0 is the plain cosine
+
+    @property
+    def cosine(self) -> str:
+        return "cosine" if self.expansion == 0.0 else f"cosine expanded {self.expansion}"
 
     def scores(self, cosine: np.ndarray, lexical: np.ndarray, audio: np.ndarray, agreement: np.ndarray) -> np.ndarray:
         return linear_scores(cosine, lexical, audio, self.w, self.a) + self.t * agreement
@@ -96,6 +109,18 @@ def blend_inputs(cosine: np.ndarray, lexical: np.ndarray, how: str) -> tuple[np.
     return scaled(cosine), scaled(lexical)
 
 
+def expanded_cosines(embeddings: np.ndarray, query: int, dense_top: np.ndarray, cosine: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Average query expansion: the cosine of ``rows`` with the unit vector along ``query``'s
+    embedding plus beta times the mean of its ``EXPANSION_NEIGHBOURS`` nearest songs, one signal
+    per beta of ``EXPANSION_GRID`` (0 gives the plain cosine)."""
+    nearest = dense_top[np.argsort(-cosine[dense_top], kind="stable")[:EXPANSION_NEIGHBOURS]]
+    out = {}
+    for beta in EXPANSION_GRID[1:]:
+        expanded = embeddings[query] + beta * embeddings[nearest].mean(axis=0)
+        out[Blend(1.0, expansion=beta).cosine] = embeddings[rows] @ (expanded / np.linalg.norm(expanded))
+    return out
+
+
 def query_candidates(
     artifacts: Any, tfidf: Any, pairwise: dict[str, np.ndarray], query: int
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -113,6 +138,7 @@ def query_candidates(
     rows = np.unique(np.concatenate(list(top.values())))
     pooled = np.asarray(artifacts.pooled)
     signals = {"cosine": cosine[rows], "bm25": bm25[rows], "tfidf": cosine_tfidf[rows], "pooled": pooled[rows] @ pooled[query]}
+    signals.update(expanded_cosines(embeddings, query, top["dense"], cosine, rows))
     signals.update({name: matrix[rows] @ matrix[query] for name, matrix in pairwise.items()})
     return rows, signals, {name: np.isin(rows, listed) for name, listed in top.items()}
 
@@ -124,7 +150,7 @@ def precision(labels: Any, queries: np.ndarray, found: list, tag: str, variant: 
     tagged = labels.has(tag)
     for query, (rows, signals, listed) in zip(queries, found):
         keep = np.logical_or.reduce([listed[s] for s in variant.sources])
-        cosine, lexical = blend_inputs(signals["cosine"][keep], signals[variant.lexical][keep], variant.normalise)
+        cosine, lexical = blend_inputs(signals[blend.cosine][keep], signals[variant.lexical][keep], variant.normalise)
         candidates = rows[keep]
         scores = blend.scores(cosine, lexical, signals[blend.audio][keep], signals["mood_agreement"][keep])
         top = candidates[np.lexsort((candidates, -scores))[:10]]
@@ -200,12 +226,18 @@ def main() -> None:
     best_t = MOOD_TERM_GRID[int(np.argmax(balanced))]
     rows.append(row("served + t * mood-head agreement (t on val, balanced)", VARIANTS[0], replace(served_blend, t=best_t)))
     rows.append(row("mood-head agreement alone", VARIANTS[0], Blend(1.0, t=AGREEMENT_ALONE)))
+    expansion = [np.mean([on("val", tag, VARIANTS[0], replace(served_blend, expansion=b))[0] for tag in ("mood", "genre")]) for b in EXPANSION_GRID]
+    best_beta = EXPANSION_GRID[int(np.argmax(expansion))]
+    rows.append(row(f"served, query expanded by its {EXPANSION_NEIGHBOURS} nearest songs (beta on val, balanced)", VARIANTS[0], replace(served_blend, expansion=best_beta)))
+    rows.append(row("embedding cosine alone, the same expanded query", VARIANTS[0], Blend(1.0, expansion=best_beta)))
     labelled = {
         s: {tag: labelled_pool(served, labels, queries[s], tag, pairwise["mood_agreement"], replace(served_blend, t=best_t)) for tag in ("mood", "genre")}
         for s in ("val", "test")
     }
     settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"]),
                 "mood_term_grid": list(MOOD_TERM_GRID), "val balanced P@10 per t": [round(float(b), 4) for b in balanced],
+                "expansion_neighbours": EXPANSION_NEIGHBOURS, "expansion_grid": list(EXPANSION_GRID),
+                "val balanced P@10 per beta": [round(float(b), 4) for b in expansion],
                 "labelled pool": {"t": best_t, **labelled}}
     report("fusion", rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
     for s, by_tag in labelled.items():
