@@ -69,7 +69,7 @@ class Blend:
     a: float = 0.0
     audio: str = "audio"  # which audio vectors: audio, or audio_shuffled for the control
     t: float = 0.0
-    expansion: float = 0.0  # beta of the expanded query's cosine (expanded_cosine); 0 is the plain cosine
+    expansion: float = 0.0  # beta of the expanded query (expanded_cosines); 0 is the plain cosine
 
     @property
     def cosine(self) -> str:
