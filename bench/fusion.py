@@ -114,9 +114,10 @@ def expanded_cosines(embeddings: np.ndarray, query: int, dense_top: np.ndarray, 
     embedding plus beta times the mean of its ``EXPANSION_NEIGHBOURS`` nearest songs, one signal
     per beta of ``EXPANSION_GRID`` (0 gives the plain cosine)."""
     nearest = dense_top[np.argsort(-cosine[dense_top], kind="stable")[:EXPANSION_NEIGHBOURS]]
+    centroid = embeddings[nearest].mean(axis=0)
     out = {}
     for beta in EXPANSION_GRID[1:]:
-        expanded = embeddings[query] + beta * embeddings[nearest].mean(axis=0)
+        expanded = embeddings[query] + beta * centroid
         out[Blend(1.0, expansion=beta).cosine] = embeddings[rows] @ (expanded / np.linalg.norm(expanded))
     return out
 
