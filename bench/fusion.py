@@ -208,6 +208,10 @@ def main() -> None:
         mask = labels.has(tag)[queries[s]]
         return precision(labels, queries[s][mask], [f for f, m in zip(found[s], mask) if m], tag, variant, blend)
 
+    def balanced_val(blend: Blend) -> float:
+        """The tuning objective: validation P@10 of the served candidates, mood and genre averaged."""
+        return float(np.mean([on("val", tag, VARIANTS[0], blend)[0] for tag in ("mood", "genre")]))
+
     def row(name: str, variant: Variant, blend: Blend) -> dict[str, Any]:
         mood, mood_untagged = on("test", "mood", variant, blend)
         genre, genre_untagged = on("test", "genre", variant, blend)
@@ -223,11 +227,11 @@ def main() -> None:
     served_blend = Blend(served.weight, served.audio_weight)
     rows.append(row("served with its audio term (w, a from the manifest)", VARIANTS[0], served_blend))
     rows.append(row("the same, audio vectors shuffled among songs with audio", VARIANTS[0], replace(served_blend, audio="audio_shuffled")))
-    balanced = [np.mean([on("val", tag, VARIANTS[0], replace(served_blend, t=t))[0] for tag in ("mood", "genre")]) for t in MOOD_TERM_GRID]
+    balanced = [balanced_val(replace(served_blend, t=t)) for t in MOOD_TERM_GRID]
     best_t = MOOD_TERM_GRID[int(np.argmax(balanced))]
     rows.append(row("served + t * mood-head agreement (t on val, balanced)", VARIANTS[0], replace(served_blend, t=best_t)))
     rows.append(row("mood-head agreement alone", VARIANTS[0], Blend(1.0, t=AGREEMENT_ALONE)))
-    expansion = [np.mean([on("val", tag, VARIANTS[0], replace(served_blend, expansion=b))[0] for tag in ("mood", "genre")]) for b in EXPANSION_GRID]
+    expansion = [balanced_val(replace(served_blend, expansion=beta)) for beta in EXPANSION_GRID]
     best_beta = EXPANSION_GRID[int(np.argmax(expansion))]
     rows.append(row(f"served, query expanded by its {EXPANSION_NEIGHBOURS} nearest songs (beta on val, balanced)", VARIANTS[0], replace(served_blend, expansion=best_beta)))
     rows.append(row("embedding cosine alone, the same expanded query", VARIANTS[0], Blend(1.0, expansion=best_beta)))
