@@ -136,8 +136,9 @@ def train_cmd(
     compare: bool = typer.Option(False, "--compare", help="Train and score the six comparison variants instead."),
     save_model: Path | None = typer.Option(None, "--save-model", help="With --compare: also save the tBERT variant as a checkpoint here."),
     model: str | None = typer.Option(None, "--model", help="Local Hugging Face encoder directory (default all-MiniLM-L6-v2)."),
-    epochs: int = typer.Option(2, "--epochs", help="Maximum epochs; early stopping on validation loss."),
+    epochs: int = typer.Option(2, "--epochs", help="Maximum epochs; the best epoch on the validation songs is kept."),
     patience: int = typer.Option(2, "--patience", help="Epochs without validation improvement before stopping."),
+    select_on: str = typer.Option("retrieval", "--select-on", help="Judge epochs by retrieval (validation songs' neighbour precision@10) or loss (validation loss)."),
     max_length: int = typer.Option(128, "--max-length", help="Tokens per lyric chunk."),
     max_chunks: int | None = typer.Option(None, "--max-chunks", help="Cap chunks per song for training (capped songs are reported)."),
     freeze_layers: int = typer.Option(2, "--freeze-layers", help="Frozen, cached lower encoder layers (6 = train the heads only)."),
@@ -163,7 +164,7 @@ def train_cmd(
     common = dict(
         model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers, epochs=epochs,
         batch_size=batch_size, lr=lr, head_lr=head_lr, patience=patience, topics_k=topics_k, topics_grid=grid,
-        min_genre_songs=min_genre_songs, sampler=sampler, seed=seed, device=device, precision=precision,
+        min_genre_songs=min_genre_songs, sampler=sampler, select_on=select_on, seed=seed, device=device, precision=precision,
     )
     if compare:
         from training.compare import compare as run_compare
@@ -184,10 +185,15 @@ def train_cmd(
     for split in ("val", "test"):
         for task, m in result.metrics[split].items():
             typer.echo(f"{split} {task}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} (n={m['n']})")
+    for h in result.history:
+        typer.echo(
+            f"epoch {h['epoch']}: train loss {h['train_loss']:.3f}, val loss {h['val_loss']:.3f}, "
+            f"val neighbour P@10 mood {h.get('val_p@10_mood', float('nan')):.3f} genre {h.get('val_p@10_genre', float('nan')):.3f}"
+        )
     t = result.timings
     typer.echo(
         f"{out}: trained on {result.n_songs['train']} songs ({result.n_chunked} chunked, {result.n_capped} capped), "
-        f"best epoch {result.best_epoch}, {result.songs_per_s:.1f} songs/s, {result.step_s:.2f} s/step, "
+        f"best epoch {result.best_epoch} by {select_on}, {result.songs_per_s:.1f} songs/s, {result.step_s:.2f} s/step, "
         f"frozen cache {t.get('frozen_cache_s', 0.0):.0f} s, total {t['total_s']:.0f} s, {result.precision}"
     )
 

@@ -14,7 +14,7 @@ from recsys.errors import RecsysError
 from training.model import load_model
 import numpy as np
 
-from training.labels import Labels, genre_thresholds, score_tasks
+from training.labels import Labels, genre_thresholds, neighbour_precision, score_tasks
 from training.train import fit, prepare, train
 
 FAST = dict(max_length=32, max_chunks=1, topics_k=3, lda_passes=1, min_genre_songs=3, device="cpu")
@@ -50,6 +50,29 @@ def test_genre_thresholds_maximise_validation_f1_per_genre() -> None:
     at_half = score_tasks(labels, rows, None, probs)["genre"]["per_class"]["pop"]
     tuned = score_tasks(labels, rows, None, probs, genre_thresholds(labels, rows, probs))["genre"]["per_class"]["pop"]
     assert at_half["f1"] == 0.0 and tuned["f1"] == pytest.approx(0.8)
+
+
+def test_neighbour_precision_by_hand() -> None:
+    # After centring, songs 0 and 1 point one way and songs 2 and 3 the other, so each song's
+    # nearest neighbour is its pair. Mood (3 queries; song 3 has none): 0->1 and 1->0 share a mood,
+    # 2->3 cannot: 2/3. Genre: 0 {pop} -> 1 {rock} and back share nothing, 2 {pop, rock} and
+    # 3 {rock} share rock: 2/4.
+    embeddings = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    genre = np.array([[1, 0], [0, 1], [1, 1], [0, 1]], dtype=np.float32)
+    labels = Labels(["happy", "sad"], ["pop", "rock"], np.array([0, 0, 1, -1]), genre, np.ones(4, dtype=bool))
+    scores = neighbour_precision(labels, np.arange(4), embeddings, k=1)
+    assert scores == pytest.approx({"mood": 2 / 3, "genre": 0.5, "balanced": 7 / 12})
+
+
+@pytest.mark.parametrize("select_on", ["retrieval", "loss"])
+def test_best_epoch_follows_the_selection_criterion(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, select_on: str) -> None:  # noqa: F811
+    prep = prepare(demo_catalog_df.head(120), model=two_layer_encoder, freeze_layers=1, seed=0, **FAST)
+    result = fit(prep, epochs=3, patience=3, batch_size=16, head_lr=2e-3, select_on=select_on, seed=0, device="cpu")
+    scores = [h["val_p@10_balanced"] if select_on == "retrieval" else -h["val_loss"] for h in result.history]
+    assert len(result.history) == 3 and {"val_p@10_mood", "val_p@10_genre"} <= set(result.history[0])
+    assert result.best_epoch == 1 + int(np.argmax(scores)), result.history
+    with pytest.raises(RecsysError, match="--select-on"):
+        fit(prep, select_on="accuracy", device="cpu")
 
 
 def test_loss_goes_down_on_real_lyrics(real_sample_catalog_path: Path, two_layer_encoder: Path) -> None:  # noqa: F811

@@ -92,6 +92,7 @@ def compare(
     topics_grid: Sequence[int] | None = None,
     min_genre_songs: int = 20,
     sampler: str = "none",
+    select_on: str = "retrieval",
     seed: int = 0,
     device: str = "auto",
     precision: str = "auto",
@@ -177,7 +178,7 @@ def compare(
             start = time.perf_counter()
             result = fit(
                 prep, use_topics=side, use_audio=side, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
-                patience=patience, sampler=sampler, seed=seed, device=device, label=name,
+                patience=patience, sampler=sampler, select_on=select_on, seed=seed, device=device, label=name,
             )
             val_pred, test_pred = (predict(result.model, prep, pos, dev) for pos in (val_pos, test_pos))
             tuned = f"top {result.model.n_layers - prep.freeze_layers} encoder layers fine-tuned" if prep.freeze_layers < result.model.n_layers else "encoder frozen"
@@ -185,7 +186,7 @@ def compare(
             if side and model_out is not None:
                 train_params = {
                     "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr, "patience": patience,
-                    "sampler": sampler, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs,
+                    "sampler": sampler, "select_on": select_on, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs,
                 }
                 save_checkpoint(model_out, prep, result, max_length=max_length, train_params=train_params, device=device)
                 notes.append(f"tBERT checkpoint saved to {model_out}")

@@ -24,9 +24,12 @@ import torch
 from recsys.errors import RecsysError
 from recsys.progress import progress
 from training.encoding import Chunks, chunk_token_ids, pad_batch
-from training.labels import Labels, encode_labels, genre_thresholds, label_sets, score_tasks
+from training.labels import Labels, encode_labels, genre_thresholds, label_sets, neighbour_precision, score_tasks
 from training.model import TBert, build_encoder, masked_losses, pool_songs, read_config, save_model
 from training.runtime import autocast, resolve_device, resolve_precision
+
+
+SELECT_ON = ("retrieval", "loss")
 
 
 def set_seed(seed: int) -> None:
@@ -317,14 +320,22 @@ def fit(
     hidden: int = 256,
     dropout: float = 0.1,
     sampler: str = "none",
+    select_on: str = "retrieval",
     seed: int = 0,
     device: str = "auto",
     label: str = "training",
 ) -> FitResult:
     """Train a fresh head (and the unfrozen encoder layers, on a copy of the encoder) on the
-    train split; early-stop on validation loss and return the best epoch's weights."""
+    train split; early-stop on the validation songs and return the best epoch's weights.
+
+    ``select_on="retrieval"`` judges an epoch by the validation songs' neighbour precision@10
+    among themselves (:func:`training.labels.neighbour_precision`), ``"loss"`` by validation
+    loss. The embedding is what the product serves, and the loss can rise while the embedding
+    still improves."""
     if sampler not in ("weighted", "none"):
         raise RecsysError(f"--sampler must be weighted or none, got {sampler!r}")
+    if select_on not in SELECT_ON:
+        raise RecsysError(f"--select-on must be {' or '.join(SELECT_ON)}, got {select_on!r}")
     if epochs < 1:
         raise RecsysError(f"--epochs must be at least 1, got {epochs}")
     set_seed(seed)
@@ -354,7 +365,7 @@ def fit(
     mood_w, pos_w = _loss_weights(prep, train_songs, dev)
 
     history: list[dict[str, float]] = []
-    best_loss, best_epoch, best_state, bad = math.inf, 0, None, 0
+    best_score, best_epoch, best_state, bad = -math.inf, 0, None, 0
     train_time, songs_seen, steps = 0.0, 0, 0
     with progress() as bar:
         task = bar.add_task(label, total=total, info="")
@@ -379,10 +390,15 @@ def fit(
                 elapsed = train_time + time.perf_counter() - start
                 bar.update(task, advance=1, info=f"epoch {epoch} loss {float(loss.detach()):.3f} {songs_seen / elapsed:.1f} songs/s")
             train_time += time.perf_counter() - start
-            val_loss = evaluate_loss(model, prep, val_songs, dev, mood_w, pos_w)
-            history.append({"epoch": epoch, "train_loss": epoch_loss / len(train_songs), "val_loss": val_loss})
-            if val_loss < best_loss - 1e-6:
-                best_loss, best_epoch, bad = val_loss, epoch, 0
+            val_loss, val_embeddings = validate(model, prep, val_songs, dev, mood_w, pos_w)
+            neighbours = neighbour_precision(prep.labels, prep.rows[val_songs], val_embeddings)
+            history.append({
+                "epoch": epoch, "train_loss": epoch_loss / len(train_songs), "val_loss": val_loss,
+                **{f"val_p@10_{name}": value for name, value in neighbours.items()},
+            })
+            score = neighbours["balanced"] if select_on == "retrieval" else -val_loss
+            if score > best_score + 1e-6:
+                best_score, best_epoch, bad = score, epoch, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if k in trainable}
             else:
                 bad += 1
@@ -395,17 +411,19 @@ def fit(
     return FitResult(model, history, best_epoch, train_time, songs_seen / max(train_time, 1e-9), train_time / max(steps, 1))
 
 
-def evaluate_loss(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.device, mood_w: torch.Tensor | None, pos_w: torch.Tensor | None, batch_size: int = 64) -> float:
-    """Mean masked loss over ``songs`` (weighted by batch size), model in eval mode."""
+def validate(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.device, mood_w: torch.Tensor | None, pos_w: torch.Tensor | None, batch_size: int = 64) -> tuple[float, np.ndarray]:
+    """Mean masked loss over ``songs`` (weighted by batch size) and their embeddings, from one
+    pass with the model in eval mode."""
     model.eval()
-    total = 0.0
+    total, embeddings = 0.0, []
     with torch.inference_mode(), autocast(device, prep.precision):
         for b in range(0, len(songs), batch_size):
             batch = songs[b : b + batch_size]
             topics, audio, mood, genre, has_genre = _batch_tensors(prep, batch, device)
             out = model.head(text_vectors(model, prep, batch, device), topics, audio)
             total += float(masked_losses(out, mood, genre, has_genre, mood_w, pos_w)["total"]) * len(batch)
-    return total / max(len(songs), 1)
+            embeddings.append(out["embedding"].float().cpu().numpy())
+    return total / max(len(songs), 1), np.concatenate(embeddings) if embeddings else np.zeros((0, 0), np.float32)
 
 
 def split_probs(model: TBert, prep: Prepared, split: str, device: torch.device) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -456,7 +474,7 @@ def save_checkpoint(
         "max_length": max_length,
         "encoder": {"source": prep.encoder_path, "n_layers": result.model.n_layers, "freeze_layers": prep.freeze_layers, "precision": prep.precision},
         "topic_k": int(prep.topics.shape[1]),
-        "train": {**train_params, "best_epoch": result.best_epoch},
+        "train": {**train_params, "best_epoch": result.best_epoch, "history": result.history},
         "metrics": metrics,
     }
     save_model(out_dir, result.model.to("cpu"), prep.tokenizer, prep.topic_model, prep.features, config)
@@ -483,6 +501,7 @@ def train(
     min_genre_songs: int = 20,
     hidden: int = 256,
     sampler: str = "none",
+    select_on: str = "retrieval",
     seed: int = 0,
     device: str = "auto",
     precision: str = "auto",
@@ -503,12 +522,12 @@ def train(
             log(note)
     result = fit(
         prep, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
-        hidden=hidden, sampler=sampler, seed=seed, device=device,
+        hidden=hidden, sampler=sampler, select_on=select_on, seed=seed, device=device,
     )
     t = time.perf_counter()
     train_params = {
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr, "warmup": warmup,
-        "sampler": sampler, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs,
+        "sampler": sampler, "select_on": select_on, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs,
     }
     metrics = save_checkpoint(out_dir, prep, result, max_length=max_length, train_params=train_params, device=device)
     timings = {**prep.timings, "train_s": result.train_s, "eval_s": time.perf_counter() - t}
