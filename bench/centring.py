@@ -39,7 +39,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from index.embed import center, embed_catalog, l2_normalize, load_embedder
+    from index.embed import embed_catalog, load_embedder
+    from recsys.vectors import center, l2_normalize
     from recsys.artifacts import load_artifacts
     from recsys.catalog import load_catalog
     from recsys.errors import RecsysError

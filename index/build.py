@@ -74,7 +74,8 @@ def build_index(
     import torch
 
     from index.clusters import cluster_songs, save_plots
-    from index.embed import PlainEncoder, center, embed_catalog, load_embedder
+    from index.embed import PlainEncoder, embed_catalog, load_embedder
+    from recsys.vectors import center
     from recsys.artifacts import EMBEDDING_MEAN, EMBEDDINGS, POOLED, ArtifactWriter
     from recsys.dense import DenseIndex, set_threads
     from recsys.lexical import BM25Index

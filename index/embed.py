@@ -27,6 +27,7 @@ from torch import nn
 
 from recsys.errors import RecsysError
 from recsys.progress import progress as progress_bar
+from recsys.vectors import center, l2_normalize
 from training.encoding import Chunks, chunk_token_ids, encoder_dir, mean_pool, pad_batch, pool_by_owner
 from training.runtime import autocast, resolve_device, resolve_precision
 
@@ -158,23 +159,6 @@ def encode_pooled(
             bar.update(task, advance=float(share[rows].sum()), info=f"{rate:.1f} songs/s batch {size}")
     pooled = pool_by_owner(vectors, chunks.owner, chunks.n_songs)
     return (l2_normalize(pooled) if normalize else pooled), chunks
-
-
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), float32."""
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.clip(norms, 1e-12, None)).astype(np.float32)
-
-
-def center(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """``vectors`` (L2-normalised rows) minus the catalogue's ``mean`` vector, normalised again.
-
-    The tBERT embedding is a GELU output, so every song's vector shares one large positive
-    direction and all cosines sit close together; taking the shared mean out lets the cosine
-    see what tells songs apart. On the real catalogue's validation songs this lifted the
-    embedding's precision@10 from 0.443 to 0.460 (mood) and from 0.504 to 0.514 (genre).
-    """
-    return l2_normalize(np.asarray(vectors, dtype=np.float32) - np.asarray(mean, dtype=np.float32))
 
 
 def precision_agreement(encoder: nn.Module, tokenizer: Any, texts: Sequence[str], precision: str, **kwargs: Any) -> float:

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from recsys.errors import RecsysError
+from recsys.evaluate import nearest_by_cosine, precision_at_k
 from recsys.schema import MOODS
+from recsys.vectors import center, l2_normalize
 
 # Candidate decision thresholds for each genre's sigmoid, chosen on the validation split. One
 # fixed 0.5 suits no model here: positive weights and the weighted sampler lift rare genres'
@@ -168,20 +170,18 @@ def neighbour_precision(labels: Labels, rows: np.ndarray, embeddings: np.ndarray
     tuning objective). A cheap stand-in for retrieval quality that needs no catalogue build."""
     if len(rows) < 2:
         return {"balanced": 0.0}
-    vectors = embeddings / np.clip(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12, None)
-    vectors = vectors - vectors.mean(axis=0)
-    vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-    similarity = vectors @ vectors.T
-    np.fill_diagonal(similarity, -np.inf)
-    top = np.argsort(-similarity, axis=1, kind="stable")[:, : min(k, len(rows) - 1)]
+    unit = l2_normalize(embeddings)
+    top = nearest_by_cosine(center(unit, unit.mean(axis=0)), np.arange(len(rows)), k)
+    filled = top >= 0
     out: dict[str, float] = {}
     mood = labels.mood[rows]
     if (mood >= 0).any():
-        out["mood"] = float((mood[top] == mood[:, None])[mood >= 0].sum(axis=1).mean() / k)
+        same_mood = filled & (mood[top] == mood[:, None])
+        out["mood"] = float(precision_at_k(same_mood[mood >= 0], k).mean())
     has = labels.has_genre[rows]
     if has.any():
         genre = labels.genre[rows] > 0
-        shared = (genre[top] & genre[:, None, :]).any(axis=2)
-        out["genre"] = float(shared[has].sum(axis=1).mean() / k)
+        shared = filled & (genre[top] & genre[:, None, :]).any(axis=2)
+        out["genre"] = float(precision_at_k(shared[has], k).mean())
     out["balanced"] = float(np.mean(list(out.values()))) if out else 0.0
     return out
