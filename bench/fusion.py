@@ -133,11 +133,12 @@ def expanded_cosines(embeddings: np.ndarray, query: int, dense_top: np.ndarray, 
 
 
 def query_candidates(
-    artifacts: Any, tfidf: Any, pairwise: dict[str, np.ndarray], query: int
+    artifacts: Any, tfidf: Any, pairwise: dict[str, tuple[np.ndarray, np.ndarray]], query: int
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The union of every source's top N for one query: rows, each signal on them (``pairwise``
-    names per-song matrices whose rows' dot product with the query's row is a signal: unit audio
-    vectors give a cosine, mood probabilities an agreement), and which source listed each row."""
+    names pairs of per-song matrices, the candidates' side and the query's, whose rows' dot
+    product is a signal: unit audio vectors give a cosine, mood probabilities an agreement), and
+    which source listed each row."""
     lexical, embeddings = artifacts.lexical, np.asarray(artifacts.embeddings)
     bm25 = lexical.scores(lexical.document_tokens(query))
     cosine_tfidf = (tfidf[query] @ tfidf.T).toarray().ravel()
@@ -150,7 +151,7 @@ def query_candidates(
     pooled = np.asarray(artifacts.pooled)
     signals = {"cosine": cosine[rows], "bm25": bm25[rows], "tfidf": cosine_tfidf[rows], "pooled": pooled[rows] @ pooled[query]}
     signals.update(expanded_cosines(embeddings, query, top["dense"], cosine, rows))
-    signals.update({name: matrix[rows] @ matrix[query] for name, matrix in pairwise.items()})
+    signals.update({name: candidate_side[rows] @ query_side[query] for name, (candidate_side, query_side) in pairwise.items()})
     return rows, signals, {name: np.isin(rows, listed) for name, listed in top.items()}
 
 
@@ -217,9 +218,16 @@ def main() -> None:
     shuffled = served.audio.unit.copy()
     shuffled[with_audio] = shuffled[np.random.default_rng(0).permutation(with_audio)]
     songs, tfidf = artifacts.songs, artifacts.lexical.tfidf_vectors
-    pairwise = {"audio": served.audio.unit, "audio_shuffled": shuffled, "mood_agreement": np.stack(songs["mood_probs"].to_numpy()).astype(np.float64)}
+    mood_probs = np.stack(songs["mood_probs"].to_numpy()).astype(np.float64)
     labels = Labels.from_songs(songs)
     split = songs["split"].astype("string").fillna("").to_numpy(str)
+    imputed, imputed_r2 = imputed_audio(np.asarray(artifacts.embeddings, dtype=np.float64), served.audio, np.flatnonzero(split == "train"), np.flatnonzero(split == "val"))
+    pairwise = {
+        "audio": (served.audio.unit, served.audio.unit),
+        "audio_shuffled": (shuffled, shuffled),
+        "audio_imputed": (imputed, served.audio.unit),  # the query keeps its own audio, or none
+        "mood_agreement": (mood_probs, mood_probs),
+    }
     queries = {s: np.flatnonzero((split == s) & labels.has("any")) for s in ("val", "test")}
     found: dict[str, list] = {}
     with progress() as bar:
@@ -229,10 +237,6 @@ def main() -> None:
             for q in rows:
                 found[s].append(query_candidates(artifacts, tfidf, pairwise, int(q)))
                 bar.update(task, advance=1)
-    imputed, imputed_r2 = imputed_audio(np.asarray(artifacts.embeddings, dtype=np.float64), served.audio, np.flatnonzero(split == "train"), np.flatnonzero(split == "val"))
-    for s, rows in queries.items():
-        for q, (candidates, signals, _) in zip(rows, found[s]):
-            signals["audio_imputed"] = imputed[candidates] @ served.audio.unit[q]
 
     def per_query(s: str, tag: str, variant: Variant, blend: Blend) -> tuple[np.ndarray, np.ndarray]:
         """:func:`hits_at_10` of the ``s`` queries that carry a ``tag`` label."""
@@ -279,7 +283,7 @@ def main() -> None:
         audio_controls[candidate_audio] = {"w": blend.w, "a": blend.a, "val balanced P@10": round(max(grid.values()), 4), "test minus embedding alone": {
             tag: bootstrap_ci(per_query("test", tag, VARIANTS[0], blend)[0] - per_query("test", tag, VARIANTS[0], Blend(1.0))[0]) for tag in ("mood", "genre")}}
     labelled = {
-        s: {tag: labelled_pool(served, labels, queries[s], tag, pairwise["mood_agreement"], replace(served_blend, t=best_t)) for tag in ("mood", "genre")}
+        s: {tag: labelled_pool(served, labels, queries[s], tag, mood_probs, replace(served_blend, t=best_t)) for tag in ("mood", "genre")}
         for s in ("val", "test")
     }
     settings = {"artifacts": str(args.artifacts), "n_candidates": N_CANDIDATES, "n_val": len(queries["val"]), "n_test": len(queries["test"]),
