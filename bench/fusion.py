@@ -206,6 +206,7 @@ def labelled_pool(served: Recommender, labels: Any, queries: np.ndarray, tag: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
+    parser.add_argument("--name", default="fusion", help="results file: bench/results/NAME.json (one per artefact build)")
     args = parser.parse_args()
 
     from recsys.artifacts import load_artifacts
@@ -292,7 +293,7 @@ def main() -> None:
                 "val balanced P@10 per beta": [round(float(b), 4) for b in expansion],
                 "labelled pool": {"t": best_t, **labelled},
                 "imputed audio": {"ridge": RIDGE, "val R2 per feature": imputed_r2, "w grid": AUDIO_W_GRID, "a grid": AUDIO_A_GRID, **audio_controls}}
-    report("fusion", rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
+    report(args.name, rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
     for s, by_tag in labelled.items():
         for tag, result in by_tag.items():
             mean, low, high = result["difference"]
