@@ -159,15 +159,13 @@ def imputed_audio(embeddings: np.ndarray, audio: Any, fit_rows: np.ndarray, chec
     """Unit audio vectors with every song's missing audio predicted from its embedding (ridge on
     ``fit_rows`` that have audio), and the prediction's R^2 per feature on ``check_rows`` that have
     audio. Songs with audio keep their own vector."""
-    def design(rows: np.ndarray) -> np.ndarray:
-        return np.hstack([embeddings[rows], np.ones((len(rows), 1))])
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
 
     fit, check = fit_rows[audio.has[fit_rows]], check_rows[audio.has[check_rows]]
-    x = design(fit)
-    coef = np.linalg.solve(x.T @ x + RIDGE * np.eye(x.shape[1]), x.T @ audio.z[fit])
-    residual = audio.z[check] - design(check) @ coef
-    r2 = 1.0 - (residual**2).sum(axis=0) / ((audio.z[check] - audio.z[check].mean(axis=0)) ** 2).sum(axis=0)
-    z = np.where(audio.has[:, None], audio.z, design(np.arange(len(embeddings))) @ coef)
+    model = Ridge(alpha=RIDGE).fit(embeddings[fit], audio.z[fit])
+    r2 = r2_score(audio.z[check], model.predict(embeddings[check]), multioutput="raw_values")
+    z = np.where(audio.has[:, None], audio.z, model.predict(embeddings))
     return z / np.linalg.norm(z, axis=1, keepdims=True), {f: round(float(v), 3) for f, v in zip(audio.features, r2)}
 
 
