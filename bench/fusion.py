@@ -51,6 +51,7 @@ import numpy as np
 
 from bench.common import report
 from recsys.recommend import Recommender, linear_scores
+from recsys.vectors import l2_normalize
 
 N_CANDIDATES = 100
 GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
@@ -166,7 +167,7 @@ def imputed_audio(embeddings: np.ndarray, audio: Any, fit_rows: np.ndarray, chec
     model = Ridge(alpha=RIDGE).fit(embeddings[fit], audio.z[fit])
     r2 = r2_score(audio.z[check], model.predict(embeddings[check]), multioutput="raw_values")
     z = np.where(audio.has[:, None], audio.z, model.predict(embeddings))
-    return z / np.linalg.norm(z, axis=1, keepdims=True), {f: round(float(v), 3) for f, v in zip(audio.features, r2)}
+    return l2_normalize(z), {f: round(float(v), 3) for f, v in zip(audio.features, r2)}
 
 
 def hits_at_10(labels: Any, queries: np.ndarray, found: list, tag: str, variant: Variant, blend: Blend) -> tuple[np.ndarray, np.ndarray]:
@@ -275,12 +276,13 @@ def main() -> None:
     rows.append(row(f"served, query expanded by its {EXPANSION_NEIGHBOURS} nearest songs (beta on val, balanced)", VARIANTS[0], replace(served_blend, expansion=best_beta)))
     rows.append(row("embedding cosine alone, the same expanded query", VARIANTS[0], Blend(1.0, expansion=best_beta)))
     audio_controls = {}
+    embedding_alone = {tag: per_query("test", tag, VARIANTS[0], Blend(1.0))[0] for tag in ("mood", "genre")}
     for audio, candidate_audio in (("audio", "real candidate audio"), ("audio_imputed", "candidate audio imputed where missing")):
         grid = {(w, a): balanced_val(Blend(w, a, audio=audio)) for w in AUDIO_W_GRID for a in AUDIO_A_GRID}
         blend = Blend(*max(grid, key=grid.__getitem__), audio=audio)
         rows.append(row(f"served, {candidate_audio} (w, a on val, balanced)", VARIANTS[0], blend))
         audio_controls[candidate_audio] = {"w": blend.w, "a": blend.a, "val balanced P@10": round(max(grid.values()), 4), "test minus embedding alone": {
-            tag: bootstrap_ci(per_query("test", tag, VARIANTS[0], blend)[0] - per_query("test", tag, VARIANTS[0], Blend(1.0))[0]) for tag in ("mood", "genre")}}
+            tag: bootstrap_ci(per_query("test", tag, VARIANTS[0], blend)[0] - alone) for tag, alone in embedding_alone.items()}}
     labelled = {
         s: {tag: labelled_pool(served, labels, queries[s], tag, mood_probs, replace(served_blend, t=best_t)) for tag in ("mood", "genre")}
         for s in ("val", "test")
