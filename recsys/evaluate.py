@@ -396,7 +396,7 @@ def evaluate(
     report = {
         "artifacts": str(artifacts.path), "baseline": str(baseline.path) if baseline is not None else None, "split": split, "pool": pool, "n_songs": len(songs), "n_queries": int(len(queries)),
         "ks": ks, "bootstrap": n_boot, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),
-        "notes": notes, "results": results,
+        "notes": notes, "results": results, "head_probabilities": head_probabilities(songs, _params(artifacts), split),
     }
     out = Path(out_dir)
     write_json(out / "evaluation.json", report)
@@ -404,6 +404,38 @@ def evaluate(
         tmp.write_text(markdown_report(report), encoding="utf-8")
     plot_report(report, out / "evaluation_p10.png")
     return report
+
+
+def head_probabilities(songs: pd.DataFrame, params: dict[str, Any], split: str) -> dict[str, Any]:
+    """How the head probabilities that ``recsys similar --explain`` shows compare with the tags of
+    the ``split`` songs: per class, how many songs carry it, their observed share and the mean
+    predicted probability, plus the Brier score (mood: the squared error summed over classes,
+    averaged over songs; genre: averaged over songs and genres). Empty for a plain-encoder build."""
+    in_split = (songs["split"].astype("string") == split).fillna(False).to_numpy(bool)
+    out: dict[str, Any] = {}
+    for task, column, vocab_key in (("mood", "mood_probs", "mood_labels"), ("genre", "genre_probs", "genre_labels")):
+        vocab = list(params.get(vocab_key) or [])
+        if not vocab:
+            continue
+        index = {c: i for i, c in enumerate(vocab)}
+        tag_lists = songs["mood"].map(lambda m: [m] if isinstance(m, str) else []) if task == "mood" else songs["genres"]
+        truth = np.zeros((len(songs), len(vocab)), dtype=bool)
+        for row, tags in enumerate(tag_lists):
+            for tag in tags if tags is not None else []:
+                if tag in index:
+                    truth[row, index[tag]] = True
+        rows = np.flatnonzero(in_split & truth.any(axis=1) & (songs[column].map(len).to_numpy() == len(vocab)))
+        if len(rows) == 0:
+            continue
+        probs = np.stack(songs[column].to_numpy()[rows]).astype(np.float64)
+        y = truth[rows]
+        squared = (probs - y) ** 2
+        out[task] = {
+            "n_songs": int(len(rows)),
+            "brier": float(squared.sum(axis=1).mean() if task == "mood" else squared.mean()),
+            "classes": {c: {"songs": int(y[:, i].sum()), "observed": float(y[:, i].mean()), "predicted": float(probs[:, i].mean())} for i, c in enumerate(vocab)},
+        }
+    return out
 
 
 def paired_differences(per_query: dict[str, np.ndarray], reference: str, *, n_boot: int, seed: int) -> dict[str, Any]:
@@ -439,6 +471,10 @@ def markdown_report(report: dict[str, Any]) -> str:
             lines += ["", "Hybrid minus each system, precision@10, paired over the same queries (mean [95% interval]):", ""]
             lines += ["| " + " | ".join(diffs) + " |", "|---" * len(diffs) + "|"]
             lines.append("| " + " | ".join(f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for d in diffs.values()) + " |")
+    for task, block in report.get("head_probabilities", {}).items():
+        lines += ["", f"## {task} probabilities shown by --explain ({block['n_songs']} {report['split']} songs, Brier {block['brier']:.3f})", ""]
+        lines += ["| class | songs | observed share | mean predicted |", "|---|---|---|---|"]
+        lines += [f"| {c} | {v['songs']} | {v['observed']:.3f} | {v['predicted']:.3f} |" for c, v in block["classes"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,7 @@ from recsys.evaluate import (
     average_precision_at_k,
     bootstrap_ci,
     evaluate,
+    head_probabilities,
     ndcg_at_k,
     paired_differences,
     precision_at_k,
@@ -91,6 +92,27 @@ def test_relevance_by_held_out_tags() -> None:
     np.testing.assert_array_equal(n_rel, [1, 0])  # the query itself is not in its pool
 
 
+def test_head_probabilities_against_hand_computed_brier() -> None:
+    songs = pd.DataFrame({
+        "split": ["test", "test", "test", "train"],
+        "mood": pd.array(["sad", "happy", None, "sad"], dtype="string"),
+        "genres": [["rock"], ["pop", "jazz"], ["rock"], ["pop"]],
+        "mood_probs": [[0.2, 0.8], [0.6, 0.4], [0.5, 0.5], [0.0, 1.0]],
+        "genre_probs": [[0.5, 0.9], [1.0, 0.0], [0.25, 0.75], [1.0, 0.0]],
+    })
+    report = head_probabilities(songs, {"mood_labels": ["happy", "sad"], "genre_labels": ["pop", "rock"]}, "test")
+    # Mood: rows 0 and 1 (row 2 has no mood, row 3 is not a test song); squared errors summed
+    # over classes: (0.04 + 0.04) and (0.16 + 0.16).
+    assert report["mood"]["n_songs"] == 2 and report["mood"]["brier"] == pytest.approx((0.08 + 0.32) / 2)
+    assert report["mood"]["classes"]["sad"] == {"songs": 1, "observed": 0.5, "predicted": pytest.approx(0.6)}
+    # Genre: rows 0-2 ("jazz" is outside the vocabulary); per cell errors
+    # (0.25, 0.01), (0, 0), (0.0625, 0.0625), averaged over 6 cells.
+    assert report["genre"]["n_songs"] == 3 and report["genre"]["brier"] == pytest.approx((0.25 + 0.01 + 0.125) / 6)
+    assert report["genre"]["classes"]["rock"] == {"songs": 2, "observed": pytest.approx(2 / 3), "predicted": pytest.approx(1.65 / 3)}
+    # A plain-encoder build has no heads to report.
+    assert head_probabilities(songs, {}, "test") == {}
+
+
 def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
     report = evaluate(artifacts, tmp_path / "eval", ks=(5, 10), n_boot=100, seed=0)
@@ -114,6 +136,7 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     assert saved["results"]["genre"]["n_queries"] == 2
     markdown = (tmp_path / "eval" / "evaluation.md").read_text()
     assert "## mood (2 queries)" in markdown and "| hybrid |" in markdown and "Hybrid minus each system" in markdown
+    assert "## mood probabilities shown by --explain (2 test songs, Brier" in markdown
     assert (tmp_path / "eval" / "evaluation_p10.png").stat().st_size > 1000
 
 
