@@ -10,10 +10,9 @@ killed half way leaves the previous artefact directory untouched.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,25 +22,10 @@ from recsys.schema import AUDIO_FEATURES
 from recsys.errors import RecsysError
 from recsys.io import sha256_file, write_json
 
+if TYPE_CHECKING:
+    from index.embed import Embeddings
+
 SONG_COLUMNS = ["song_id", "title", "artist", "year", "split", "mood", "genres", *AUDIO_FEATURES]
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json", "merges.txt", "vocab.json")
-
-
-def _hash_files(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.name.encode())
-        digest.update(sha256_file(path).encode())
-    return digest.hexdigest()
-
-
-def model_hashes(directory: Path) -> dict[str, str]:
-    """Hashes of a model directory's weights and tokenizer files (what decides the vectors)."""
-    weights = sorted(directory.glob("*.safetensors")) + sorted(directory.glob("*.bin"))
-    tokenizer = [directory / name for name in TOKENIZER_FILES if (directory / name).is_file()]
-    if not weights:
-        raise RecsysError(f"{directory}: no model weights (*.safetensors or *.bin) found")
-    return {"model": _hash_files(weights), "tokenizer": _hash_files(tokenizer)}
 
 
 def songs_table(df: pd.DataFrame, labels: np.ndarray, mood_probs: np.ndarray | None, genre_probs: np.ndarray | None) -> pd.DataFrame:
@@ -52,6 +36,20 @@ def songs_table(df: pd.DataFrame, labels: np.ndarray, mood_probs: np.ndarray | N
     out["mood_probs"] = [list(map(float, r)) for r in mood_probs] if mood_probs is not None else empty
     out["genre_probs"] = [list(map(float, r)) for r in genre_probs] if genre_probs is not None else empty
     return out
+
+
+def calibrated_genre_probs(df: pd.DataFrame, emb: Embeddings) -> tuple[np.ndarray | None, dict[str, Any] | None]:
+    """The genre head's probabilities, Platt-scaled on the validation songs (``index.calibrate``),
+    and the calibration for the manifest; ``(None, None)`` for a plain encoder."""
+    if emb.genre_probs is None:
+        return None, None
+    from index.calibrate import fit_genre_calibration
+    from training.labels import encode_labels
+
+    labels = encode_labels(df, emb.moods, emb.genres)
+    fit_rows = (df["split"].astype("string") == "val").fillna(False).to_numpy(bool) & labels.has_genre
+    calibration = fit_genre_calibration(emb.genre_probs[fit_rows], labels.genre[fit_rows], emb.genres)
+    return calibration.transform(emb.genre_probs), calibration.to_json()
 
 
 def build_index(
@@ -74,7 +72,7 @@ def build_index(
     import torch
 
     from index.clusters import cluster_songs, save_plots
-    from index.embed import PlainEncoder, embed_catalog, load_embedder
+    from index.embed import PlainEncoder, embed_catalog, load_embedder, model_hashes
     from recsys.vectors import center
     from recsys.artifacts import EMBEDDING_MEAN, EMBEDDINGS, POOLED, ArtifactWriter
     from recsys.dense import DenseIndex, set_threads
@@ -102,7 +100,7 @@ def build_index(
         torch.set_num_threads(threads)
         set_threads(threads)
     params: dict[str, Any] = {
-        "catalog": str(catalog_path), "model": str(model_dir), "model_kind": "encoder" if plain else "tbert",
+        "catalog": str(catalog_path), "model": str(model_dir.resolve()), "model_kind": "encoder" if plain else "tbert",
         "faiss_kind": faiss_kind, "k_range": list(k_range), "seed": seed, "batch_size": batch_size,
         "precision": precision, "precision_used": precision_used, "device": device, "threads": threads,
         "n_catalog": len(catalog), "n_indexed": len(df), "n_without_lyrics": int((~has_lyrics).sum()),
@@ -136,8 +134,10 @@ def build_index(
         save_plots(clusters, df["mood"].tolist(), stage / "plots")
         timings["clusters"] = time.perf_counter() - t0
 
-        songs_table(df, clusters.labels, emb.mood_probs, emb.genre_probs).to_parquet(stage / "songs.parquet", index=False)
+        genre_probs, genre_calibration = calibrated_genre_probs(df, emb)
+        songs_table(df, clusters.labels, emb.mood_probs, genre_probs).to_parquet(stage / "songs.parquet", index=False)
         writer.params.update({
+            "genre_calibration": genre_calibration,
             "faiss_kind_built": dense.kind, "n_chunked": emb.n_chunked, "max_chunks": max_chunks, "n_capped": emb.n_capped, "embed_songs_per_s": round(emb.songs_per_s, 2),
             "embedding_dim": int(emb.embedding.shape[1]), "mood_labels": emb.moods, "genre_labels": emb.genres,
             "chosen_k": clusters.k, "timings_s": {k: round(v, 2) for k, v in timings.items()},

@@ -14,6 +14,7 @@ directory (embedding = the pooled vector, no probabilities: the off-the-shelf ba
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from recsys.errors import RecsysError
+from recsys.io import sha256_files
 from recsys.progress import progress as progress_bar
 from recsys.vectors import center, l2_normalize
 from training.encoding import Chunks, chunk_token_ids, encoder_dir, mean_pool, pad_batch, pool_by_owner
@@ -73,6 +75,25 @@ def quantize_int8(encoder: nn.Module) -> nn.Module:
         # torch flags torch.ao.quantization as deprecated (torchao replaces it); it still works in 2.13.
         warnings.simplefilter("ignore")
         return quantize_dynamic(encoder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=False)
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json", "merges.txt", "vocab.json")
+# Besides the weights, what decides a tBERT checkpoint's vectors: its config (dimensions, chunk
+# length), the audio scaler and the topic model.
+SETTINGS_FILES = ("config.json", "features.json")
+
+
+def model_hashes(directory: Path) -> dict[str, str]:
+    """Hashes of what in a model directory decides its vectors: the weights, the tokenizer, and
+    the settings (config, audio scaler, topic model). The build records them in the manifest;
+    free-text search checks them before embedding a query."""
+    weights = sorted(directory.glob("*.safetensors")) + sorted(directory.glob("*.bin"))
+    if not weights:
+        raise RecsysError(f"{directory}: no model weights (*.safetensors or *.bin) found")
+    tokenizer = [directory / name for name in TOKENIZER_FILES if (directory / name).is_file()]
+    settings = [directory / name for name in SETTINGS_FILES if (directory / name).is_file()]
+    settings += [p for p in (directory / "topics").rglob("*") if p.is_file()]
+    return {"model": sha256_files(directory, weights), "tokenizer": sha256_files(directory, tokenizer), "model_settings": sha256_files(directory, settings)}
 
 
 def load_embedder(model: str | Path | None) -> Any:
@@ -215,21 +236,38 @@ def query_encoder(artifacts: Any) -> Callable[[str], np.ndarray]:
     """A function text -> (d,) L2-normalised query vector in these artefacts' embedding space
     (centred on the catalogue mean the build stored, as the indexed songs were).
 
-    Uses the model the artefacts were built with (manifest ``params.model``). For a tBERT build
-    the text becomes a one-song catalogue with lyrics only: the hidden layer sees the text's LDA
-    topics and an all-missing audio block, as an indexed song without audio was embedded.
+    Uses the model the artefacts were built with (manifest ``params.model``), after checking its
+    hashes against the manifest's; it is checked and loaded on the first call, so a bad request
+    fails before the seconds that loading takes. For a tBERT build the text becomes a one-song
+    catalogue with lyrics only: the hidden layer sees the text's LDA topics and an all-missing
+    audio block, as an indexed song without audio was embedded.
     """
     from recsys.catalog import conform
 
     params = artifacts.manifest.get("params") or {}
     model = params.get("model")
-    if model and not Path(model).is_dir():
-        raise RecsysError(f"{artifacts.path}/manifest.json: the model it was built with ({model}) is not on this machine; free-text search needs it")
-    embedder = load_embedder(model)
+    # The query is embedded as the songs were; int8 (dynamic quantisation) exists on the CPU only.
+    precision, max_chunks = params.get("precision_used", "auto"), params.get("max_chunks")
+    device = "cpu" if precision == "int8" else "auto"
+
+    @functools.cache
+    def embedder() -> Any:
+        if model and not Path(model).is_dir():
+            raise RecsysError(f"{artifacts.path}/manifest.json: the model it was built with ({model}) is not on this machine; free-text search needs it")
+        if model:
+            stored = artifacts.manifest.get("hashes") or {}
+            if "model_settings" not in stored:
+                raise RecsysError(f"{artifacts.path}: built before the build recorded its model's settings, so the model cannot be checked; rebuild the artefacts")
+            changed = [name for name, digest in model_hashes(Path(model)).items() if stored.get(name) != digest]
+            if changed:
+                raise RecsysError(
+                    f"{model}: its {' and '.join(changed)} files differ from those {artifacts.path} was built with; rebuild the artefacts or restore the model"
+                )
+        return load_embedder(model)
 
     def encode(text: str) -> np.ndarray:
         frame = conform(pd.DataFrame({"song_id": ["query"], "title": ["query"], "artist": ["query"], "lyrics": [text]}))
-        vector = embed_catalog(embedder, frame, progress=False).embedding[0]
+        vector = embed_catalog(embedder(), frame, device=device, precision=precision, max_chunks=max_chunks, progress=False).embedding[0]
         if vector.shape[0] != artifacts.embeddings.shape[1]:
             raise RecsysError(f"{model}: gives {vector.shape[0]}-d vectors, the artefacts hold {artifacts.embeddings.shape[1]}-d; rebuild them")
         return center(vector[None, :], artifacts.embedding_mean)[0]

@@ -90,7 +90,7 @@ class ArtifactWriter:
 
     @contextmanager
     def _publish(self) -> Iterator[Path]:
-        with atomic_path(self.out_dir) as stage:
+        with atomic_path(self.out_dir, marker=MANIFEST) as stage:
             stage.mkdir()
             yield stage
             write_json(stage / MANIFEST, self.manifest(stage))

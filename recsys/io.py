@@ -6,11 +6,14 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from recsys.errors import RecsysError
 
 
 _OWNER = "owner.pid"
@@ -32,7 +35,12 @@ def _clear_stale(target: Path) -> None:
     One whose owner is unknown or still running is left alone. If the kill fell between moving
     the old directory aside and moving the new one in, the old one is put back first.
     """
+    # mkdtemp's suffix is 8 characters without dots, so another target's temporaries (".a.v2.*"
+    # beside ".a.*") never match.
+    own = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")
     for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        if not own.fullmatch(stale.name):
+            continue
         try:
             pid = int((stale / _OWNER).read_text())
         except (OSError, ValueError):
@@ -45,15 +53,37 @@ def _clear_stale(target: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def check_replaceable(target: str | os.PathLike[str], marker: str | None = None) -> None:
+    """Raise RecsysError unless writing ``target`` can only replace an earlier output of its kind.
+
+    ``marker=None``: ``target`` is a file, so an existing directory there is refused. Otherwise
+    ``target`` is a directory whose outputs always hold the file ``marker`` (``manifest.json``,
+    ``config.json``, ...): an existing file, or a non-empty directory without that file, is
+    refused, so a mistyped ``--out`` never deletes a folder of other work.
+    """
+    target = Path(target)
+    if marker is None:
+        if target.is_dir() and not target.is_symlink():
+            raise RecsysError(f"{target}: is a directory; give a file path to write to")
+        return
+    if target.exists() and not target.is_dir():
+        raise RecsysError(f"{target}: is a file; give a directory path to write to")
+    if target.is_dir() and not (target / marker).is_file() and any(target.iterdir()):
+        raise RecsysError(f"{target}: exists, is not empty and holds no {marker}, so it is not an earlier output of this command; refusing to replace it")
+
+
 @contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], marker: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` only on success.
 
     Works for files and directories: the caller writes whatever it likes at the yielded path.
-    On an exception the temporary is removed and ``target`` is left as it was; temporaries of
-    killed earlier writers of ``target`` are removed on the next write.
+    A directory writer names the ``marker`` file its outputs always hold, and only an empty
+    directory or one holding that file is replaced (:func:`check_replaceable`). On an exception
+    the temporary is removed and ``target`` is left as it was; temporaries of killed earlier
+    writers of ``target`` are removed on the next write.
     """
     target = Path(target)
+    check_replaceable(target, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
     _clear_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
@@ -68,7 +98,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
             # crash between the two renames still leaves one complete copy on disk.
             old = tmp / (target.name + ".old")
             os.replace(target, old)
-            os.replace(staged, target)
+            try:
+                os.replace(staged, target)
+            except BaseException:
+                os.replace(old, target)
+                raise
         else:
             os.replace(staged, target)
     finally:
@@ -90,11 +124,11 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def sha256_dir(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 over a directory's files (relative names and contents, in sorted order)."""
-    root = Path(path)
+def sha256_files(root: str | os.PathLike[str], files: list[Path]) -> str:
+    """Hex SHA-256 over ``files`` under ``root``: their names relative to ``root`` and their
+    contents, in sorted order."""
     digest = hashlib.sha256()
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+    for file in sorted(Path(f) for f in files):
         digest.update(str(file.relative_to(root)).encode())
         digest.update(sha256_file(file).encode())
     return digest.hexdigest()

@@ -233,7 +233,7 @@ class BM25Index:
             "n_songs": self.n_songs,
             "n_terms": len(self.terms),
         }
-        with atomic_path(directory) as tmp:
+        with atomic_path(directory, marker=_META) as tmp:
             tmp.mkdir()
             self.counts.save(tmp / _COUNTS)
             self.weights.save(tmp / _WEIGHTS)

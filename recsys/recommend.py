@@ -157,8 +157,11 @@ class Recommender:
         audio = self.audio.similarity(query_row, rows) if query_row is not None else np.zeros(len(rows))
         return Candidates(rows.astype(np.int64), cosine, bm25, norm, audio)
 
-    def check_filters(self, filters: Filters) -> None:
-        """RecsysError for a filter no song could pass (a typo rather than a real constraint)."""
+    def check_request(self, k: int, filters: Filters) -> None:
+        """RecsysError for a ``k`` below 1 or a filter no song could pass (a typo rather than a
+        real constraint)."""
+        if k < 1:
+            raise RecsysError(f"k must be at least 1, got {k}")
         if filters.mood is not None and filters.mood.lower() not in MOODS:
             raise RecsysError(f"unknown mood {filters.mood!r}: choose one of {', '.join(MOODS)}")
         if filters.genre is not None:
@@ -202,10 +205,8 @@ class Recommender:
         fusion: Fusion | None = None,
     ) -> tuple[Candidates, np.ndarray, np.ndarray]:
         """(candidates, indices of the top ``k`` into them best first, their scores)."""
-        if k < 1:
-            raise RecsysError(f"k must be at least 1, got {k}")
         filters = filters or Filters()
-        self.check_filters(filters)
+        self.check_request(k, filters)
         w = self.weight if weight is None else float(weight)
         a = self.audio_weight if audio_weight is None else float(audio_weight)
         fusion = fusion or self.fusion

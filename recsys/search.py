@@ -30,4 +30,5 @@ class TextSearch:
         """The ``k`` songs best matching ``text`` (BM25 over its tokens ∪ FAISS over its vector)."""
         if not text or not text.strip():
             raise RecsysError("empty search text: give a few words, e.g. recsys search \"rain on the window\"")
+        self.recommender.check_request(k, filters or Filters())  # before the seconds the encoder takes
         return self.recommender.search_vector(tokenize(text), self._encode(text), k, filters=filters, explain=explain)

@@ -64,6 +64,31 @@ def test_interrupted_build_leaves_previous_build_untouched(built: Path) -> None:
     assert load_artifacts(built).manifest["params"]["marker"] == "second"
 
 
+def test_output_paths_never_replace_other_work(built: Path, tmp_path: Path) -> None:
+    from recsys.catalog import save_catalog
+    from recsys.demo import generate_demo
+
+    # A build aimed at a folder of other files (a mistyped --out) refuses before writing.
+    work = tmp_path / "work"
+    (work / "raw").mkdir(parents=True)
+    (work / "raw" / "songs.csv").write_text("title\n")
+    with pytest.raises(RecsysError, match="holds no manifest.json"):
+        _build(work)
+    assert (work / "raw" / "songs.csv").read_text() == "title\n"
+    # A file written where a directory stands, or a directory where a file stands, is refused.
+    with pytest.raises(RecsysError, match="is a directory; give a file path"):
+        save_catalog(generate_demo(20, seed=0), work)
+    (tmp_path / "notes.txt").write_text("keep")
+    with pytest.raises(RecsysError, match="is a file; give a directory path"):
+        _build(tmp_path / "notes.txt")
+    assert (tmp_path / "notes.txt").read_text() == "keep" and list(work.rglob("*")) == [work / "raw", work / "raw" / "songs.csv"]
+    # An earlier build, or an empty folder, is replaced.
+    _build(built, marker="second")
+    (tmp_path / "empty").mkdir()
+    _build(tmp_path / "empty")
+    assert load_artifacts(built).manifest["params"]["marker"] == "second" and load_artifacts(tmp_path / "empty")
+
+
 def test_update_manifest(built: Path) -> None:
     update_manifest(built, blend_weight=0.62, tuning={"objective": "precision@10", "best": 0.31})
     art = load_artifacts(built, verify="full")  # the manifest itself is not in its file table

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -92,6 +93,22 @@ def test_build_writes_every_artefact_and_a_verifiable_manifest(built: Path, smal
     assert artifacts.clusters["chosen_k"] in range(3, 7) and songs["cluster"].nunique() == artifacts.clusters["chosen_k"]
 
 
+def test_genre_probabilities_are_platt_scaled_on_the_validation_songs(built: Path) -> None:
+    artifacts = load_artifacts(built)
+    songs, params = artifacts.songs, artifacts.manifest["params"]
+    genres, calibration = params["genre_labels"], params["genre_calibration"]
+    assert list(calibration["per_genre"]) == genres and calibration["fitted_on"] == "val"
+    val = songs[(songs["split"] == "val").to_numpy() & songs["genres"].map(lambda gs: bool(set(gs) & set(genres))).to_numpy()]
+    assert calibration["n_songs"] == len(val) > 0
+    probs = np.stack(val["genre_probs"].to_numpy())
+    fitted = [g for g in genres if calibration["per_genre"][g]["fitted"]]
+    assert fitted
+    for g in fitted:
+        # A logistic fit with an intercept reproduces the observed share on the songs it was fitted to.
+        share = val["genres"].map(lambda gs, g=g: g in gs).mean()
+        assert probs[:, genres.index(g)].mean() == pytest.approx(share, abs=0.005)
+
+
 def test_free_text_query_of_a_songs_lyrics_lands_on_its_centred_row(built: Path, small_catalog: tuple[Path, pd.DataFrame]) -> None:
     from index.embed import query_encoder
 
@@ -119,9 +136,30 @@ def _wait_for(pattern: str, root: Path, proc: subprocess.Popen[bytes], timeout: 
     return False
 
 
-def test_killed_build_leaves_previous_artefacts_intact(built: Path, small_catalog: tuple[Path, pd.DataFrame], tiny_encoder_dir: Path, tmp_path: Path) -> None:
-    import shutil
+def test_free_text_search_refuses_a_model_changed_since_the_build(built: Path, tbert_dir: Path, tmp_path: Path) -> None:
+    from index.embed import query_encoder
+    from recsys.errors import RecsysError
 
+    model, artefacts = tmp_path / "model", tmp_path / "A"
+    shutil.copytree(tbert_dir, model)
+    shutil.copytree(built, artefacts)
+    manifest = json.loads((artefacts / "manifest.json").read_text())
+    manifest["params"]["model"] = str(model)
+    (artefacts / "manifest.json").write_text(json.dumps(manifest))
+    query_encoder(load_artifacts(artefacts))("rain on the window")  # an identical copy of the model is accepted
+    # A refitted audio scaler changes the vectors as surely as new weights do.
+    scaler = json.loads((model / "features.json").read_text())
+    (model / "features.json").write_text(json.dumps(scaler, indent=1))
+    with pytest.raises(RecsysError, match="model_settings files differ from those .* was built with"):
+        query_encoder(load_artifacts(artefacts))("rain on the window")
+    # A build from before the settings were hashed cannot be checked, and says so.
+    del manifest["hashes"]["model_settings"]
+    (artefacts / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RecsysError, match="built before the build recorded its model's settings"):
+        query_encoder(load_artifacts(artefacts))("rain on the window")
+
+
+def test_killed_build_leaves_previous_artefacts_intact(built: Path, small_catalog: tuple[Path, pd.DataFrame], tiny_encoder_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "A"
     shutil.copytree(built, target)
     before = (target / "manifest.json").read_bytes()
@@ -145,7 +183,7 @@ def test_killed_build_leaves_previous_artefacts_intact(built: Path, small_catalo
     assert len(reloaded.songs) == 97 and reloaded.manifest["params"]["model_kind"] == "tbert"
     # The killed build's half-written temporary goes with the next write of the same target.
     assert list(tmp_path.glob(".A.*.tmp"))
-    with atomic_path(target) as staged:
+    with atomic_path(target, marker="manifest.json") as staged:
         shutil.copytree(built, staged)
     assert not list(tmp_path.glob(".A.*.tmp"))
 
@@ -154,13 +192,17 @@ def test_stale_temporary_between_the_two_renames_restores_the_old_directory(tmp_
     # A writer killed after moving the old directory aside, before moving the new one in.
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = tmp_path / ".A.x.tmp"
+    stale = tmp_path / ".A.x0x0x0x0.tmp"
     (stale / "A.old").mkdir(parents=True)
     (stale / "A.old" / "manifest.json").write_text("{}")
     (stale / "owner.pid").write_text(str(dead.pid))
-    live = tmp_path / ".A.y.tmp"
+    live = tmp_path / ".A.y0y0y0y0.tmp"
     live.mkdir()
     (live / "owner.pid").write_text(str(os.getpid()))
+    # A dead writer of another target whose name starts like A's ("A.v2"), killed the same way.
+    other = tmp_path / ".A.v2.z0z0z0z0.tmp"
+    (other / "A.v2.old").mkdir(parents=True)
+    (other / "owner.pid").write_text(str(dead.pid))
     with atomic_path(tmp_path / "B") as staged:  # another target's write leaves A's alone
         staged.write_text("b")
     assert stale.exists()
@@ -169,6 +211,7 @@ def test_stale_temporary_between_the_two_renames_restores_the_old_directory(tmp_
             assert (tmp_path / "A" / "manifest.json").read_text() == "{}"
             raise RuntimeError("stop before writing")
     assert not stale.exists() and live.exists()  # the live writer's temporary is kept
+    assert other.exists() and not (tmp_path / "A.v2").exists()  # A.v2's copy is left for A.v2's next write
 
 
 def test_cli_not_a_model_is_one_line_exit_2(small_catalog: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:

@@ -61,7 +61,12 @@ def write_tiny_artifacts(
     songs["mood_probs"] = [list(rng.dirichlet(np.ones(4))) for _ in TINY]
     songs["genre_probs"] = [[] for _ in TINY]
     params = {"model": model, "model_kind": model_kind, "mood_labels": MOOD_LABELS, "genre_labels": []}
-    with ArtifactWriter(out, params=params, hashes={"catalog": "tiny"}) as stage:
+    hashes = {"catalog": "tiny"}
+    if Path(model).is_dir():  # a real encoder directory: recorded as a build records it, for free-text search
+        from index.embed import model_hashes
+
+        hashes.update(model_hashes(Path(model)))
+    with ArtifactWriter(out, params=params, hashes=hashes) as stage:
         songs.to_parquet(stage / "songs.parquet", index=False)
         np.save(stage / "embeddings.npy", emb)
         np.save(stage / "embedding_mean.npy", np.zeros(emb.shape[1], dtype=np.float32))

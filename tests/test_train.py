@@ -103,8 +103,9 @@ def test_bad_inputs_fail_with_one_line(demo_catalog_df: pd.DataFrame, tmp_path: 
         train(df, tmp_path / "m", **FAST)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("x")
-    with pytest.raises(RecsysError, match="not a model directory"):
+    with pytest.raises(RecsysError, match="notes: exists, is not empty and holds no config.json"):
         train(demo_catalog_df.head(50), tmp_path / "notes", **FAST)
+    assert (tmp_path / "notes" / "keep.txt").read_text() == "x"
 
 
 def test_cli_train_reports_errors_on_one_line(tmp_path: Path) -> None:

@@ -18,12 +18,14 @@ import pandas as pd
 
 from recsys.schema import CONTINUOUS_FEATURES
 from recsys.errors import RecsysError
-from recsys.io import atomic_path, write_json
+from recsys.io import atomic_path, check_replaceable, write_json
 from recsys.text import tokenize
 from training.model import TBert
 from training.runtime import resolve_device
 from training.labels import Labels, genre_thresholds, score_tasks
 from training.train import check_model_out, fit, predict, prepare, save_checkpoint
+
+COMPARE_FILE = "compare.json"
 
 VARIANTS = ["majority", "tfidf_logreg", "audio_only", "simple_bert", "finetuned_encoder", "tbert"]
 TASK_TITLES = {"mood_binary": "Mood: happy vs sad", "mood": "Mood: all classes", "genre": "Genre (multi-label)"}
@@ -106,6 +108,7 @@ def compare(
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    check_replaceable(out_dir, marker=COMPARE_FILE)
     if model_out is not None:
         model_out = Path(model_out)
         check_model_out(model_out)
@@ -206,9 +209,9 @@ def compare(
         "variants": results,
     }
     out_dir = Path(out_dir)
-    with atomic_path(out_dir) as tmp:
+    with atomic_path(out_dir, marker=COMPARE_FILE) as tmp:
         tmp.mkdir()
-        write_json(tmp / "compare.json", report)
+        write_json(tmp / COMPARE_FILE, report)
         (tmp / "compare.md").write_text(_markdown(report), encoding="utf-8")
         for task in ("mood_binary", "mood"):
             if any(task in r["metrics"] for r in results.values()):

@@ -200,7 +200,7 @@ def save_model(
         "use_topics": model.use_topics,
         "use_audio": model.use_audio,
     }
-    with atomic_path(out_dir) as tmp:
+    with atomic_path(out_dir, marker=CONFIG_FILE) as tmp:
         tmp.mkdir()
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE))

@@ -122,7 +122,7 @@ class TopicModel:
     def save(self, path: str | Path) -> Path:
         """Write the model folder atomically: gensim model, gensim dictionary, params JSON."""
         path = Path(path)
-        with atomic_path(path) as tmp:
+        with atomic_path(path, marker=PARAMS_FILE) as tmp:
             tmp.mkdir()
             self.lda.save(str(tmp / MODEL_FILE))
             self.dictionary.save(str(tmp / DICTIONARY_FILE))

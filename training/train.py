@@ -22,10 +22,11 @@ import pandas as pd
 import torch
 
 from recsys.errors import RecsysError
+from recsys.io import check_replaceable
 from recsys.progress import progress
 from training.encoding import Chunks, chunk_token_ids, pad_batch
 from training.labels import Labels, encode_labels, genre_thresholds, label_sets, neighbour_precision, score_tasks
-from training.model import TBert, build_encoder, masked_losses, pool_songs, read_config, save_model
+from training.model import CONFIG_FILE, TBert, build_encoder, masked_losses, pool_songs, read_config, save_model
 from training.runtime import autocast, resolve_device, resolve_precision
 
 
@@ -449,10 +450,10 @@ class TrainResult:
 
 
 def check_model_out(out_dir: Path) -> None:
-    """Refuse to replace anything but a model directory (replacing a checkpoint is fine)."""
-    if out_dir.exists() and not (out_dir / "config.json").is_file() and any(out_dir.iterdir()):
-        raise RecsysError(f"{out_dir}: exists and is not a model directory; refusing to replace it")
-    if (out_dir / "config.json").is_file():
+    """Refuse, before any training, to replace anything but a model directory (replacing a
+    checkpoint is fine)."""
+    check_replaceable(out_dir, marker=CONFIG_FILE)
+    if (out_dir / CONFIG_FILE).is_file():
         read_config(out_dir)
 
 
