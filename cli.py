@@ -67,6 +67,7 @@ def catalog_import(
     import time
 
     from recsys.catalog import save_catalog
+    from recsys.io import check_replaceable
     from recsys.sources import import_sources
 
     if maps and mapping is not None:
@@ -75,6 +76,9 @@ def catalog_import(
     bad = next((m for m, p in zip(maps, pairs) if len(p) != 2 or not p[0].strip() or not p[1].strip()), None)
     if bad is not None:
         raise RecsysError(f"--map {bad!r}: expected field=column")
+    if any(out.resolve() == p.resolve() for p in paths):
+        raise RecsysError(f"{out}: is one of the inputs; write the catalogue to a new path")
+    check_replaceable(out)  # before the import's work, not after it
     started = time.perf_counter()
     df = import_sources(
         paths, fmt=fmt, mapping={k.strip(): v.strip() for k, v in pairs} if pairs else mapping, tag_table=tags,
@@ -151,7 +155,7 @@ def train_cmd(
     min_genre_songs: int = typer.Option(20, "--min-genre-songs", help="Genres need this many training songs to be a class."),
     seed: int = typer.Option(0, "--seed", help="Seed for every random step."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU or an AMX CPU, else fp32), fp32 or bf16."),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU or a CPU with AMX or AVX512-BF16, else fp32), fp32 or bf16."),
 ) -> None:
     """Train the tBERT model (lyrics + LDA topics + audio -> mood and genre), or compare variants."""
     from recsys.catalog import load_catalog
@@ -192,7 +196,7 @@ def train_cmd(
         )
     t = result.timings
     typer.echo(
-        f"{out}: trained on {result.n_songs['train']} songs ({result.n_chunked} chunked, {result.n_capped} capped), "
+        f"{out}: trained on {result.n_songs['train']} songs ({result.n_chunked} labelled songs chunked, {result.n_capped} capped), "
         f"best epoch {result.best_epoch} by {select_on}, {result.songs_per_s:.1f} songs/s, {result.step_s:.2f} s/step, "
         f"frozen cache {t.get('frozen_cache_s', 0.0):.0f} s, total {t['total_s']:.0f} s, {result.precision}"
     )
@@ -210,7 +214,7 @@ def index_build(
     k_min: int = typer.Option(4, "--k-min", help="Smallest number of clusters tried."),
     k_max: int = typer.Option(20, "--k-max", help="Largest number of clusters tried."),
     batch_size: int = typer.Option(32, "--batch-size", help="Chunks per encoder batch (halved on GPU out-of-memory)."),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU or an AMX CPU, else fp32), fp32, bf16, or int8 (dynamic quantisation, CPU)."),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU or a CPU with AMX or AVX512-BF16, else fp32), fp32, bf16, or int8 (dynamic quantisation, CPU)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     threads: int | None = typer.Option(None, "--threads", help="torch and FAISS threads (default: all)."),
     max_chunks: int | None = typer.Option(None, "--max-chunks", help="Embed only each song's first N chunks (default: all; capped songs are reported)."),
@@ -284,6 +288,7 @@ def _show_results(title: str, results: list[dict[str, Any]], explain: bool) -> N
     from rich.table import Table
 
     console = Console()
+    title = escape(title)  # song titles and queries may hold brackets that rich would read as markup
     if not results:
         console.print(f"{title}: no song passes the filters")
         return
@@ -291,8 +296,8 @@ def _show_results(title: str, results: list[dict[str, Any]], explain: bool) -> N
     for name in ("#", "title", "artist", "year", "score", "mood", "genres", "cluster"):
         table.add_column(name, justify="right" if name in ("#", "year", "score", "cluster") else "left")
     for r in results:
-        table.add_row(str(r["rank"]), r["title"], r["artist"], str(r["year"] or ""), f"{r['score']:.3f}",
-                      r["mood"] or "", ", ".join(r["genres"]), "" if r["cluster"] is None else str(r["cluster"]))
+        table.add_row(str(r["rank"]), escape(r["title"]), escape(r["artist"]), str(r["year"] or ""), f"{r['score']:.3f}",
+                      r["mood"] or "", escape(", ".join(r["genres"])), "" if r["cluster"] is None else str(r["cluster"]))
     console.print(table)
     if explain:
         # Below the table rather than in a column: a narrow terminal would wrap it a word a line.
@@ -373,7 +378,8 @@ def search_cmd(
     if as_json:
         typer.echo(json.dumps({"query": text, "results": results}, indent=2))
         return
-    _show_results(f"Songs matching {text!r}", results, explain)
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    _show_results(f"Songs matching {shown!r}", results, explain)
 
 
 @command(app, "tune")

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from recsys.errors import RecsysError
+from recsys.io import atomic_path
 
 
 @dataclass(frozen=True)
@@ -104,17 +105,19 @@ def embed_and_index(
         )
         vectors: np.ndarray | None = None
         path = out / "pooled.npy"
-        with progress() as bar:
+        # Staged and renamed, so a job killed half way never leaves a pooled.npy of zero rows.
+        with atomic_path(path) as staged, progress() as bar:
             task = bar.add_task("ray embedding", total=len(texts), info="")
             for batch in embedded.iter_batches(batch_format="numpy", batch_size=None):
                 block = np.stack(batch["vector"]).astype(np.float32)
                 if vectors is None:
-                    vectors = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(len(texts), block.shape[1]))
+                    vectors = np.lib.format.open_memmap(staged, mode="w+", dtype=np.float32, shape=(len(texts), block.shape[1]))
                 vectors[batch["row"]] = block
                 done = bar.tasks[task].completed + len(block)
                 bar.update(task, advance=len(block), info=f"{done / (time.perf_counter() - t0):.1f} songs/s")
-        assert vectors is not None
-        vectors.flush()
+            assert vectors is not None
+            vectors.flush()
+            del vectors
         embed_s = time.perf_counter() - t0
     finally:
         if started_ray:

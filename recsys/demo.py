@@ -186,10 +186,14 @@ def _pick(rng: np.random.Generator, items: list[str]) -> str:
     return items[int(rng.integers(len(items)))]
 
 
-def _artists(rng: np.random.Generator, count: int) -> list[str]:
-    """Unique artist names (unique after normalisation, so song ids cannot collide)."""
+def _artists(rng: np.random.Generator, count: int, patience: int = 1000) -> list[str]:
+    """Unique artist names (unique after normalisation, so song ids cannot collide). The word
+    lists give about 1,500 common names and rarer "& The ..." credits; once ``patience`` draws
+    in a row find no new name, names are numbered, so a catalogue of any size can be generated
+    (the first numbered name appears past 60,000 songs)."""
     names: list[str] = []
     seen: set[str] = set()
+    misses = 0
     while len(names) < count:
         if rng.random() < 0.6:
             name = f"{_pick(rng, _FIRST)} {_pick(rng, _LAST)}"
@@ -197,10 +201,15 @@ def _artists(rng: np.random.Generator, count: int) -> list[str]:
             name = f"The {_pick(rng, _BAND_ADJ)} {_pick(rng, _BAND_NOUN)}"
         if rng.random() < 0.03:  # the odd "& The ..." credit so normalisation is exercised
             name += f" & The {_pick(rng, _BAND_NOUN)}"
+        if misses >= patience:
+            name += f" {len(names) + 1}"
         key = normalize_text(name)
-        if key not in seen:
-            seen.add(key)
-            names.append(name)
+        if key in seen:
+            misses += 1
+            continue
+        seen.add(key)
+        names.append(name)
+        misses = 0
     return names
 
 

@@ -171,7 +171,13 @@ def tune_blend(
         raise RecsysError(f"k must be at least 1, got {k}")
     if tag not in TUNE_TAGS:
         raise RecsysError(f"unknown tag {tag!r}: use {', '.join(TUNE_TAGS)}")
+    if n_queries is not None and n_queries < 1:
+        raise RecsysError(f"--n-queries must be at least 1, got {n_queries}")
     recommender = Recommender(artifacts)
+    if k > recommender.n_candidates:
+        # Past the candidates each retriever gives, every weight ranks the same songs: the search
+        # would store a weight chosen by nothing.
+        raise RecsysError(f"k = {k} exceeds the {recommender.n_candidates} candidates each retriever gives a query; tune for k up to {recommender.n_candidates}")
     labels = Labels.from_songs(artifacts.songs)
     queries = tuning_queries(artifacts.songs, labels, split, tag, n_queries, seed)
     table = CandidateTable.build(recommender, queries, desc="tuning candidates")

@@ -108,3 +108,14 @@ def test_cli_writes_labelled_synthetic_catalogue(tmp_path: Path) -> None:
     meta = catalog_metadata(out)
     assert meta["synthetic"] == "true" and meta["generator"] == "recsys.demo"
     assert meta["seed"] == "3" and meta["n"] == "40"
+
+
+def test_artist_names_stay_unique_past_the_word_lists() -> None:
+    from recsys.demo import _artists
+    from recsys.text import normalize_text
+
+    # 30,000 artists outnumber the names the word lists can make; a short patience numbers them
+    # quickly instead of drawing forever.
+    names = _artists(np.random.default_rng(0), 30_000, patience=5)
+    assert len({normalize_text(n) for n in names}) == 30_000
+    assert any(n.split()[-1].isdigit() for n in names)

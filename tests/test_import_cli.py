@@ -79,6 +79,21 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_output_never_overwrites_an_input_or_a_folder(tmp_path: Path, lyrics_csv: Path) -> None:
+    before = lyrics_csv.read_bytes()
+    maps = ["--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words"]
+    _fails(_import(str(lyrics_csv), "--out", str(lyrics_csv), *maps), "songs.csv", "is one of the inputs")
+    assert lyrics_csv.read_bytes() == before
+    _fails(_import(str(lyrics_csv), "--out", str(tmp_path), *maps), "is a directory; give a file path")
+    assert lyrics_csv.read_bytes() == before
+
+
+def test_a_quote_left_open_in_the_first_row_is_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_text('title,artist,lyrics\n"unterminated,x,y\n')
+    _fails(_import(str(broken), "--out", str(tmp_path / "out.parquet")), "broken.csv", "not a readable CSV", "EOF inside string")
+
+
 def test_utf16_and_binary_files_are_refused(tmp_path: Path, lyrics_csv: Path) -> None:
     out = tmp_path / "out.parquet"
     utf16 = tmp_path / "utf16.csv"

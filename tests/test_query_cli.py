@@ -119,6 +119,14 @@ def test_search_with_the_real_encoder(tmp_path: Path, minilm_dir: Path) -> None:
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["results"][0]["title"] in {"Grey Window", "Rain Song"}
     assert runner.invoke(app, ["search", "  ", "--artifacts", str(built)]).exit_code == 2
+    # A bad request fails before the model is looked for: this build's model is not on the machine.
+    gone = write_tiny_artifacts(tmp_path / "gone", model=str(tmp_path / "no-such-model"))
+    for args, message in ((["-k", "0"], "k must be at least 1"), (["--mood", "bogus"], "unknown mood"), ([], "is not on this machine")):
+        result = runner.invoke(app, ["search", "rain", "--artifacts", str(gone), *args])
+        assert result.exit_code == 2 and message in result.output
+    # Titles and queries with brackets are shown as typed, not read as rich markup.
+    brackets = runner.invoke(app, ["search", "rain [/oops] [bold]", "--artifacts", str(built), "-k", "2"], env={"COLUMNS": "200"})
+    assert brackets.exit_code == 0 and "Songs matching 'rain [/oops] [bold]'" in brackets.output
     # Artefacts whose vectors do not come from the encoder: a one-line error, not a crash.
     mismatch = runner.invoke(app, ["search", "rain", "--artifacts", str(write_tiny_artifacts(tmp_path / "b", model=str(minilm_dir)))])
     assert mismatch.exit_code == 2 and "384-d" in mismatch.output

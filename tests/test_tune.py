@@ -100,3 +100,13 @@ def test_tune_blend_without_queries_is_an_error(tmp_path) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
     with pytest.raises(RecsysError, match="no nosuch-split songs"):
         tune_blend(artifacts, split="nosuch", save=False)
+
+
+@pytest.mark.parametrize(("options", "message"), [({"n_queries": 0}, "--n-queries must be at least 1"), ({"n_queries": -1}, "--n-queries must be at least 1"),
+                                                  ({"k": 101}, "k = 101 exceeds the 100 candidates")])
+def test_tune_blend_refuses_requests_that_would_store_a_meaningless_weight(tmp_path, options, message) -> None:
+    path = write_tiny_artifacts(tmp_path / "a")
+    before = (path / "manifest.json").read_bytes()
+    with pytest.raises(RecsysError, match=message):
+        tune_blend(load_artifacts(path), **options)
+    assert (path / "manifest.json").read_bytes() == before

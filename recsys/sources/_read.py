@@ -63,10 +63,11 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.Data
         raise RecsysError(f"{path}: the file is empty") from None
     except pd.errors.ParserError as exc:
         cut = _TRUNCATED.search(str(exc))
-        if cut is None:
-            raise RecsysError(f"{path}: not a readable CSV ({str(exc).strip().splitlines()[-1]})") from None
         # The parser counts the header as row 0, so the cut record is data row N and N - 1 are whole.
-        df = pd.read_csv(io.StringIO(text), nrows=int(cut.group(1)) - 1, **options)
+        whole = int(cut.group(1)) - 1 if cut else 0
+        if whole < 1:  # not a file cut short but one that is broken from its first row
+            raise RecsysError(f"{path}: not a readable CSV ({str(exc).strip().splitlines()[-1]})") from None
+        df = pd.read_csv(io.StringIO(text), nrows=whole, **options)
         if warn:
             warn(f"{path}: the file ends inside row {cut.group(1)} (cut off); that row was dropped")
     if df.empty:
