@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)

@@ -2,7 +2,7 @@
 
 Row i of the indexed matrix is song i; every index here adds vectors in row order, so FAISS ids
 are row numbers without an IndexIDMap. GPU is used when the installed faiss has one (the
-``faiss-gpu`` extra) for Flat and IVF; HNSW has no GPU form and stays on the CPU.
+``faiss-gpu`` wheel installed in place of ``faiss-cpu``) for Flat and IVF; HNSW has no GPU form and stays on the CPU.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class DenseIndex:
             return self
         if gpu_count() == 0:
             if use_gpu:
-                raise RecsysError("a GPU index was asked for, but faiss sees no GPU (install the faiss-gpu extra)")
+                raise RecsysError("a GPU index was asked for, but faiss sees no GPU (replace faiss-cpu with faiss-gpu)")
             return self
         resources = faiss.StandardGpuResources()
         self.index = faiss.index_cpu_to_gpu(resources, 0, self.index)
