@@ -446,5 +446,27 @@ def evaluate_cmd(
     typer.echo(f"wrote {out / 'evaluation.md'}, {out / 'evaluation.json'}, {out / 'evaluation_p10.png'}")
 
 
+def main() -> None:
+    """The ``recsys`` entry point: usage errors (a mistyped option, ``-k abc``) become one
+    ``error:`` line and exit code 2, like every other bad input."""
+    # typer (pinned, see pyproject) vendors click; these are the exceptions it raises outside
+    # standalone mode.
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx is not None else "see recsys --help")
+        code = 2
+    except UsageError as exc:
+        where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        typer.echo(f"error: {exc.format_message()}{where}", err=True)
+        code = 2
+    except typer.Abort:
+        typer.echo("error: interrupted; nothing half-written was kept", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    sys.exit(app())
+    main()

@@ -71,7 +71,7 @@ def build_index(
     """Embed, index and cluster the catalogue's songs with lyrics; publish ``out_dir`` atomically."""
     import torch
 
-    from index.clusters import cluster_songs, save_plots
+    from index.clusters import check_k_range, cluster_songs, save_plots
     from index.embed import PlainEncoder, embed_catalog, load_embedder, model_hashes
     from recsys.vectors import center
     from recsys.artifacts import EMBEDDING_MEAN, EMBEDDINGS, POOLED, ArtifactWriter
@@ -83,6 +83,11 @@ def build_index(
     precision_used = resolve_precision(precision, resolve_device(device))
     if faiss_kind not in ("auto", "flat", "hnsw", "ivf"):
         raise RecsysError(f"faiss kind {faiss_kind!r}: choose auto, flat, hnsw or ivf")
+    # Checked here, not where they are used: the embedding before that takes minutes.
+    check_k_range(k_range)
+    for name, value in (("--threads", threads), ("--max-chunks", max_chunks), ("--batch-size", batch_size)):
+        if value is not None and value < 1:
+            raise RecsysError(f"{name} must be at least 1, got {value}")
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
     has_lyrics = catalog["lyrics"].fillna("").astype(str).str.strip() != ""

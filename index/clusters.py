@@ -99,6 +99,13 @@ def class_tfidf_keywords(token_lists: Sequence[Sequence[str]], labels: np.ndarra
     return out
 
 
+def check_k_range(k_range: tuple[int, int]) -> None:
+    """RecsysError unless ``2 <= low <= high`` (the build checks it before embedding)."""
+    lo, hi = k_range
+    if lo < 2 or hi < lo:
+        raise RecsysError(f"k range must satisfy 2 <= low <= high, got {lo}..{hi}")
+
+
 def cluster_songs(
     vectors: np.ndarray,
     token_lists: Sequence[Sequence[str]],
@@ -119,9 +126,8 @@ def cluster_songs(
     from sklearn.metrics import silhouette_score
 
     n = len(vectors)
+    check_k_range(k_range)
     lo, hi = k_range
-    if lo < 2 or hi < lo:
-        raise RecsysError(f"k range must satisfy 2 <= low <= high, got {lo}..{hi}")
     if n < max(lo + 1, 4):
         raise RecsysError(f"clustering needs at least {max(lo + 1, 4)} songs, got {n}")
     if len(token_lists) != n:

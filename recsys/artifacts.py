@@ -134,9 +134,16 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     version = manifest.get("format_version")
     if version != ARTIFACT_FORMAT_VERSION:
         raise RecsysError(f"{path}: artefact format version {version!r}, this recsys reads {ARTIFACT_FORMAT_VERSION}; rebuild with `recsys index build`")
-    files = manifest.get("hashes", {}).get("files")
-    if not isinstance(files, dict):
+    hashes = manifest.get("hashes")
+    files = hashes.get("files") if isinstance(hashes, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(entry, dict) for entry in files.values()):
         raise RecsysError(f"{path}: no file table under hashes.files")
+    if not isinstance(manifest.get("params", {}), dict):
+        raise RecsysError(f"{path}: params must be a JSON object")
+    for name, default in (("blend_weight", DEFAULT_BLEND_WEIGHT), ("audio_weight", DEFAULT_AUDIO_WEIGHT)):
+        value = manifest.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise RecsysError(f"{path}: {name} must be a number in [0, 1], got {value!r}; rerun `recsys tune` or rebuild")
     return manifest
 
 
@@ -232,8 +239,10 @@ def _load_matrix(path: Path, rows: int, dim: int | None = None) -> np.ndarray:
     """A float32 .npy of ``rows`` rows (a 1-D file is one row of ``dim``), memory-mapped."""
     try:
         matrix = np.load(path, mmap_mode="r")
-    except (OSError, ValueError) as exc:
-        raise RecsysError(f"{path}: unreadable .npy ({exc})") from None
+    except OSError as exc:
+        raise RecsysError(f"{path}: unreadable ({exc})") from None
+    except ValueError:  # numpy's message suggests allow_pickle, which would be wrong advice here
+        raise RecsysError(f"{path}: not a valid .npy file (damaged header); rebuild the artefacts") from None
     if matrix.ndim == 1 and dim is not None:
         matrix = matrix[None, :]
     if matrix.ndim != 2 or matrix.shape[0] != rows or matrix.dtype != np.float32 or (dim is not None and matrix.shape[1] != dim):

@@ -353,6 +353,10 @@ def evaluate(
     """
     if any(int(k) < 1 for k in ks):
         raise RecsysError(f"--k values must be positive integers, got {list(ks)}")
+    if n_boot < 1:
+        raise RecsysError(f"--bootstrap must be at least 1 resample, got {n_boot}")
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise RecsysError(f"{out_dir}: is a file; --out names the directory the report goes into")
     ks = sorted({int(k) for k in ks} | {10})  # @10 always: MAP@10, nDCG@10 and the chart use it
     if pool not in ("all", "labelled"):
         raise RecsysError(f"unknown pool {pool!r}: use all or labelled")

@@ -131,3 +131,28 @@ def test_damage_is_reported_naming_the_file(built: Path, tmp_path: Path) -> None
     manifest.unlink()
     with pytest.raises(RecsysError, match="manifest.json: missing"):
         load_artifacts(built)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"blend_weight": None}, "blend_weight must be a number in \\[0, 1\\], got None"),
+    ({"blend_weight": "abc"}, "blend_weight must be a number in \\[0, 1\\], got 'abc'"),
+    ({"audio_weight": 1.5}, "audio_weight must be a number in \\[0, 1\\], got 1.5"),
+    ({"hashes": ["x"]}, "no file table under hashes.files"),
+    ({"hashes": {"files": {"songs.parquet": "abc"}}}, "no file table under hashes.files"),
+    ({"params": ["x"]}, "params must be a JSON object"),
+])
+def test_a_hand_edited_manifest_is_one_line_naming_it(built: Path, edit: dict, message: str) -> None:
+    manifest = built / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), **edit}))
+    with pytest.raises(RecsysError, match=f"manifest.json: {message}"):
+        load_artifacts(built)
+
+
+def test_a_damaged_npy_header_is_one_line_without_numpy_advice(built: Path) -> None:
+    path = built / "embedding_mean.npy"
+    blob = bytearray(path.read_bytes())
+    blob[10:20] = b"#" * 10
+    path.write_bytes(bytes(blob))
+    with pytest.raises(RecsysError, match="embedding_mean.npy: not a valid .npy file") as info:
+        load_artifacts(built)
+    assert "allow_pickle" not in str(info.value)

@@ -203,3 +203,14 @@ def test_bad_baseline_is_one_clear_error(tmp_path, artifacts_kind, baseline_kind
         evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=10, baseline=baseline)
     assert not (tmp_path / "eval").exists()
 
+
+
+def test_bad_bootstrap_and_out_are_one_clear_error(tmp_path) -> None:
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    for n_boot in (0, -5):
+        with pytest.raises(RecsysError, match=f"--bootstrap must be at least 1 resample, got {n_boot}"):
+            evaluate(artifacts, tmp_path / "eval", n_boot=n_boot)
+    (tmp_path / "report.txt").write_text("keep")
+    with pytest.raises(RecsysError, match="report.txt: is a file"):
+        evaluate(artifacts, tmp_path / "report.txt", n_boot=10)
+    assert (tmp_path / "report.txt").read_text() == "keep"

@@ -96,8 +96,9 @@ def test_similar_imports_neither_torch_nor_pandas_nor_scipy(artifacts: Path) -> 
     # A cold `recsys similar` must start fast: these imports alone would cost most of a second.
     harness = (
         "import sys\n"
-        "from cli import app\n"
-        f"try:\n    app(['similar', 'Tears', '--artifacts', {str(artifacts)!r}, '--json'])\n"
+        "from cli import main\n"
+        f"sys.argv = ['recsys', 'similar', 'Tears', '--artifacts', {str(artifacts)!r}, '--json']\n"
+        "try:\n    main()\n"
         "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
         "heavy = sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'gensim', 'umap', 'sklearn', 'pandas', 'scipy') if m in sys.modules)\n"
         "print('HEAVY', heavy)\n"
@@ -105,6 +106,19 @@ def test_similar_imports_neither_torch_nor_pandas_nor_scipy(artifacts: Path) -> 
     done = subprocess.run([sys.executable, "-c", harness], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["similar", "Tears", "-k", "abc"], "error: Invalid value for '-k' / '--k': 'abc' is not a valid int. (see recsys similar --help)"),
+    (["similar"], "error: Missing argument 'title'. (see recsys similar --help)"),
+    (["similar", "Tears", "--bogus"], "error: No such option: --bogus (see recsys similar --help)"),
+])
+def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None:
+    # Through the installed entry point's function, as a user's shell runs it.
+    done = subprocess.run([sys.executable, "-c", f"import sys; from cli import main; sys.argv = ['recsys', *{args!r}]; main()"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [message]
 
 
 @pytest.mark.slow

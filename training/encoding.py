@@ -65,6 +65,8 @@ def chunk_token_ids(tokenizer: Any, texts: Sequence[str | None], max_length: int
     """
     if max_length < 8:
         raise RecsysError(f"max_length must be at least 8 tokens, got {max_length}")
+    if max_chunks is not None and max_chunks < 1:
+        raise RecsysError(f"max_chunks must be at least 1, got {max_chunks}")
     # BERT-family layout: [CLS] piece [SEP] (MPNet's <s> piece </s> maps onto the same ids).
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     if cls_id is None or sep_id is None:
