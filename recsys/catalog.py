@@ -16,7 +16,7 @@ import pandas as pd
 from recsys.errors import RecsysError
 from recsys.io import atomic_path
 from recsys.schema import CONTINUOUS_FEATURES, CATEGORICAL_FEATURES, MOODS, SPLITS, STRING_COLUMNS, LIST_COLUMNS, COLUMNS, REQUIRED_COLUMNS
-from recsys.text import normalize_text, strip_lyric_annotations, tidy_name
+from recsys.text import normalize_text, shorten, strip_lyric_annotations, tidy_name
 
 CATALOG_FORMAT_VERSION = 1
 
@@ -122,12 +122,12 @@ def validate(df: pd.DataFrame, source: str = "catalogue") -> None:
         bad = df["mood"].dropna()
         bad = bad[~bad.isin(MOODS)]
         if len(bad):
-            raise RecsysError(f"{source}: row {int(bad.index[0]) + 1} has unknown mood {bad.iloc[0]!r}")
+            raise RecsysError(f"{source}: row {int(bad.index[0]) + 1} has unknown mood {shorten(bad.iloc[0])}")
     if "split" in df:
         bad = df["split"].dropna()
         bad = bad[~bad.isin(SPLITS)]
         if len(bad):
-            raise RecsysError(f"{source}: row {int(bad.index[0]) + 1} has unknown split {bad.iloc[0]!r}")
+            raise RecsysError(f"{source}: row {int(bad.index[0]) + 1} has unknown split {shorten(bad.iloc[0])}")
 
 
 def save_catalog(df: pd.DataFrame, path: str | Path, *, metadata: dict[str, str] | None = None) -> Path:

@@ -3,7 +3,7 @@
 Three passes, stopping at the first that finds anything: the exact title, the normalised title
 (``recsys.text.normalize_text``: case, accents, punctuation, "feat." credits and "(Remastered)"
 suffixes folded away), then fuzzy matching (rapidfuzz ratio on normalised titles). ``artist``
-narrows every pass the same way (normalised, fuzzy as a fallback). Several artists under the
+narrows every pass the same way (normalised, then fuzzy, then as a part of the name). Several artists under the
 matched title is an ambiguity the user must settle with ``--artist``.
 """
 
@@ -15,11 +15,14 @@ import numpy as np
 
 from recsys.errors import RecsysError
 from recsys.songtable import SongTable
-from recsys.text import normalize_text
+from recsys.text import normalize_text, shorten
 
 # Plain Levenshtein similarity (fuzz.ratio, 0..100): typos and a dropped short word pass
 # ("Yesterdy" 94, "Stairway Heaven" 90) while substring hits ("Love" in "Glove Box") do not.
 FUZZY_CUTOFF = 80.0
+# Fuzzy titles within this many points of the best are listed as an ambiguity: "Dancing the
+# Rain" scores 88.9 against "Dancing on the Train" and 86.5 against "Dancing down the Rain".
+NEAR_TIE = 3.0
 MAX_LISTED = 8
 
 
@@ -43,7 +46,12 @@ def _by_artist(songs: SongTable, rows: np.ndarray, artist: str) -> np.ndarray:
     exact = rows[[n == wanted for n in names]]
     if len(exact):
         return exact
-    return rows[[fuzz.ratio(wanted, n) >= FUZZY_CUTOFF for n in names]]
+    close = rows[[fuzz.ratio(wanted, n) >= FUZZY_CUTOFF for n in names]]
+    if len(close):
+        return close
+    # Part of the name: "crosby" for Bing Crosby, "pharrell" for Pharrell Williams.
+    words = set(wanted.split())
+    return rows[[bool(words) and words <= set(n.split()) for n in names]]
 
 
 def _normalised_titles(songs: SongTable) -> np.ndarray:
@@ -67,7 +75,7 @@ def _title_matches(songs: SongTable, title: str) -> np.ndarray:
     best = max(score for _, score, _ in hits)
     # Keep only the best-scoring title(s): a near-tie between two different titles is shown
     # as an ambiguity rather than silently taking one.
-    return np.array(sorted(row for _, score, row in hits if score >= best - 1e-9), dtype=np.int64)
+    return np.array(sorted(row for _, score, row in hits if score >= best - NEAR_TIE), dtype=np.int64)
 
 
 def _suggestions(songs: SongTable, title: str) -> str:
@@ -87,14 +95,15 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None) -> in
     """
     if not title or not title.strip():
         raise RecsysError("empty title: give a song title, e.g. recsys similar \"Yesterday\"")
+    shown = shorten(title, 80)
     rows = _title_matches(songs, title)
     if len(rows) == 0:
-        raise RecsysError(f"no song titled {title!r} in the catalogue{_suggestions(songs, title)}")
+        raise RecsysError(f"no song titled {shown} in the catalogue{_suggestions(songs, title)}")
     if artist:
         narrowed = _by_artist(songs, rows, artist)
         if len(narrowed) == 0:
-            raise RecsysError(f"no song titled {title!r} by {artist!r}; songs with that title: {_describe(songs, rows)}")
+            raise RecsysError(f"no song titled {shown} by {artist!r}; songs with that title: {_describe(songs, rows)}")
         rows = narrowed
     if len(rows) > 1:
-        raise RecsysError(f"{len(rows)} songs match {title!r}; add --artist to choose one of: {_describe(songs, rows)}")
+        raise RecsysError(f"{len(rows)} songs match {shown}; add --artist to choose one of: {_describe(songs, rows)}")
     return int(rows[0])

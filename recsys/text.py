@@ -132,6 +132,13 @@ def strip_lyric_annotations(text: object) -> str | None:
     return cleaned if any(ch.isalpha() for ch in cleaned) else None
 
 
+def shorten(value: object, width: int = 40) -> str:
+    """The ``repr`` of ``value`` cut to about ``width`` characters, for messages that quote a
+    cell or a query: never a whole lyric, and the line stays readable."""
+    text = str(value)
+    return repr(text if len(text) <= width else text[: width - 3] + "...")
+
+
 def normalize_text(text: object) -> str:
     """Fold a title or artist for matching: Unicode NFKD, ASCII, lower case, punctuation removed.
 

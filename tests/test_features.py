@@ -112,3 +112,21 @@ def test_bad_files_and_values_raise_one_line(songs: pd.DataFrame, tmp_path: Path
         feats.transform(bad)
     with pytest.raises(RecsysError, match="empty"):
         AudioFeatures.fit(songs.head(0))
+
+
+def test_errors_quote_a_bad_cell_but_never_a_whole_lyric(songs: pd.DataFrame) -> None:
+    from recsys.catalog import validate
+
+    lyric = "walking in the rain " * 50  # a lyrics column mapped where a number or a mood goes
+    bad = songs.copy()
+    bad["energy"] = bad["energy"].astype(object)
+    bad.loc[bad.index[0], "energy"] = lyric
+    with pytest.raises(RecsysError, match="'walking in the rain walking in the ra\\.\\.\\.' is not a finite number") as info:
+        AudioFeatures.fit(bad)
+    assert len(str(info.value)) < 150
+    bad = songs.copy()
+    bad["mood"] = bad["mood"].astype(object)
+    bad.loc[bad.index[0], "mood"] = lyric
+    with pytest.raises(RecsysError, match="unknown mood 'walking in the rain") as info:
+        validate(bad)
+    assert len(str(info.value)) < 150

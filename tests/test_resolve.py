@@ -50,3 +50,24 @@ def test_unknown_title_suggests_nearest() -> None:
         resolve_title(SONGS, "Bohemian Song")
     with pytest.raises(RecsysError, match="empty title"):
         resolve_title(SONGS, " ")
+
+
+def test_a_near_tie_between_fuzzy_titles_is_an_ambiguity() -> None:
+    songs = SongTable.from_columns({"title": ["Dancing on the Train", "Dancing down the Rain"], "artist": ["Ann", "Bo"], "year": [2001, 2002]})
+    # 88.9 against 86.5: too close to take the first silently.
+    with pytest.raises(RecsysError, match="2 songs match 'Dancing the Rain'"):
+        resolve_title(songs, "Dancing the Rain")
+    assert resolve_title(songs, "Dancing on the Trian") == 0  # a clear winner is still taken
+
+
+def test_artist_may_be_part_of_the_name() -> None:
+    assert resolve_title(SONGS, "Home", artist="sharpe") == 5
+    assert resolve_title(SONGS, "Home", artist="MICHAEL") == 3
+    with pytest.raises(RecsysError, match="by 'Edward Daughtry'"):
+        resolve_title(SONGS, "Home", artist="Edward Daughtry")  # every word must be in one name
+
+
+def test_a_very_long_title_is_shortened_in_the_error() -> None:
+    with pytest.raises(RecsysError) as info:
+        resolve_title(SONGS, "x" * 100_000)
+    assert len(str(info.value)) < 300 and "xxx..." in str(info.value)

@@ -18,6 +18,7 @@ import pandas as pd
 from recsys.schema import CATEGORICAL_FEATURES, CONTINUOUS_FEATURES
 from recsys.errors import RecsysError
 from recsys.io import write_json
+from recsys.text import shorten
 
 FORMAT_VERSION = 1
 KEYS = list(range(12))
@@ -33,7 +34,7 @@ def _numeric(df: pd.DataFrame, column: str) -> np.ndarray:
     bad = (np.isnan(values) & raw.notna().to_numpy()) | np.isinf(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise RecsysError(f"audio features: column {column!r}, row {row + 1}: {raw.iloc[row]!r} is not a finite number")
+        raise RecsysError(f"audio features: column {column!r}, row {row + 1}: {shorten(raw.iloc[row])} is not a finite number")
     return values
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.errors import RecsysError
+from recsys.text import shorten
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet"}
 # Tried in order; cp1252 and latin-1 only after the text has passed the binary check.
@@ -92,7 +93,7 @@ def numeric(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         # +2: one for the header line, one for 1-based numbering, so it matches an editor's line.
-        raise RecsysError(f"{path}: row {pos + 2} column {column!r}: {str(raw.iloc[pos])[:40]!r} is not a number")
+        raise RecsysError(f"{path}: row {pos + 2} column {column!r}: {shorten(raw.iloc[pos])} is not a number")
     return values.astype("float64")
 
 
