@@ -146,3 +146,15 @@ def test_bad_mappings_and_tag_tables(tmp_path: Path, lyrics_csv: Path) -> None:
     _fails(_import(str(lyrics_csv), "--out", str(out), "--map", "title=Song", "--map", "artist=Band",
                    "--tags", str(tags)), "tags.toml")
     assert not out.exists()
+
+
+def test_dropped_rows_and_unread_moods_are_reported(tmp_path: Path) -> None:
+    source = tmp_path / "mine.csv"
+    pd.DataFrame({"Song": ["Café Blue", "", "Red Door"], "Band": ["Zoë", "Kay", ""], "Words": ["blue coffee in the morning", "grey days again", "a red door opens"],
+                  "Feeling": ["ecstatic", "sad", "happy"]}).to_csv(source, index=False)
+    out = tmp_path / "out.parquet"
+    result = _import(str(source), "--out", str(out), "--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words", "--map", "mood=Feeling")
+    assert result.exit_code == 0, result.output
+    assert "warning: generic: 2 rows without a title or an artist were dropped" in result.output
+    assert "warning: 1 songs carry mood labels that map to none of happy, sad, angry, relaxed (e.g. 'ecstatic')" in result.output
+    assert len(load_catalog(out)) == 1

@@ -16,6 +16,8 @@ import pandas as pd
 from recsys.catalog import assign_splits, conform, song_id
 from recsys.errors import RecsysError
 from recsys.progress import progress
+from recsys.schema import MOODS
+from recsys.text import shorten
 from recsys.sources import (
     bow_lyrics, deezer, generic, genius_lyrics, genius_tags, millsong, moodylyrics, musicmood, open_lyrics, panda,
     playlist_moods, spotify, tcc,
@@ -117,6 +119,8 @@ def import_sources(
             on_progress=lambda step: bar.update(join_task, info=step),
         )
         bar.update(join_task, total=1, completed=1, info=f"{len(joined)} songs")
+    for src, n in sorted(stats.nameless.items()):
+        warn(f"{src}: {n} rows without a title or an artist were dropped")
     for src, n in sorted(stats.duplicates.items()):
         warn(f"{src}: {n} duplicate rows of the same song merged")
     for src, n in sorted(stats.swapped.items()):
@@ -134,5 +138,10 @@ def import_sources(
     if annotated.any():
         warn(f"{int(annotated.sum())} lyrics lost lyric-site annotations ('[Chorus: ...]', '[x2]', '[?]'); "
              f"{int((annotated & catalog['lyrics'].isna()).sum())} of them held nothing else and read as no lyrics")
+    unread = catalog["moods_raw"].map(len).gt(0) & catalog["mood"].isna()
+    if unread.any():
+        example = next(m for ms in catalog.loc[unread, "moods_raw"] for m in ms)
+        warn(f"{int(unread.sum())} songs carry mood labels that map to none of {', '.join(MOODS)} (e.g. {shorten(example)}); "
+             "read as no mood (--tags adds synonyms)")
     catalog["split"] = assign_splits(catalog).astype("string")
     return catalog

@@ -45,6 +45,7 @@ class JoinStats:
     duplicates: dict[str, int] = field(default_factory=dict)
     swapped: dict[str, int] = field(default_factory=dict)
     dropped_unmatched: int = 0
+    nameless: dict[str, int] = field(default_factory=dict)  # rows without a title or an artist, dropped
     placeholder_lyrics: dict[str, int] = field(default_factory=dict)
 
 
@@ -78,7 +79,7 @@ def _stack(frames: list[SourceFrame], priority: dict[str, int], stats: JoinStats
         f["_order"] = priority[sf.adapter.name]
         f["_audio_rank"] = sf.adapter.audio_rank
         f["_mood_rank"] = sf.adapter.mood_rank
-        parts.append(f.dropna(subset=["title", "artist"]))
+        parts.append(f)  # rows without a title or an artist are dropped (and counted) by join_sources
     df = pd.concat(parts, ignore_index=True)
     df["year"] = pd.to_numeric(df["year"], errors="coerce")
     for col in AUDIO_FEATURES:
@@ -136,7 +137,9 @@ def join_sources(
     stats = JoinStats()
     df = _stack(frames, priority, stats)
     df["_a"], df["_t"] = _normalised(df["artist"]), _normalised(df["title"])
-    df = df[(df["_a"] != "") & (df["_t"] != "")]
+    named = df["title"].notna() & df["artist"].notna() & (df["_a"] != "") & (df["_t"] != "")
+    stats.nameless = df.loc[~named, "_src"].value_counts().to_dict()
+    df = df[named]
     df["_key"] = df["_a"] + "||" + df["_t"]
     dup = df.duplicated(["_src", "_key"])
     stats.duplicates = df.loc[dup, "_src"].value_counts().to_dict()
