@@ -282,6 +282,10 @@ def _explanation(why: dict[str, Any]) -> list[str]:
     return lines
 
 
+# Below this many columns the results table would cut every cell to a character or two.
+NARROW = 60
+
+
 def _show_results(title: str, results: list[dict[str, Any]], explain: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -292,13 +296,20 @@ def _show_results(title: str, results: list[dict[str, Any]], explain: bool) -> N
     if not results:
         console.print(f"{title}: no song passes the filters")
         return
-    table = Table(title=title, title_justify="left")
-    for name in ("#", "title", "artist", "year", "score", "mood", "genres", "cluster"):
-        table.add_column(name, justify="right" if name in ("#", "year", "score", "cluster") else "left")
-    for r in results:
-        table.add_row(str(r["rank"]), escape(r["title"]), escape(r["artist"]), str(r["year"] or ""), f"{r['score']:.3f}",
-                      r["mood"] or "", escape(", ".join(r["genres"])), "" if r["cluster"] is None else str(r["cluster"]))
-    console.print(table)
+    if console.width < NARROW:
+        # Eight columns cannot share a narrow terminal; one line a song keeps every year and score whole.
+        console.print(title)
+        for r in results:
+            year = f" ({r['year']})" if r["year"] else ""
+            console.print(f"{r['rank']}. {escape(r['title'])} — {escape(r['artist'])}{year} {r['score']:.3f}", highlight=False)
+    else:
+        table = Table(title=title, title_justify="left")
+        for name in ("#", "title", "artist", "year", "score", "mood", "genres", "cluster"):
+            table.add_column(name, justify="right" if name in ("#", "year", "score", "cluster") else "left")
+        for r in results:
+            table.add_row(str(r["rank"]), escape(r["title"]), escape(r["artist"]), str(r["year"] or ""), f"{r['score']:.3f}",
+                          r["mood"] or "", escape(", ".join(r["genres"])), "" if r["cluster"] is None else str(r["cluster"]))
+        console.print(table)
     if explain:
         # Below the table rather than in a column: a narrow terminal would wrap it a word a line.
         for r in results:
@@ -371,6 +382,7 @@ def search_cmd(
     from index.embed import query_encoder
     from recsys.artifacts import load_artifacts
     from recsys.search import TextSearch
+    from recsys.text import shorten
 
     loaded = load_artifacts(artifacts)
     searcher = TextSearch(loaded, query_encoder(loaded), weight=weight, fusion=fusion)
@@ -378,8 +390,7 @@ def search_cmd(
     if as_json:
         typer.echo(json.dumps({"query": text, "results": results}, indent=2))
         return
-    shown = text if len(text) <= 60 else text[:57] + "..."
-    _show_results(f"Songs matching {shown!r}", results, explain)
+    _show_results(f"Songs matching {shorten(text, 60)}", results, explain)
 
 
 @command(app, "tune")

@@ -63,6 +63,15 @@ def test_similar_explain_prints_a_block_per_result(artifacts: Path) -> None:
     assert "same cluster 0: rain, grey" in out.output
 
 
+def test_similar_in_a_narrow_terminal_lists_one_song_a_line(artifacts: Path) -> None:
+    data = json.loads(runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "2", "--json"]).stdout)
+    out = runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "2"], env={"COLUMNS": "40"})
+    assert out.exit_code == 0, out.output
+    for r in data["results"]:
+        year = f" ({r['year']})" if r["year"] else ""
+        assert f"{r['rank']}. {r['title']} — {r['artist']}{year} {r['score']:.3f}" in out.output.replace("\n", " ")
+
+
 def test_similar_filters_and_env_default(artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECSYS_ARTIFACTS", str(artifacts))
     out = runner.invoke(app, ["similar", "Tears", "--json", "--mood", "sad", "--fusion", "rrf"])
