@@ -42,7 +42,7 @@ def main() -> None:
     from index.embed import embed_catalog, load_embedder
     from recsys.vectors import center, l2_normalize
     from recsys.artifacts import load_artifacts
-    from recsys.catalog import load_catalog
+    from recsys.catalog import in_split, load_catalog
     from recsys.errors import RecsysError
     from recsys.evaluate import Labels, nearest_by_cosine, precision_at_k, relevance_matrix
 
@@ -56,6 +56,9 @@ def main() -> None:
     raw = embed_catalog(load_embedder(params["model"]), frame, precision=params["precision_used"], max_chunks=params["max_chunks"]).embedding
     served = center(raw, raw.mean(axis=0))
     agreement = float((served * np.asarray(artifacts.embeddings)).sum(axis=1).mean())
+    if agreement < 0.999:
+        raise RecsysError(f"{args.artifacts}: re-embedding gives vectors at mean cosine {agreement:.4f} to the stored ones; "
+                          "the model or catalogue changed since the build, so the comparison would not describe it")
 
     variants = {
         "raw hidden layer (L2-normalised)": raw,
@@ -64,12 +67,12 @@ def main() -> None:
         "centred, top 2 principal components removed": l2_normalize(without_top_components(raw, 2, args.seed)),
     }
     labels = Labels.from_songs(songs)
-    in_split = (songs["split"].astype("string") == args.split).fillna(False).to_numpy(bool)
+    split_rows = in_split(songs, args.split)
     rows: list[dict[str, Any]] = []
     for name, vectors in variants.items():
         row: dict[str, Any] = {"embedding": name}
         for tag in ("mood", "genre"):
-            queries = np.flatnonzero(in_split & labels.has(tag))
+            queries = np.flatnonzero(split_rows & labels.has(tag))
             relevant, _ = relevance_matrix(labels, queries, nearest_by_cosine(vectors, queries, 10), tag)
             row[f"{tag} P@10"] = float(precision_at_k(relevant, 10).mean())
         rows.append(row)

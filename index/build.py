@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recsys.catalog import load_catalog
+from recsys.catalog import in_split, load_catalog
 from recsys.schema import AUDIO_FEATURES
 from recsys.errors import RecsysError
 from recsys.io import sha256_file, write_json
@@ -47,7 +47,7 @@ def calibrated_genre_probs(df: pd.DataFrame, emb: Embeddings) -> tuple[np.ndarra
     from training.labels import encode_labels
 
     labels = encode_labels(df, emb.moods, emb.genres)
-    fit_rows = (df["split"].astype("string") == "val").fillna(False).to_numpy(bool) & labels.has_genre
+    fit_rows = in_split(df, "val") & labels.has_genre
     calibration = fit_genre_calibration(emb.genre_probs[fit_rows], labels.genre[fit_rows], emb.genres)
     return calibration.transform(emb.genre_probs), calibration.to_json()
 

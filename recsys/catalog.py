@@ -31,6 +31,11 @@ def song_id(artist: object, title: object) -> str:
     return hashlib.sha1(song_key(artist, title).encode("utf-8")).hexdigest()[:16]
 
 
+def in_split(df: pd.DataFrame, split: str) -> np.ndarray:
+    """(n,) bool: which rows of ``df`` belong to ``split`` (rows without a split belong to none)."""
+    return (df["split"].astype("string") == split).fillna(False).to_numpy(bool)
+
+
 def _unit_hash(ids: Iterable[str], salt: str) -> np.ndarray:
     return np.array(
         [int(hashlib.sha1(f"{salt}:{i}".encode()).hexdigest()[:12], 16) / float(1 << 48) for i in ids]

@@ -38,6 +38,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from recsys.catalog import in_split
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, write_json
 from recsys.progress import progress
@@ -365,8 +366,7 @@ def evaluate(
     songs = artifacts.songs
     labels = Labels.from_songs(songs)
     artist_keys = np.array([normalize_text(a) for a in songs["artist"]], dtype=object)
-    in_split = (songs["split"].astype("string") == split).fillna(False).to_numpy(bool)
-    queries = np.flatnonzero(in_split & labels.has("any"))
+    queries = np.flatnonzero(in_split(songs, split) & labels.has("any"))
     if len(queries) == 0:
         raise RecsysError(f"{artifacts.path}: no {split}-split song has a mood or genre label: nothing to evaluate")
     depth = max(ks)
@@ -415,7 +415,7 @@ def head_probabilities(songs: pd.DataFrame, params: dict[str, Any], split: str) 
     the ``split`` songs: per class, how many songs carry it, their observed share and the mean
     predicted probability, plus the Brier score (mood: the squared error summed over classes,
     averaged over songs; genre: averaged over songs and genres). Empty for a plain-encoder build."""
-    in_split = (songs["split"].astype("string") == split).fillna(False).to_numpy(bool)
+    split_rows = in_split(songs, split)
     out: dict[str, Any] = {}
     for task, column, vocab_key in (("mood", "mood_probs", "mood_labels"), ("genre", "genre_probs", "genre_labels")):
         vocab = list(params.get(vocab_key) or [])
@@ -428,7 +428,7 @@ def head_probabilities(songs: pd.DataFrame, params: dict[str, Any], split: str) 
             for tag in tags if tags is not None else []:
                 if tag in index:
                     truth[row, index[tag]] = True
-        rows = np.flatnonzero(in_split & truth.any(axis=1) & (songs[column].map(len).to_numpy() == len(vocab)))
+        rows = np.flatnonzero(split_rows & truth.any(axis=1) & (songs[column].map(len).to_numpy() == len(vocab)))
         if len(rows) == 0:
             continue
         probs = np.stack(songs[column].to_numpy()[rows]).astype(np.float64)

@@ -141,8 +141,10 @@ class TuneResult:
 def tuning_queries(songs: Any, labels: Any, split: str, tag: str, n_queries: int | None, seed: int) -> np.ndarray:
     """Rows of ``split`` songs carrying ``tag`` (any tag for ``balanced``); a seeded sample of
     ``n_queries`` of them if set."""
+    from recsys.catalog import in_split
+
     carried = labels.has("any" if tag == "balanced" else tag)
-    rows = np.flatnonzero((songs["split"].astype("string") == split).fillna(False).to_numpy(bool) & carried)
+    rows = np.flatnonzero(in_split(songs, split) & carried)
     if len(rows) == 0:
         raise RecsysError(f"no {split}-split songs carry a {tag} label: nothing to tune on")
     if n_queries is not None and n_queries < len(rows):
