@@ -32,6 +32,10 @@ def test_same_seed_gives_identical_run_and_loadable_checkpoint(demo_catalog_df: 
     for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         assert torch.equal(x, y), name
     assert a.config["moods"] == ["happy", "sad", "angry", "relaxed"]
+    # The checkpoint records the settings the run used, not a hand-copied subset.
+    assert {k: a.config["train"][k] for k in ("epochs", "batch_size", "seed", "warmup", "patience", "max_chunks", "min_genre_songs")} == {
+        "epochs": 1, "batch_size": 16, "seed": 7, "warmup": 0.1, "patience": 2, "max_chunks": 1, "min_genre_songs": 3}
+    assert a.config["max_length"] == 32
     assert runs[0].songs_per_s > 0 and runs[0].timings["total_s"] > 0
     assert set(runs[0].metrics["test"]) >= {"mood_binary", "mood", "genre"}
     thresholds = a.config["genre_thresholds"]

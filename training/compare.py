@@ -187,11 +187,7 @@ def compare(
             tuned = f"top {result.model.n_layers - prep.freeze_layers} encoder layers fine-tuned" if prep.freeze_layers < result.model.n_layers else "encoder frozen"
             record(name, start, (val_rows, (val_pred["mood"], val_pred["genre"])), (test_rows, (test_pred["mood"], test_pred["genre"])), f"{tuned}, {'+ topics + audio' if side else 'text only'}; best epoch {result.best_epoch}")
             if side and model_out is not None:
-                train_params = {
-                    "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr, "patience": patience,
-                    "sampler": sampler, "select_on": select_on, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs,
-                }
-                save_checkpoint(model_out, prep, result, max_length=max_length, train_params=train_params, device=device)
+                save_checkpoint(model_out, prep, result, device=device)
                 notes.append(f"tBERT checkpoint saved to {model_out}")
 
     report = {

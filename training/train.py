@@ -63,10 +63,9 @@ class Prepared:
     rows: np.ndarray  # encoded catalogue rows
     chunks: Chunks
     chunk_offsets: np.ndarray  # (len(rows) + 1,)
-    n_chunked: int  # songs longer than one chunk (before any max_chunks cap)
-    n_capped: int
     max_length: int
     max_chunks: int | None
+    min_genre_songs: int
     freeze_layers: int
     precision: str  # resolved: fp32 or bf16 (autocast for the encoder in every later step)
     cache: list[torch.Tensor] | None  # per chunk: fp16 token states after the frozen layers
@@ -179,9 +178,8 @@ def prepare(
     t = time.perf_counter()
     chunks = chunk_token_ids(tokenizer, [lyrics[r] for r in rows], max_length, max_chunks)
     timings["tokenize_s"] = time.perf_counter() - t
-    n_capped, n_chunked = chunks.n_capped, chunks.n_chunked
-    if n_capped:
-        notes.append(f"max_chunks={max_chunks}: {n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunks")
+    if chunks.n_capped:
+        notes.append(f"max_chunks={max_chunks}: {chunks.n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunks")
     offsets = np.concatenate([[0], np.cumsum(chunks.chunks_per_song)]).astype(np.int64)
 
     cache, cached_pooled = None, None
@@ -194,7 +192,7 @@ def prepare(
         encoder.to("cpu")
     return Prepared(
         catalog, labels, tokenizer, encoder, encoder_path, topic_model, features, topics, audio, rows, chunks, offsets,
-        n_chunked, n_capped, max_length, max_chunks, freeze_layers, precision, cache, cached_pooled, timings, notes,
+        max_length, max_chunks, min_genre_songs, freeze_layers, precision, cache, cached_pooled, timings, notes,
     )
 
 
@@ -305,6 +303,7 @@ class FitResult:
     train_s: float
     songs_per_s: float
     step_s: float
+    settings: dict[str, Any]  # fit's arguments as used (batch size resolved), for the checkpoint
 
 
 def fit(
@@ -409,7 +408,11 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
     model.eval()
-    return FitResult(model, history, best_epoch, train_time, songs_seen / max(train_time, 1e-9), train_time / max(steps, 1))
+    settings = {
+        "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr, "warmup": warmup, "patience": patience,
+        "hidden": hidden, "dropout": dropout, "sampler": sampler, "select_on": select_on, "seed": seed,
+    }
+    return FitResult(model, history, best_epoch, train_time, songs_seen / max(train_time, 1e-9), train_time / max(steps, 1), settings)
 
 
 def validate(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.device, mood_w: torch.Tensor | None, pos_w: torch.Tensor | None, batch_size: int = 64) -> tuple[float, np.ndarray]:
@@ -457,9 +460,7 @@ def check_model_out(out_dir: Path) -> None:
         read_config(out_dir)
 
 
-def save_checkpoint(
-    out_dir: Path, prep: Prepared, result: FitResult, *, max_length: int, train_params: dict[str, Any], device: str = "auto"
-) -> dict[str, Any]:
+def save_checkpoint(out_dir: Path, prep: Prepared, result: FitResult, *, device: str = "auto") -> dict[str, Any]:
     """Choose genre thresholds on val, score ``result.model`` on val and test, then write it with
     everything inference needs (tokenizer, topic model, feature scaler, label vocabularies,
     thresholds) as a checkpoint. Returns the metrics."""
@@ -472,10 +473,13 @@ def save_checkpoint(
         "moods": prep.labels.moods,
         "genres": prep.labels.genres,
         "genre_thresholds": {g: float(t) for g, t in zip(prep.labels.genres, thresholds)},
-        "max_length": max_length,
+        "max_length": prep.max_length,
         "encoder": {"source": prep.encoder_path, "n_layers": result.model.n_layers, "freeze_layers": prep.freeze_layers, "precision": prep.precision},
         "topic_k": int(prep.topics.shape[1]),
-        "train": {**train_params, "best_epoch": result.best_epoch, "history": result.history},
+        "train": {
+            **result.settings, "max_chunks": prep.max_chunks, "min_genre_songs": prep.min_genre_songs,
+            "best_epoch": result.best_epoch, "history": result.history,
+        },
         "metrics": metrics,
     }
     save_model(out_dir, result.model.to("cpu"), prep.tokenizer, prep.topic_model, prep.features, config)
@@ -526,15 +530,11 @@ def train(
         hidden=hidden, sampler=sampler, select_on=select_on, seed=seed, device=device,
     )
     t = time.perf_counter()
-    train_params = {
-        "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr, "warmup": warmup,
-        "sampler": sampler, "select_on": select_on, "seed": seed, "max_chunks": max_chunks, "min_genre_songs": min_genre_songs,
-    }
-    metrics = save_checkpoint(out_dir, prep, result, max_length=max_length, train_params=train_params, device=device)
+    metrics = save_checkpoint(out_dir, prep, result, device=device)
     timings = {**prep.timings, "train_s": result.train_s, "eval_s": time.perf_counter() - t}
     timings["total_s"] = time.perf_counter() - start
     counts = {s: int(len(prep.split_rows(s))) for s in ("train", "val", "test")}
     return TrainResult(
-        out_dir, metrics, timings, result.songs_per_s, result.step_s, counts, prep.n_chunked, prep.n_capped,
+        out_dir, metrics, timings, result.songs_per_s, result.step_s, counts, prep.chunks.n_chunked, prep.chunks.n_capped,
         result.history, result.best_epoch, prep.notes, prep.precision,
     )
