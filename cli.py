@@ -445,7 +445,8 @@ def evaluate_cmd(
         table = Table(title=f"{tag}: {block['n_queries']} {report['split']} queries, pool {pool} (mean; precision@10 with 95% interval)", title_justify="left")
         table.add_column("system")
         for metric in metrics:
-            table.add_column(metric, justify="right")
+            # "P@10" rather than "precision@10": at 80 columns the long names were all cut to "precisio…".
+            table.add_column(metric.replace("precision@", "P@").replace("same-artist@", "artist@"), justify="right")
         for system, values in block["systems"].items():
             cells = [f"{values[m]['mean']:.3f}" + (f" [{values[m]['low']:.3f}, {values[m]['high']:.3f}]" if m == "precision@10" else "") for m in metrics]
             table.add_row(system, *cells)

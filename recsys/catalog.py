@@ -176,6 +176,8 @@ def load_catalog(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise RecsysError(f"{path}: no such catalogue file")
+    if path.is_dir():
+        raise RecsysError(f"{path}: is a directory; give the catalogue's .parquet file")
     try:
         meta = catalog_metadata(path)
         df = pd.read_parquet(path)

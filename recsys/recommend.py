@@ -227,7 +227,10 @@ class Recommender:
         if not 0 <= row < len(self.songs):
             raise RecsysError(f"song row {row} is outside the artefacts' {len(self.songs)} songs")
         tokens = self.query_tokens(row)
-        cand, chosen, scores = self.rank(tokens, self.embeddings[row], k, query_row=row, filters=filters, **options)
+        vector = np.asarray(self.embeddings[row])
+        if not np.isfinite(vector).all():
+            raise RecsysError(f"{self.artifacts.path}/embeddings.npy: row {row} holds NaN or infinite values; the artefacts are damaged, rebuild them")
+        cand, chosen, scores = self.rank(tokens, vector, k, query_row=row, filters=filters, **options)
         return self._records(cand, chosen, scores, tokens, row if explain else None, explain)
 
     def search_vector(

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from recsys.artifacts import ArtifactWriter, load_artifacts
+from recsys.errors import RecsysError
 from recsys.audio import AudioSpace
 from recsys.schema import AUDIO_FEATURES, CONTINUOUS_FEATURES
 from recsys.dense import DenseIndex
@@ -169,8 +170,6 @@ def test_filters_apply_before_top_k(tiny) -> None:
 
 
 def test_impossible_filters_are_errors(tiny) -> None:
-    from recsys.errors import RecsysError
-
     rec = Recommender(tiny)
     with pytest.raises(RecsysError, match="unknown mood 'cheerful'"):
         rec.similar(0, filters=Filters(mood="cheerful"))
@@ -201,3 +200,13 @@ def test_bad_options_are_one_line_errors(tiny) -> None:
         Recommender(tiny, fusion="max")  # type: ignore[arg-type]
     with pytest.raises(RecsysError, match="outside"):
         Recommender(tiny).similar(99)
+
+
+def test_a_damaged_query_vector_names_the_file_and_row(tmp_path) -> None:
+    path = write_tiny_artifacts(tmp_path / "a")
+    stored = np.load(path / "embeddings.npy", mmap_mode="r+")  # damage after the build: same size, so only a full verify sees it
+    stored[2] = np.nan
+    stored.flush()
+    del stored
+    with pytest.raises(RecsysError, match=r"a/embeddings.npy: row 2 holds NaN or infinite values"):
+        Recommender(load_artifacts(path)).similar(2, k=3)
