@@ -2,7 +2,7 @@
 
 Three passes, stopping at the first that finds anything: the exact title, the normalised title
 (``recsys.text.normalize_text``: case, accents, punctuation, "feat." credits and "(Remastered)"
-suffixes folded away), then fuzzy matching (rapidfuzz ratio on normalised titles). ``artist``
+suffixes folded away; compared without spaces), then fuzzy matching (rapidfuzz ratio on normalised titles). ``artist``
 narrows every pass the same way (normalised, then fuzzy, then as a part of the name). Several artists under the
 matched title is an ambiguity the user must settle with ``--artist``.
 """
@@ -10,6 +10,7 @@ matched title is an ambiguity the user must settle with ``--artist``.
 from __future__ import annotations
 
 import math
+from typing import Iterator
 
 import numpy as np
 
@@ -58,24 +59,25 @@ def _normalised_titles(songs: SongTable) -> np.ndarray:
     return np.array([normalize_text(t) for t in songs.values("title")], dtype=object)
 
 
-def _title_matches(songs: SongTable, title: str) -> np.ndarray:
+def _title_passes(songs: SongTable, title: str) -> Iterator[np.ndarray]:
+    """The rows each pass finds, in order: exact title, normalised title, best fuzzy titles."""
     from rapidfuzz import fuzz, process
 
-    exact = np.array([row for row, t in enumerate(songs.values("title")) if t == title], dtype=np.int64)
-    if len(exact):
-        return exact
+    yield np.array([row for row, t in enumerate(songs.values("title")) if t == title], dtype=np.int64)
     normalised = _normalised_titles(songs)
     wanted = normalize_text(title)
-    same = np.flatnonzero(normalised == wanted)
-    if len(same) or not wanted:
-        return same
+    if not wanted:
+        return
+    # Compared without spaces: a straight apostrophe folds to a space and a curly one to
+    # nothing ("Don't" -> "don t", "Don’t" -> "dont"), and "Sk8er Boi" is also typed "Sk8erBoi".
+    compact = np.array([t.replace(" ", "") for t in normalised], dtype=object)
+    yield np.flatnonzero(compact == wanted.replace(" ", ""))
     hits = process.extract(wanted, normalised, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
-    if not hits:
-        return np.array([], dtype=np.int64)
-    best = max(score for _, score, _ in hits)
-    # Keep only the best-scoring title(s): a near-tie between two different titles is shown
-    # as an ambiguity rather than silently taking one.
-    return np.array(sorted(row for _, score, row in hits if score >= best - NEAR_TIE), dtype=np.int64)
+    if hits:
+        best = max(score for _, score, _ in hits)
+        # Keep only the best-scoring title(s): a near-tie between two different titles is shown
+        # as an ambiguity rather than silently taking one.
+        yield np.array(sorted(row for _, score, row in hits if score >= best - NEAR_TIE), dtype=np.int64)
 
 
 def _suggestions(songs: SongTable, title: str) -> str:
@@ -96,14 +98,21 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None) -> in
     if not title or not title.strip():
         raise RecsysError("empty title: give a song title, e.g. recsys similar \"Yesterday\"")
     shown = shorten(title, 80)
-    rows = _title_matches(songs, title)
-    if len(rows) == 0:
+    # The first pass with a match decides, unless --artist rules all its songs out: then a looser
+    # pass may hold that artist's spelling of the title ("Don’t" where the exact pass found "Don't").
+    first: np.ndarray | None = None
+    rows = np.array([], dtype=np.int64)
+    for found in _title_passes(songs, title):
+        if len(found) == 0:
+            continue
+        first = found if first is None else first
+        rows = _by_artist(songs, found, artist) if artist else found
+        if len(rows):
+            break
+    if first is None:
         raise RecsysError(f"no song titled {shown} in the catalogue{_suggestions(songs, title)}")
-    if artist:
-        narrowed = _by_artist(songs, rows, artist)
-        if len(narrowed) == 0:
-            raise RecsysError(f"no song titled {shown} by {artist!r}; songs with that title: {_describe(songs, rows)}")
-        rows = narrowed
+    if len(rows) == 0:
+        raise RecsysError(f"no song titled {shown} by {artist!r}; songs with that title: {_describe(songs, first)}")
     if len(rows) > 1:
         raise RecsysError(f"{len(rows)} songs match {shown}; add --artist to choose one of: {_describe(songs, rows)}")
     return int(rows[0])

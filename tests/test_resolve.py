@@ -71,3 +71,12 @@ def test_a_very_long_title_is_shortened_in_the_error() -> None:
     with pytest.raises(RecsysError) as info:
         resolve_title(SONGS, "x" * 100_000)
     assert len(str(info.value)) < 300 and "xxx..." in str(info.value)
+
+
+def test_straight_and_curly_apostrophes_meet() -> None:
+    songs = SongTable.from_columns({"title": ["I Don't Care", "I Don’t Care", "Sk8er Boi"], "artist": ["Fall Out Boy", "Ariana Grande", "Avril"],
+                                    "year": [2008, 2014, 2002]})
+    with pytest.raises(RecsysError, match="2 songs match 'I Dont Care'"):
+        resolve_title(songs, "I Dont Care")
+    assert resolve_title(songs, "I Don't Care", artist="Ariana Grande") == 1
+    assert resolve_title(songs, "sk8erboi") == 2
