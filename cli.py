@@ -159,7 +159,11 @@ def train_cmd(
 ) -> None:
     """Train the tBERT model (lyrics + LDA topics + audio -> mood and genre), or compare variants."""
     from recsys.catalog import load_catalog
+    from recsys.io import check_outside
 
+    check_outside(out, catalogue=catalog, **{"--model": model, "--save-model": save_model})
+    if save_model is not None:
+        check_outside(save_model, catalogue=catalog, **{"--out": out})
     df = load_catalog(catalog)
     try:
         grid = [int(k) for k in topics_grid.split(",")] if topics_grid else None
@@ -222,7 +226,9 @@ def index_build(
     """Embed, index (FAISS + BM25) and cluster a catalogue's songs into an artefact directory."""
     from index.build import build_index
     from recsys.artifacts import read_manifest
+    from recsys.io import check_outside
 
+    check_outside(out, catalogue=catalog, **{"--model": model})
     build_index(
         catalog, model, out, faiss_kind=faiss_kind, k_range=(k_min, k_max), seed=seed, batch_size=batch_size,
         precision=precision, device=device, threads=threads, max_chunks=max_chunks,

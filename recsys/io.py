@@ -72,6 +72,18 @@ def check_replaceable(target: str | os.PathLike[str], marker: str | None = None)
         raise RecsysError(f"{target}: exists, is not empty and holds no {marker}, so it is not an earlier output of this command; refusing to replace it")
 
 
+def check_outside(out: str | os.PathLike[str], **inputs: str | os.PathLike[str] | None) -> None:
+    """Raise RecsysError when an input (``name=path``) is ``out`` or lies inside it: ``out`` is
+    replaced as a whole, so the input would be deleted with it."""
+    target = Path(out).resolve()
+    for name, path in inputs.items():
+        if path is None:
+            continue
+        where = Path(path).resolve()
+        if where == target or target in where.parents:
+            raise RecsysError(f"{path}: the {name} lies inside --out {out}, which is replaced as a whole; write the output elsewhere")
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str], marker: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` only on success.

@@ -120,3 +120,39 @@ def test_cli_train_reports_errors_on_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", "--catalog", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "m")])
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "no such catalogue file" in result.output
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"batch_size": -4}, "--batch-size must be at least 1, got -4"), ({"batch_size": 0}, "--batch-size must be at least 1, got 0"),
+    ({"head_lr": float("nan")}, "--head-lr must be a positive number, got nan"), ({"lr": -1.0}, "--lr must be a positive number, got -1.0"),
+    ({"head_lr": 0.0}, "--head-lr must be a positive number"), ({"epochs": 0}, "--epochs must be at least 1"),
+])
+def test_unusable_training_settings_fail_before_any_work(demo_catalog_df: pd.DataFrame, tmp_path: Path, options: dict, message: str) -> None:
+    from training.compare import compare
+
+    # No encoder is given: reaching the preparation would fail differently (and take seconds).
+    shared = {k: v for k, v in FAST.items() if k != "lda_passes"}
+    for run in (train, compare):
+        with pytest.raises(RecsysError, match=message):
+            run(demo_catalog_df.head(50), tmp_path / "out", model=tmp_path / "no-encoder", **{**shared, **options})
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_refuses_outputs_that_would_swallow_an_input(demo_catalog_df: pd.DataFrame, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+    from recsys.catalog import save_catalog
+
+    (tmp_path / "m").mkdir()
+    catalog = save_catalog(demo_catalog_df.head(50), tmp_path / "m" / "c.parquet")
+    runs = {
+        ("train", "--catalog", str(catalog), "--out", str(tmp_path / "m")): "the catalogue lies inside --out",
+        ("train", "--compare", "--catalog", str(catalog), "--out", str(tmp_path / "r"), "--save-model", str(tmp_path / "r" / "model")): "the --save-model lies inside --out",
+        ("train", "--compare", "--catalog", str(catalog), "--out", str(tmp_path / "r"), "--save-model", str(tmp_path / "r")): "the --save-model lies inside --out",
+        ("index", "build", "--catalog", str(catalog), "--out", str(tmp_path / "m")): "the catalogue lies inside --out",
+    }
+    for args, message in runs.items():
+        result = CliRunner().invoke(app, list(args))
+        assert result.exit_code == 2 and message in result.output and result.output.strip().count("\n") == 0, result.output
+    assert catalog.exists()

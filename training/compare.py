@@ -23,7 +23,7 @@ from recsys.text import tokenize
 from training.model import TBert
 from training.runtime import resolve_device
 from training.labels import Labels, genre_thresholds, score_tasks
-from training.train import check_model_out, fit, predict, prepare, save_checkpoint
+from training.train import check_fit_options, check_model_out, fit, predict, prepare, save_checkpoint
 
 COMPARE_FILE = "compare.json"
 
@@ -109,6 +109,7 @@ def compare(
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     check_replaceable(out_dir, marker=COMPARE_FILE)
+    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, sampler=sampler, select_on=select_on)
     if model_out is not None:
         model_out = Path(model_out)
         check_model_out(model_out)

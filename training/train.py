@@ -306,6 +306,26 @@ class FitResult:
     settings: dict[str, Any]  # fit's arguments as used (batch size resolved), for the checkpoint
 
 
+def check_fit_options(
+    *, epochs: int, batch_size: int | None, lr: float, head_lr: float, warmup: float = 0.1, sampler: str = "none", select_on: str = "retrieval"
+) -> None:
+    """RecsysError for a setting no training can use; train and compare call it before the
+    minutes of preparation, fit again for direct callers."""
+    if sampler not in ("weighted", "none"):
+        raise RecsysError(f"--sampler must be weighted or none, got {sampler!r}")
+    if select_on not in SELECT_ON:
+        raise RecsysError(f"--select-on must be {' or '.join(SELECT_ON)}, got {select_on!r}")
+    if epochs < 1:
+        raise RecsysError(f"--epochs must be at least 1, got {epochs}")
+    if batch_size is not None and batch_size < 1:
+        raise RecsysError(f"--batch-size must be at least 1, got {batch_size}")
+    for name, value in (("--lr", lr), ("--head-lr", head_lr)):
+        if not (math.isfinite(value) and value > 0):
+            raise RecsysError(f"{name} must be a positive number, got {value}")
+    if not 0.0 <= warmup < 1.0:
+        raise RecsysError(f"warmup must lie in [0, 1), got {warmup}")
+
+
 def fit(
     prep: Prepared,
     *,
@@ -332,12 +352,7 @@ def fit(
     among themselves (:func:`training.labels.neighbour_precision`), ``"loss"`` by validation
     loss. The embedding is what the product serves, and the loss can rise while the embedding
     still improves."""
-    if sampler not in ("weighted", "none"):
-        raise RecsysError(f"--sampler must be weighted or none, got {sampler!r}")
-    if select_on not in SELECT_ON:
-        raise RecsysError(f"--select-on must be {' or '.join(SELECT_ON)}, got {select_on!r}")
-    if epochs < 1:
-        raise RecsysError(f"--epochs must be at least 1, got {epochs}")
+    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, sampler=sampler, select_on=select_on)
     set_seed(seed)
     dev = resolve_device(device)
     batch_size = batch_size or (64 if dev.type == "cuda" else 16)
@@ -517,6 +532,7 @@ def train(
     start = time.perf_counter()
     out_dir = Path(out_dir)
     check_model_out(out_dir)
+    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, sampler=sampler, select_on=select_on)
     prep = prepare(
         catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
         topics_k=topics_k, topics_grid=topics_grid, lda_passes=lda_passes, min_genre_songs=min_genre_songs,
