@@ -67,7 +67,7 @@ def catalog_import(
     import time
 
     from recsys.catalog import save_catalog
-    from recsys.io import check_replaceable
+    from recsys.io import check_outside, check_replaceable
     from recsys.sources import import_sources
 
     if maps and mapping is not None:
@@ -76,9 +76,9 @@ def catalog_import(
     bad = next((m for m, p in zip(maps, pairs) if len(p) != 2 or not p[0].strip() or not p[1].strip()), None)
     if bad is not None:
         raise RecsysError(f"--map {bad!r}: expected field=column")
-    if any(out.resolve() == p.resolve() for p in paths):
-        raise RecsysError(f"{out}: is one of the inputs; write the catalogue to a new path")
     check_replaceable(out)  # before the import's work, not after it
+    for path in paths:
+        check_outside(out, input=path)
     started = time.perf_counter()
     df = import_sources(
         paths, fmt=fmt, mapping={k.strip(): v.strip() for k, v in pairs} if pairs else mapping, tag_table=tags,

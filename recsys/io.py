@@ -81,7 +81,7 @@ def check_outside(out: str | os.PathLike[str], **inputs: str | os.PathLike[str] 
             continue
         where = Path(path).resolve()
         if where == target or target in where.parents:
-            raise RecsysError(f"{path}: the {name} lies inside --out {out}, which is replaced as a whole; write the output elsewhere")
+            raise RecsysError(f"{path}: the {name} is --out {out} or lies inside it, and --out is replaced as a whole; write the output elsewhere")
 
 
 @contextmanager

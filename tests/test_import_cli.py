@@ -82,7 +82,7 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
 def test_output_never_overwrites_an_input_or_a_folder(tmp_path: Path, lyrics_csv: Path) -> None:
     before = lyrics_csv.read_bytes()
     maps = ["--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words"]
-    _fails(_import(str(lyrics_csv), "--out", str(lyrics_csv), *maps), "songs.csv", "is one of the inputs")
+    _fails(_import(str(lyrics_csv), "--out", str(lyrics_csv), *maps), "songs.csv", "the input is --out")
     assert lyrics_csv.read_bytes() == before
     _fails(_import(str(lyrics_csv), "--out", str(tmp_path), *maps), "is a directory; give a file path")
     assert lyrics_csv.read_bytes() == before

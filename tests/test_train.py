@@ -147,10 +147,10 @@ def test_cli_refuses_outputs_that_would_swallow_an_input(demo_catalog_df: pd.Dat
     (tmp_path / "m").mkdir()
     catalog = save_catalog(demo_catalog_df.head(50), tmp_path / "m" / "c.parquet")
     runs = {
-        ("train", "--catalog", str(catalog), "--out", str(tmp_path / "m")): "the catalogue lies inside --out",
-        ("train", "--compare", "--catalog", str(catalog), "--out", str(tmp_path / "r"), "--save-model", str(tmp_path / "r" / "model")): "the --save-model lies inside --out",
-        ("train", "--compare", "--catalog", str(catalog), "--out", str(tmp_path / "r"), "--save-model", str(tmp_path / "r")): "the --save-model lies inside --out",
-        ("index", "build", "--catalog", str(catalog), "--out", str(tmp_path / "m")): "the catalogue lies inside --out",
+        ("train", "--catalog", str(catalog), "--out", str(tmp_path / "m")): "the catalogue is --out",
+        ("train", "--compare", "--catalog", str(catalog), "--out", str(tmp_path / "r"), "--save-model", str(tmp_path / "r" / "model")): "the --save-model is --out",
+        ("train", "--compare", "--catalog", str(catalog), "--out", str(tmp_path / "r"), "--save-model", str(tmp_path / "r")): "the --save-model is --out",
+        ("index", "build", "--catalog", str(catalog), "--out", str(tmp_path / "m")): "the catalogue is --out",
     }
     for args, message in runs.items():
         result = CliRunner().invoke(app, list(args))
