@@ -50,6 +50,11 @@ def command(group: typer.Typer, *args: Any, **kwargs: Any) -> Callable[[Callable
     return register
 
 
+def _seed_option(help: str) -> Any:
+    # numpy, UMAP and scikit-learn take seeds in [0, 2**32); outside it they fail mid-run.
+    return typer.Option(0, "--seed", min=0, max=2**32 - 1, help=help)
+
+
 # --- catalog commands -------------------------------------------------------------------------
 
 
@@ -66,8 +71,8 @@ def catalog_import(
     """Import public datasets or your own CSV/Parquet into one catalogue."""
     import time
 
-    from recsys.catalog import save_catalog
-    from recsys.io import check_outside, check_replaceable
+    from recsys.catalog import check_catalog_target, save_catalog
+    from recsys.io import check_outside
     from recsys.sources import import_sources
 
     if maps and mapping is not None:
@@ -76,9 +81,9 @@ def catalog_import(
     bad = next((m for m, p in zip(maps, pairs) if len(p) != 2 or not p[0].strip() or not p[1].strip()), None)
     if bad is not None:
         raise RecsysError(f"--map {bad!r}: expected field=column")
-    check_replaceable(out)  # before the import's work, not after it
     for path in paths:
         check_outside(out, input=path)
+    check_catalog_target(out)  # before the import's work, not after it
     started = time.perf_counter()
     df = import_sources(
         paths, fmt=fmt, mapping={k.strip(): v.strip() for k, v in pairs} if pairs else mapping, tag_table=tags,
@@ -96,7 +101,7 @@ def catalog_import(
 def catalog_demo(
     out: Path = typer.Option(..., "--out", help="Catalogue Parquet file to write."),
     n: int = typer.Option(3000, "--n", help="Number of synthetic songs."),
-    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed writes the same catalogue."),
+    seed: int = _seed_option("Random seed; the same seed writes the same catalogue."),
 ) -> None:
     """Write a synthetic demo catalogue (generated lyrics, audio and labels), labelled synthetic."""
     from recsys.catalog import save_catalog
@@ -143,17 +148,17 @@ def train_cmd(
     epochs: int = typer.Option(2, "--epochs", help="Maximum epochs; the best epoch on the validation songs is kept."),
     patience: int = typer.Option(2, "--patience", help="Epochs without validation improvement before stopping."),
     select_on: str = typer.Option("retrieval", "--select-on", help="Judge epochs by retrieval (validation songs' neighbour precision@10) or loss (validation loss)."),
-    max_length: int = typer.Option(128, "--max-length", help="Tokens per lyric chunk."),
+    max_length: int = typer.Option(128, "--max-length", min=8, help="Tokens per lyric chunk, special tokens included (at most the encoder's positions, 512 for MiniLM)."),
     max_chunks: int | None = typer.Option(None, "--max-chunks", help="Cap chunks per song for training (capped songs are reported)."),
     freeze_layers: int = typer.Option(2, "--freeze-layers", help="Frozen, cached lower encoder layers (6 = train the heads only)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Songs per step (default 16 on CPU, 64 on GPU)."),
     lr: float = typer.Option(2e-5, "--lr", help="Learning rate of the unfrozen encoder layers."),
     head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the hidden layer and heads."),
     sampler: str = typer.Option("none", "--sampler", help="none (shuffle; class weights still apply) or weighted (rare genres drawn more often)."),
-    topics_k: int = typer.Option(10, "--topics-k", help="LDA topics (ignored with --topics-grid)."),
+    topics_k: int = typer.Option(10, "--topics-k", min=1, help="LDA topics (ignored with --topics-grid)."),
     topics_grid: str | None = typer.Option(None, "--topics-grid", help="Comma list of k to choose from by coherence, e.g. 5,7,10,15."),
     min_genre_songs: int = typer.Option(20, "--min-genre-songs", help="Genres need this many training songs to be a class."),
-    seed: int = typer.Option(0, "--seed", help="Seed for every random step."),
+    seed: int = _seed_option("Seed for every random step."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU or a CPU with AMX or AVX512-BF16, else fp32), fp32 or bf16."),
 ) -> None:
@@ -214,7 +219,7 @@ def index_build(
     out: Path = typer.Option(..., "--out", help="Artefact directory to write (replaced atomically)."),
     model: Path | None = typer.Option(None, "--model", help="tBERT checkpoint or plain Hugging Face encoder dir (default: all-MiniLM-L6-v2)."),
     faiss_kind: str = typer.Option("auto", "--faiss", help="auto, flat, hnsw or ivf."),
-    seed: int = typer.Option(0, "--seed", help="Seed for UMAP, K-Means and the IVF quantizer."),
+    seed: int = _seed_option("Seed for UMAP, K-Means and the IVF quantizer."),
     k_min: int = typer.Option(4, "--k-min", help="Smallest number of clusters tried."),
     k_max: int = typer.Option(20, "--k-max", help="Largest number of clusters tried."),
     batch_size: int = typer.Option(32, "--batch-size", help="Chunks per encoder batch (halved on GPU out-of-memory)."),
@@ -407,7 +412,7 @@ def tune_cmd(
     split: str = typer.Option("val", "--split", help="Songs whose tags are the objective."),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Also tune the weight a of the audio similarity (--no-audio stores a = 0)."),
     n_queries: int | None = typer.Option(None, "--n-queries", help="Use a seeded sample of this many queries."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the query sample."),
+    seed: int = _seed_option("Seed of the query sample."),
 ) -> None:
     """Tune the blend weight w, then the audio weight a, by golden-section search; store both in the manifest."""
     from recsys.artifacts import load_artifacts
@@ -432,7 +437,7 @@ def evaluate_cmd(
     out: Path = typer.Option(..., "--out", help="Directory for evaluation.json, evaluation.md and the chart."),
     ks: list[int] = typer.Option([5, 10, 20], "--k", help="Cut-offs for precision@k (repeatable)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random baseline and the bootstrap."),
+    seed: int = _seed_option("Seed of the random baseline and the bootstrap."),
     pool: str = typer.Option("all", "--pool", help="all: rank every song; labelled: only songs carrying the scored tag type."),
     baseline: Path | None = typer.Option(None, "--baseline", help="Plain-encoder build of the same catalogue: the off-the-shelf MiniLM row for a tBERT build."),
 ) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.errors import RecsysError
-from recsys.io import atomic_path
+from recsys.io import atomic_path, check_replaceable
 from recsys.schema import CONTINUOUS_FEATURES, CATEGORICAL_FEATURES, MOODS, SPLITS, STRING_COLUMNS, LIST_COLUMNS, COLUMNS, REQUIRED_COLUMNS
 from recsys.text import normalize_text, shorten, strip_lyric_annotations, tidy_name
 
@@ -135,8 +135,24 @@ def validate(df: pd.DataFrame, source: str = "catalogue") -> None:
             raise RecsysError(f"{source}: row {int(bad.index[0]) + 1} has unknown split {shorten(bad.iloc[0])}")
 
 
+def check_catalog_target(path: str | Path) -> None:
+    """Raise RecsysError unless writing a catalogue to ``path`` can only replace an earlier
+    catalogue: a mistyped ``--out`` must not overwrite a CSV, a checkpoint's config.json, ..."""
+    path = Path(path)
+    check_replaceable(path)
+    if not path.is_file():
+        return
+    try:
+        earlier = "catalog_format" in catalog_metadata(path)
+    except Exception:  # pyarrow raises several types for files that are not Parquet
+        earlier = False
+    if not earlier:
+        raise RecsysError(f"{path}: exists and is not a recsys catalogue; refusing to replace it (choose another --out)")
+
+
 def save_catalog(df: pd.DataFrame, path: str | Path, *, metadata: dict[str, str] | None = None) -> Path:
-    """Conform, validate and write the catalogue as Parquet, atomically.
+    """Conform, validate and write the catalogue as Parquet, atomically. An existing file at
+    ``path`` is replaced only if it is a catalogue (:func:`check_catalog_target`).
 
     ``metadata`` lands in the Parquet schema metadata (for example ``synthetic: true``).
     """
@@ -144,6 +160,7 @@ def save_catalog(df: pd.DataFrame, path: str | Path, *, metadata: dict[str, str]
     import pyarrow.parquet as pq
 
     path = Path(path)
+    check_catalog_target(path)
     table_df = conform(df)
     if table_df["split"].isna().any():
         table_df["split"] = table_df["split"].fillna(assign_splits(table_df)).astype("string")
@@ -186,8 +203,8 @@ def load_catalog(path: str | Path) -> pd.DataFrame:
     version = meta.get("catalog_format")
     if version is None:
         raise RecsysError(f"{path}: not a recsys catalogue (no recsys.catalog_format metadata); import it first")
-    if int(version) != CATALOG_FORMAT_VERSION:
-        raise RecsysError(f"{path}: catalogue format {version}, this recsys reads {CATALOG_FORMAT_VERSION}")
+    if version != str(CATALOG_FORMAT_VERSION):
+        raise RecsysError(f"{path}: catalogue format {shorten(version)}, this recsys reads {CATALOG_FORMAT_VERSION}")
     df = conform(df)
     validate(df, str(path))
     return df

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from recsys.catalog import catalog_metadata, load_catalog
+from recsys.catalog import catalog_metadata, load_catalog, save_catalog
 from recsys.schema import COLUMNS, UNIT_FEATURES
 from recsys.demo import GENRES, generate_demo
 from recsys.errors import RecsysError
@@ -108,6 +108,16 @@ def test_cli_writes_labelled_synthetic_catalogue(tmp_path: Path) -> None:
     meta = catalog_metadata(out)
     assert meta["synthetic"] == "true" and meta["generator"] == "recsys.demo"
     assert meta["seed"] == "3" and meta["n"] == "40"
+
+
+def test_catalogue_format_tags_other_than_ours_fail_with_one_line(demo_catalog_df: pd.DataFrame, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(save_catalog(demo_catalog_df.head(5), tmp_path / "c.parquet"))
+    for tag, message in ((b"2", "catalogue format '2', this recsys reads 1"), (b"v1-beta", "catalogue format 'v1-beta'")):
+        pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"recsys.catalog_format": tag}), tmp_path / "c.parquet")
+        with pytest.raises(RecsysError, match=message):
+            load_catalog(tmp_path / "c.parquet")
 
 
 def test_artist_names_stay_unique_past_the_word_lists() -> None:

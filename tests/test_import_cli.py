@@ -84,8 +84,18 @@ def test_output_never_overwrites_an_input_or_a_folder(tmp_path: Path, lyrics_csv
     maps = ["--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words"]
     _fails(_import(str(lyrics_csv), "--out", str(lyrics_csv), *maps), "songs.csv", "the input is --out")
     assert lyrics_csv.read_bytes() == before
-    _fails(_import(str(lyrics_csv), "--out", str(tmp_path), *maps), "is a directory; give a file path")
+    _fails(_import(str(lyrics_csv), "--out", str(tmp_path), *maps), "the input is --out")
+    (tmp_path / "folder").mkdir()
+    _fails(_import(str(lyrics_csv), "--out", str(tmp_path / "folder"), *maps), "is a directory; give a file path")
     assert lyrics_csv.read_bytes() == before
+    other = tmp_path / "config.json"
+    other.write_text("{}")
+    _fails(_import(str(lyrics_csv), "--out", str(other), *maps), "config.json", "exists and is not a recsys catalogue")
+    _fails(CliRunner().invoke(app, ["catalog", "demo", "--n", "20", "--out", str(other)]), "exists and is not a recsys catalogue")
+    assert other.read_text() == "{}"
+    catalogue = tmp_path / "songs.parquet"
+    for _ in range(2):  # an earlier catalogue is replaced
+        assert _import(str(lyrics_csv), "--out", str(catalogue), *maps).exit_code == 0
 
 
 def test_a_quote_left_open_in_the_first_row_is_one_line(tmp_path: Path) -> None:

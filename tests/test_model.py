@@ -102,6 +102,10 @@ def test_checkpoint_round_trip_gives_identical_outputs(tiny: tuple[TBert, object
         after = loaded.model(ids, mask, owner, side_t, side_a)
     for key in ("embedding", "pooled", "mood_logits", "genre_logits"):
         assert torch.equal(before[key], after[key]), key
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        (tmp_path / "m" / name).unlink(missing_ok=True)
+    with pytest.raises(RecsysError, match="the checkpoint's tokenizer files do not load"):
+        load_model(tmp_path / "m")
 
 
 def test_bad_checkpoint_paths_fail_with_one_line(tmp_path: Path) -> None:

@@ -121,6 +121,9 @@ def test_similar_imports_neither_torch_nor_pandas_nor_scipy(artifacts: Path) -> 
     (["similar", "Tears", "-k", "abc"], "error: Invalid value for '-k' / '--k': 'abc' is not a valid int. (see recsys similar --help)"),
     (["similar"], "error: Missing argument 'title'. (see recsys similar --help)"),
     (["similar", "Tears", "--bogus"], "error: No such option: --bogus (see recsys similar --help)"),
+    (["catalog", "demo", "--out", "x.parquet", "--seed", "-1"],
+     "error: Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295. (see recsys catalog demo --help)"),
+    (["train", "--catalog", "x", "--out", "y", "--topics-k", "0"], "error: Invalid value for '--topics-k': 0 is not in the range x>=1. (see recsys train --help)"),
 ])
 def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None:
     # Through the installed entry point's function, as a user's shell runs it.

@@ -103,13 +103,32 @@ def test_catalogue_without_genres_trains_mood_only(demo_catalog_df: pd.DataFrame
 def test_bad_inputs_fail_with_one_line(demo_catalog_df: pd.DataFrame, tmp_path: Path) -> None:
     df = demo_catalog_df.head(50).copy()
     df["mood"], df["genres"] = None, [[] for _ in range(len(df))]
-    with pytest.raises(RecsysError, match="no mood or genre labels"):
+    with pytest.raises(RecsysError, match="the train split has no mood labels and no genre with at least 3 training songs"):
         train(df, tmp_path / "m", **FAST)
+    df["mood"] = "happy"
+    with pytest.raises(RecsysError, match=r"the train split has only one mood \(happy\) and no genre"):
+        train(df, tmp_path / "m", **FAST)
+    with pytest.raises(RecsysError, match="the train split is empty"):
+        train(demo_catalog_df.head(50).assign(split="test"), tmp_path / "m", **FAST)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("x")
     with pytest.raises(RecsysError, match="notes: exists, is not empty and holds no config.json"):
         train(demo_catalog_df.head(50), tmp_path / "notes", **FAST)
     assert (tmp_path / "notes" / "keep.txt").read_text() == "x"
+
+
+def test_encoder_settings_are_checked_before_the_topic_fit(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
+    df = demo_catalog_df.head(80)
+    settings = {**FAST, "lda_passes": 1000}  # a topic fit this long would stall the test: the checks come first
+    with pytest.raises(RecsysError, match="--max-length 600 exceeds this encoder's 512 positions"):
+        prepare(df, model=two_layer_encoder, **{**settings, "max_length": 600})
+    with pytest.raises(RecsysError, match="topics: a topic count must be at least 1, got 0"):
+        prepare(df, model=two_layer_encoder, **{**FAST, "topics_k": 0})
+    with pytest.raises(RecsysError, match="topics: a topic count must be at least 1, got -2"):
+        prepare(df, model=two_layer_encoder, **{**FAST, "topics_grid": [3, -2]})
+    train(df, tmp_path / "m", model=two_layer_encoder, epochs=1, **FAST)
+    with pytest.raises(RecsysError, match="a trained recsys checkpoint; training starts from a plain Hugging Face encoder"):
+        prepare(df, model=tmp_path / "m", **settings)
 
 
 def test_cli_train_reports_errors_on_one_line(tmp_path: Path) -> None:

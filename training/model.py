@@ -157,10 +157,27 @@ def build_encoder(path: str | Path | None) -> tuple[nn.Module, Any, str]:
     from training.encoding import encoder_dir
 
     directory = encoder_dir(path)
-    encoder = AutoModel.from_pretrained(str(directory))
+    try:
+        is_checkpoint = "format_version" in json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        is_checkpoint = False
+    if is_checkpoint:
+        raise RecsysError(f"{directory}: a trained recsys checkpoint; training starts from a plain Hugging Face encoder (omit --model for MiniLM)")
+    try:
+        encoder = AutoModel.from_pretrained(str(directory))
+        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+    except (OSError, ValueError, KeyError) as exc:  # transformers' errors for incomplete or unknown model folders
+        raise RecsysError(f"{directory}: the encoder or its tokenizer does not load ({type(exc).__name__})") from None
     if not hasattr(encoder, "embeddings") or not hasattr(getattr(encoder, "encoder", None), "layer"):
         raise RecsysError(f"{directory}: {type(encoder).__name__} is not a BERT-style encoder (embeddings + encoder.layer)")
-    return encoder, AutoTokenizer.from_pretrained(str(directory)), str(directory)
+    return encoder, tokenizer, str(directory)
+
+
+def check_max_length(max_length: int, encoder: nn.Module) -> None:
+    """RecsysError unless chunks of ``max_length`` tokens fit the encoder's position table."""
+    positions = getattr(encoder.config, "max_position_embeddings", None)
+    if positions is not None and max_length > positions:
+        raise RecsysError(f"--max-length {max_length} exceeds this encoder's {positions} positions")
 
 
 @dataclass
@@ -260,5 +277,8 @@ def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
     except Exception as exc:  # safetensors and torch raise several types for damaged files
         raise RecsysError(f"{path / WEIGHTS_FILE}: weights do not load ({type(exc).__name__})") from None
     model.to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError, KeyError) as exc:
+        raise RecsysError(f"{path}: the checkpoint's tokenizer files do not load ({type(exc).__name__})") from None
     return LoadedModel(model, tokenizer, TopicModel.load(path / TOPICS_DIR), AudioFeatures.load(path / FEATURES_FILE), config)

@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from recsys.catalog import in_split
 from recsys.errors import RecsysError
 from recsys.io import check_replaceable
 from recsys.progress import progress
 from training.encoding import Chunks, chunk_token_ids, pad_batch
 from training.labels import Labels, encode_labels, genre_thresholds, label_sets, neighbour_precision, score_tasks
-from training.model import CONFIG_FILE, TBert, build_encoder, masked_losses, pool_songs, read_config, save_model
+from training.model import CONFIG_FILE, TBert, build_encoder, check_max_length, masked_losses, pool_songs, read_config, save_model
 from training.runtime import autocast, resolve_device, resolve_precision
 
 
@@ -153,16 +154,28 @@ def prepare(
     timings: dict[str, float] = {}
     moods, genres = label_sets(catalog, min_genre_songs)
     labels = encode_labels(catalog, moods, genres)
+    train_moods = sorted(set(catalog.loc[in_split(catalog, "train"), "mood"].dropna().astype(str)))
+    no_moods = f"only one mood ({train_moods[0]})" if train_moods else "no mood labels"
+    no_genres = f"no genre with at least {min_genre_songs} training songs"
+    if not in_split(catalog, "train").any():
+        raise RecsysError("catalogue: the train split is empty; nothing to train on")
     if not labels.moods and not labels.genres:
-        raise RecsysError("catalogue: no mood or genre labels in the train split; nothing to train on")
+        raise RecsysError(f"catalogue: the train split has {no_moods} and {no_genres}; nothing to train on")
     if not labels.moods:
-        notes.append("no mood labels in the train split: training the genre head only")
+        notes.append(f"the train split has {no_moods}: training the genre head only")
     if not labels.genres:
-        notes.append(f"no genre with at least {min_genre_songs} training songs: training the mood head only")
+        notes.append(f"{no_genres}: training the mood head only")
     rows = np.flatnonzero(labels.labelled)
     for split in ("train", "val"):
         if not (catalog["split"].to_numpy()[rows] == split).any():
             raise RecsysError(f"catalogue: no labelled songs in the {split} split")
+
+    # The encoder first: its settings are checked before the topic fit's minutes.
+    encoder, tokenizer, encoder_path = build_encoder(model)
+    n_layers = len(encoder.encoder.layer)
+    if not 0 <= freeze_layers <= n_layers:
+        raise RecsysError(f"--freeze-layers must be between 0 and {n_layers} for this encoder, got {freeze_layers}")
+    check_max_length(max_length, encoder)
 
     t = time.perf_counter()
     topic_model, features = _fit_side_inputs(catalog, topics_k, topics_grid, lda_passes, seed, notes)
@@ -171,10 +184,6 @@ def prepare(
     topics = np.asarray(topic_model.transform(lyrics), dtype=np.float32)
     audio = np.asarray(features.transform(catalog), dtype=np.float32)
 
-    encoder, tokenizer, encoder_path = build_encoder(model)
-    n_layers = len(encoder.encoder.layer)
-    if not 0 <= freeze_layers <= n_layers:
-        raise RecsysError(f"--freeze-layers must be between 0 and {n_layers} for this encoder, got {freeze_layers}")
     t = time.perf_counter()
     chunks = chunk_token_ids(tokenizer, [lyrics[r] for r in rows], max_length, max_chunks)
     timings["tokenize_s"] = time.perf_counter() - t
