@@ -488,6 +488,11 @@ def main() -> None:
     except typer.Abort:
         typer.echo("error: interrupted; nothing half-written was kept", err=True)
         code = 130
+    except OSError as exc:
+        # The machine refused (a full disk, a closed pipe, permissions): its reason in one line.
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        code = 1
     sys.exit(code if isinstance(code, int) else 0)
 
 

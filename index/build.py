@@ -74,7 +74,7 @@ def build_index(
     from index.clusters import check_k_range, cluster_songs, save_plots
     from index.embed import PlainEncoder, embed_catalog, load_embedder, model_hashes
     from recsys.vectors import center
-    from recsys.artifacts import EMBEDDING_MEAN, EMBEDDINGS, POOLED, ArtifactWriter
+    from recsys.artifacts import BM25_DIR, CLUSTERS, EMBEDDING_MEAN, EMBEDDINGS, FAISS_INDEX, POOLED, SONGS, ArtifactWriter
     from recsys.dense import DenseIndex, set_threads
     from recsys.lexical import BM25Index
     from recsys.text import tokenize
@@ -125,22 +125,22 @@ def build_index(
 
         t0 = time.perf_counter()
         tokens = [tokenize(text) for text in df["lyrics"].astype(str)]
-        BM25Index.build(tokens).save(stage / "bm25")
+        BM25Index.build(tokens).save(stage / BM25_DIR)
         timings["bm25"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         dense = DenseIndex.build(embedding, kind=faiss_kind, seed=seed)  # type: ignore[arg-type]
-        dense.save(stage / "faiss.index")
+        dense.save(stage / FAISS_INDEX)
         timings["faiss"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         clusters = cluster_songs(embedding, tokens, k_range=k_range, n_neighbors=n_neighbors, seed=seed, progress=progress)
-        write_json(stage / "clusters.json", clusters.to_json())
+        write_json(stage / CLUSTERS, clusters.to_json())
         save_plots(clusters, df["mood"].tolist(), stage / "plots")
         timings["clusters"] = time.perf_counter() - t0
 
         genre_probs, genre_calibration = calibrated_genre_probs(df, emb)
-        songs_table(df, clusters.labels, emb.mood_probs, genre_probs).to_parquet(stage / "songs.parquet", index=False)
+        songs_table(df, clusters.labels, emb.mood_probs, genre_probs).to_parquet(stage / SONGS, index=False)
         writer.params.update({
             "genre_calibration": genre_calibration,
             "faiss_kind_built": dense.kind, "n_chunked": emb.n_chunked, "max_chunks": max_chunks, "n_capped": emb.n_capped, "embed_songs_per_s": round(emb.songs_per_s, 2),

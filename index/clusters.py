@@ -134,21 +134,25 @@ def cluster_songs(
         raise RecsysError(f"clusters: {n} vectors but {len(token_lists)} token lists")
     hi = min(hi, n - 1)
     neighbors = max(2, min(n_neighbors, n - 1))
-    # min_dist 0 packs neighbours tightly, which suits clustering; the 2-D view keeps 0.1 for legibility.
-    reduced = _umap(vectors, umap_dims, neighbors, 0.0, seed)
     table: list[dict[str, float]] = []
     fits: dict[int, np.ndarray] = {}
     with progress_bar(disable=None if progress else True) as bar:
-        task = bar.add_task("clustering", total=hi - lo + 1, info="")
+        # Steps: the two UMAP runs (seconds each, no progress of their own) and one K-Means per k.
+        task = bar.add_task("clustering", total=hi - lo + 3, info=f"UMAP to {umap_dims}-D")
+        # min_dist 0 packs neighbours tightly, which suits clustering; the 2-D view keeps 0.1 for legibility.
+        reduced = _umap(vectors, umap_dims, neighbors, 0.0, seed)
+        bar.update(task, advance=1)
         for k in range(lo, hi + 1):
             km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(reduced)
             sil = silhouette_score(reduced, km.labels_, sample_size=min(n, silhouette_sample), random_state=seed)
             table.append({"k": k, "distortion": float(km.inertia_), "silhouette": float(sil)})
             fits[k] = km.labels_.astype(np.int64)
             bar.update(task, advance=1, info=f"k={k} silhouette {sil:.3f}")
-    k = choose_k(table, tie)
-    labels = fits[k]
-    coords = _umap(vectors, 2, neighbors, 0.1, seed)
+        k = choose_k(table, tie)
+        labels = fits[k]
+        bar.update(task, info=f"chose k={k}; UMAP to 2-D for the plots")
+        coords = _umap(vectors, 2, neighbors, 0.1, seed)
+        bar.update(task, advance=1)
     return Clusters(
         labels=labels,
         k=k,

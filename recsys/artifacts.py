@@ -32,6 +32,7 @@ from recsys.errors import RecsysError
 from recsys.io import atomic_path, sha256_file, write_json
 from recsys.lexical import BM25Index
 from recsys.songtable import SongTable
+from recsys.text import shorten
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,6 +139,11 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     files = hashes.get("files") if isinstance(hashes, dict) else None
     if not isinstance(files, dict) or not all(isinstance(entry, dict) for entry in files.values()):
         raise RecsysError(f"{path}: no file table under hashes.files")
+    for name in files:
+        # The build writes relative POSIX paths; anything else would read (and vouch for) a file elsewhere.
+        parts = name.split("/")
+        if name.startswith("/") or "\\" in name or ":" in name or any(part in ("", ".", "..") for part in parts):
+            raise RecsysError(f"{path}: file entry {shorten(name)} lies outside the artefact directory")
     if not isinstance(manifest.get("params", {}), dict):
         raise RecsysError(f"{path}: params must be a JSON object")
     for name, default in (("blend_weight", DEFAULT_BLEND_WEIGHT), ("audio_weight", DEFAULT_AUDIO_WEIGHT)):
@@ -167,7 +173,23 @@ def verify_artifacts(directory: str | Path, *, verify: Verify = "size") -> dict[
             raise RecsysError(f"{path}: {size} bytes, manifest says {expected.get('bytes')}; the artefacts are damaged, rebuild them")
         if verify == "full" and sha256_file(path) != expected.get("sha256"):
             raise RecsysError(f"{path}: SHA-256 does not match {MANIFEST}; the artefacts are damaged, rebuild them")
+    if verify == "full":
+        tuning = manifest.get("tuning") or {}
+        expected_extra = {MANIFEST, *(tuning.get("files") or {}).values()} if isinstance(tuning, dict) else {MANIFEST}
+        unlisted = sorted(
+            name for p in directory.rglob("*") if p.is_file()
+            and (name := p.relative_to(directory).as_posix()) not in files and name not in expected_extra
+        )
+        if unlisted:
+            raise RecsysError(f"{directory}: {len(unlisted)} file(s) not in {MANIFEST}, e.g. {shorten(unlisted[0])}; added after the build, so unverified")
     return manifest
+
+
+def _listed(manifest: dict[str, Any], name: str) -> bool:
+    """Whether the build wrote ``name`` (a file, or a folder of files): only listed files are
+    read, so a file dropped into the directory later is never used unverified."""
+    files = manifest["hashes"]["files"]
+    return name in files or any(entry.startswith(name + "/") for entry in files)
 
 
 @dataclass
@@ -199,16 +221,21 @@ class Artifacts:
 
         return pd.read_parquet(self.path / SONGS)
 
+    def _require(self, name: str) -> Path:
+        if not _listed(self.manifest, name):
+            raise RecsysError(f"{self.path / MANIFEST}: lists no {name}; rebuild the artefacts with `recsys index build`")
+        return self.path / name
+
     @cached_property
     def dense(self) -> DenseIndex:
-        index = DenseIndex.load(self.path / FAISS_INDEX)
+        index = DenseIndex.load(self._require(FAISS_INDEX))
         if index.ntotal != len(self.table):
             raise RecsysError(f"{self.path / FAISS_INDEX}: indexes {index.ntotal} songs, {SONGS} has {len(self.table)}")
         return index
 
     @cached_property
     def lexical(self) -> BM25Index:
-        index = BM25Index.load(self.path / BM25_DIR)
+        index = BM25Index.load(self._require(BM25_DIR))
         if index.n_songs != len(self.table):
             raise RecsysError(f"{self.path / BM25_DIR}: indexes {index.n_songs} songs, {SONGS} has {len(self.table)}")
         return index
@@ -223,9 +250,9 @@ def load_artifacts(directory: str | Path, *, verify: Verify = "size") -> Artifac
     table = SongTable.read(directory / SONGS)
     embeddings = _load_matrix(directory / EMBEDDINGS, len(table))
     embedding_mean = _load_matrix(directory / EMBEDDING_MEAN, 1, embeddings.shape[1])[0]
-    pooled = _load_matrix(directory / POOLED, len(table)) if (directory / POOLED).is_file() else None
+    pooled = _load_matrix(directory / POOLED, len(table)) if _listed(manifest, POOLED) else None
     clusters = None
-    if (directory / CLUSTERS).is_file():
+    if _listed(manifest, CLUSTERS):
         try:
             clusters = json.loads((directory / CLUSTERS).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

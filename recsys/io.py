@@ -62,6 +62,9 @@ def check_replaceable(target: str | os.PathLike[str], marker: str | None = None)
     refused, so a mistyped ``--out`` never deletes a folder of other work.
     """
     target = Path(target)
+    existing = next((parent for parent in target.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise RecsysError(f"{target}: {existing} is a file, so nothing can be written under it")
     if marker is None:
         if target.is_dir() and not target.is_symlink():
             raise RecsysError(f"{target}: is a directory; give a file path to write to")

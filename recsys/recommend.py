@@ -40,6 +40,8 @@ from recsys.songtable import SongTable
 Fusion = Literal["linear", "rrf"]
 RRF_K = 60
 N_CANDIDATES = 100
+# A longer list is no longer a recommendation, and ranking the whole real catalogue takes seconds.
+MAX_K = 1000
 
 
 @dataclass(frozen=True)
@@ -158,10 +160,10 @@ class Recommender:
         return Candidates(rows.astype(np.int64), cosine, bm25, norm, audio)
 
     def check_request(self, k: int, filters: Filters) -> None:
-        """RecsysError for a ``k`` below 1 or a filter no song could pass (a typo rather than a
+        """RecsysError for a ``k`` outside 1..MAX_K or a filter no song could pass (a typo rather than a
         real constraint)."""
-        if k < 1:
-            raise RecsysError(f"k must be at least 1, got {k}")
+        if not 1 <= k <= MAX_K:
+            raise RecsysError(f"k must be between 1 and {MAX_K}, got {k}")
         if filters.mood is not None and filters.mood.lower() not in MOODS:
             raise RecsysError(f"unknown mood {filters.mood!r}: choose one of {', '.join(MOODS)}")
         if filters.genre is not None:

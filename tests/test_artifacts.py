@@ -81,6 +81,10 @@ def test_output_paths_never_replace_other_work(built: Path, tmp_path: Path) -> N
     (tmp_path / "notes.txt").write_text("keep")
     with pytest.raises(RecsysError, match="is a file; give a directory path"):
         _build(tmp_path / "notes.txt")
+    with pytest.raises(RecsysError, match="notes.txt is a file, so nothing can be written under it"):
+        _build(tmp_path / "notes.txt" / "deeper" / "A")
+    with pytest.raises(RecsysError, match="notes.txt is a file, so nothing can be written under it"):
+        save_catalog(generate_demo(20, seed=0), tmp_path / "notes.txt" / "c.parquet")
     assert (tmp_path / "notes.txt").read_text() == "keep" and list(work.rglob("*")) == [work / "raw", work / "raw" / "songs.csv"]
     # An earlier build, or an empty folder, is replaced.
     _build(built, marker="second")
@@ -156,3 +160,38 @@ def test_a_damaged_npy_header_is_one_line_without_numpy_advice(built: Path) -> N
     with pytest.raises(RecsysError, match="embedding_mean.npy: not a valid .npy file") as info:
         load_artifacts(built)
     assert "allow_pickle" not in str(info.value)
+
+
+@pytest.mark.parametrize("entry", ["../outside.npy", "/etc/hostname", "bm25/../../x", "./songs.parquet"])
+def test_manifest_entries_outside_the_directory_are_refused(built: Path, entry: str) -> None:
+    manifest = built / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["hashes"]["files"][entry] = {"sha256": "0" * 64, "bytes": 1}
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(RecsysError, match="lies outside the artefact directory"):
+        load_artifacts(built)
+
+
+def test_files_the_manifest_does_not_list_are_reported_and_never_read(built: Path) -> None:
+    manifest = built / "manifest.json"
+    data = json.loads(manifest.read_text())
+    for name in ("clusters.json", "pooled.npy", "faiss.index"):
+        del data["hashes"]["files"][name]
+    manifest.write_text(json.dumps(data))
+    art = load_artifacts(built)
+    assert art.clusters is None and art.pooled is None
+    with pytest.raises(RecsysError, match="lists no faiss.index; rebuild"):
+        art.dense
+    with pytest.raises(RecsysError, match=r"3 file\(s\) not in manifest.json, e.g. 'clusters.json'"):
+        load_artifacts(built, verify="full")
+
+
+def test_tuning_outputs_are_expected_beside_the_listed_files(built: Path) -> None:
+    (built / "plots").mkdir()
+    (built / "plots" / "tuning.png").write_bytes(b"png")
+    (built / "tuning.json").write_text("{}")
+    update_manifest(built, tuning={"files": {"trace": "tuning.json", "plot": "plots/tuning.png"}})
+    load_artifacts(built, verify="full")
+    (built / "notes.txt").write_text("mine")
+    with pytest.raises(RecsysError, match="1 file\\(s\\) not in manifest.json, e.g. 'notes.txt'"):
+        load_artifacts(built, verify="full")

@@ -93,6 +93,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tiny: tuple[TBert, object
     model = TBert(model.encoder, n_topics=3, audio_dim=features.dim, n_moods=4, n_genres=6, hidden=32).eval()
     save_model(tmp_path / "m", model, tokenizer, topics, features, {"moods": ["happy", "sad", "angry", "relaxed"], "genres": list("abcdef"), "max_length": 16})
     loaded = load_model(tmp_path / "m")
+    assert (tmp_path / "m" / "model.safetensors").stat().st_mode & 0o777 == (tmp_path / "m" / "config.json").stat().st_mode & 0o777
     assert not loaded.model.training and loaded.moods == ["happy", "sad", "angry", "relaxed"]
     ids, mask, owner = _batch(loaded.tokenizer, TEXTS)
     side_t = torch.from_numpy(loaded.topics.transform(df["lyrics"].head(3).tolist()))

@@ -133,6 +133,15 @@ def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None
     assert done.stderr.strip().splitlines() == [message]
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_output_that_cannot_be_written_is_one_line(artifacts: Path) -> None:
+    args = ["similar", "grey window", "--artifacts", str(artifacts), "--explain"]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", f"import sys; from cli import main; sys.argv = ['recsys', *{args!r}]; main()"],
+                              cwd=REPO, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == ["error: No space left on device"]
+
+
 @pytest.mark.slow
 def test_search_with_the_real_encoder(tmp_path: Path, minilm_dir: Path) -> None:
     from index.embed import embed_catalog, load_embedder
@@ -147,7 +156,7 @@ def test_search_with_the_real_encoder(tmp_path: Path, minilm_dir: Path) -> None:
     assert runner.invoke(app, ["search", "  ", "--artifacts", str(built)]).exit_code == 2
     # A bad request fails before the model is looked for: this build's model is not on the machine.
     gone = write_tiny_artifacts(tmp_path / "gone", model=str(tmp_path / "no-such-model"))
-    for args, message in ((["-k", "0"], "k must be at least 1"), (["--mood", "bogus"], "unknown mood"), ([], "is not on this machine")):
+    for args, message in ((["-k", "0"], "k must be between 1 and 1000, got 0"), (["-k", "1001"], "k must be between 1 and 1000, got 1001"), (["--mood", "bogus"], "unknown mood"), ([], "is not on this machine")):
         result = runner.invoke(app, ["search", "rain", "--artifacts", str(gone), *args])
         assert result.exit_code == 2 and message in result.output
     # Titles and queries with brackets are shown as typed, not read as rich markup.

@@ -200,6 +200,9 @@ def test_bad_options_are_one_line_errors(tiny) -> None:
         Recommender(tiny, fusion="max")  # type: ignore[arg-type]
     with pytest.raises(RecsysError, match="outside"):
         Recommender(tiny).similar(99)
+    for k in (0, 1001):
+        with pytest.raises(RecsysError, match=f"k must be between 1 and 1000, got {k}"):
+            Recommender(tiny).similar(0, k=k)
 
 
 def test_a_damaged_query_vector_names_the_file_and_row(tmp_path) -> None:

@@ -11,6 +11,7 @@ writes it atomically and :func:`load_model` reads it back for inference.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +222,10 @@ def save_model(
         tmp.mkdir()
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE))
+        # safetensors creates the file 0600; a checkpoint is shared like its other files (umask's mode).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp / WEIGHTS_FILE, 0o666 & ~umask)
         tokenizer.save_pretrained(str(tmp))
         topics.save(tmp / TOPICS_DIR)
         features.save(tmp / FEATURES_FILE)

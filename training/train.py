@@ -87,11 +87,15 @@ def _fit_side_inputs(catalog: pd.DataFrame, topics_k: int, topics_grid: Sequence
     texts = [t for t in train["lyrics"].fillna("").astype(str) if t.strip()]
     if not texts:
         raise RecsysError("catalogue: no training song has lyrics; cannot fit the topic model")
-    if topics_grid:
-        topic_model, _ = select_num_topics(texts, list(topics_grid), seed=seed, passes=lda_passes)
-        notes.append(f"topics: chose k={topic_model.num_topics} from grid {list(topics_grid)} by c_v coherence")
-    else:
-        topic_model = TopicModel.fit(texts, num_topics=topics_k, passes=lda_passes, seed=seed)
+    # gensim reports no progress of its own: an open-ended bar shows what runs and for how long.
+    with progress() as bar:
+        if topics_grid:
+            bar.add_task(f"topic models (LDA, k in {list(topics_grid)})", total=None, info=f"{len(texts)} lyrics")
+            topic_model, _ = select_num_topics(texts, list(topics_grid), seed=seed, passes=lda_passes)
+            notes.append(f"topics: chose k={topic_model.num_topics} from grid {list(topics_grid)} by c_v coherence")
+        else:
+            bar.add_task(f"topic model (LDA, k={topics_k})", total=None, info=f"{len(texts)} lyrics, {lda_passes} passes")
+            topic_model = TopicModel.fit(texts, num_topics=topics_k, passes=lda_passes, seed=seed)
     features = AudioFeatures.fit(train)
     return topic_model, features
 
