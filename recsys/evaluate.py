@@ -40,13 +40,14 @@ import pandas as pd
 
 from recsys.catalog import in_split
 from recsys.errors import RecsysError
-from recsys.io import atomic_path, write_json
+from recsys.io import atomic_path, check_replaceable, write_json
 from recsys.progress import progress
 from recsys.recommend import Recommender, linear_scores, rrf_scores
 from recsys.text import normalize_text
 
 TAGS = ("mood", "genre")
 KS = (5, 10, 20)
+REPORT_FILE = "evaluation.json"
 
 
 # --- metrics -----------------------------------------------------------------------------------
@@ -356,8 +357,10 @@ def evaluate(
         raise RecsysError(f"--k values must be positive integers, got {list(ks)}")
     if n_boot < 1:
         raise RecsysError(f"--bootstrap must be at least 1 resample, got {n_boot}")
-    if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise RecsysError(f"{out_dir}: is a file; --out names the directory the report goes into")
+    for built in (artifacts, baseline):
+        if built is not None and _overlap(Path(out_dir), Path(built.path)):
+            raise RecsysError(f"{out_dir}: overlaps the artefact directory {built.path}, which a report would change or a rebuild delete; write it elsewhere")
+    check_replaceable(out_dir, marker=REPORT_FILE, marker_key="results")
     ks = sorted({int(k) for k in ks} | {10})  # @10 always: MAP@10, nDCG@10 and the chart use it
     if pool not in ("all", "labelled"):
         raise RecsysError(f"unknown pool {pool!r}: use all or labelled")
@@ -402,12 +405,18 @@ def evaluate(
         "ks": ks, "bootstrap": n_boot, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),
         "notes": notes, "results": results, "head_probabilities": head_probabilities(songs, _params(artifacts), split),
     }
-    out = Path(out_dir)
-    write_json(out / "evaluation.json", report)
-    with atomic_path(out / "evaluation.md") as tmp:
-        tmp.write_text(markdown_report(report), encoding="utf-8")
-    plot_report(report, out / "evaluation_p10.png")
+    # One directory, renamed into place whole: a failure never leaves a new table beside an old chart.
+    with atomic_path(out_dir, marker=REPORT_FILE, marker_key="results") as tmp:
+        tmp.mkdir()
+        write_json(tmp / REPORT_FILE, report)
+        (tmp / "evaluation.md").write_text(markdown_report(report), encoding="utf-8")
+        plot_report(report, tmp / "evaluation_p10.png")
     return report
+
+
+def _overlap(a: Path, b: Path) -> bool:
+    a, b = a.resolve(), b.resolve()
+    return a == b or a in b.parents or b in a.parents
 
 
 def head_probabilities(songs: pd.DataFrame, params: dict[str, Any], split: str) -> dict[str, Any]:
@@ -496,7 +505,8 @@ def plot_report(report: dict[str, Any], path: Path, metric: str = "precision@10"
     for i, tag in enumerate(tags):
         vals = [report["results"][tag]["systems"][s][metric] for s in systems]
         mean = np.array([v["mean"] for v in vals])
-        err = np.array([[v["mean"] - v["low"] for v in vals], [v["high"] - v["mean"] for v in vals]])
+        # A percentile interval from very few resamples can miss the mean; matplotlib refuses negative bars.
+        err = np.clip(np.array([[v["mean"] - v["low"] for v in vals], [v["high"] - v["mean"] for v in vals]]), 0.0, None)
         ax.bar(np.arange(len(systems)) + i * width, mean, width, yerr=err, capsize=3, label=tag)
     ax.set_xticks(np.arange(len(systems)) + width * (len(tags) - 1) / 2, systems, rotation=30)
     ax.set_ylabel(metric)

@@ -53,13 +53,22 @@ def _clear_stale(target: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def check_replaceable(target: str | os.PathLike[str], marker: str | None = None) -> None:
+def _holds_own_marker(directory: Path, marker: str, marker_key: str) -> bool:
+    try:
+        data = json.loads((directory / marker).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and marker_key in data
+
+
+def check_replaceable(target: str | os.PathLike[str], marker: str | None = None, marker_key: str = "format_version") -> None:
     """Raise RecsysError unless writing ``target`` can only replace an earlier output of its kind.
 
     ``marker=None``: ``target`` is a file, so an existing directory there is refused. Otherwise
-    ``target`` is a directory whose outputs always hold the file ``marker`` (``manifest.json``,
-    ``config.json``, ...): an existing file, or a non-empty directory without that file, is
-    refused, so a mistyped ``--out`` never deletes a folder of other work.
+    ``target`` is a directory whose outputs always hold the JSON file ``marker``
+    (``manifest.json``, ``config.json``, ...) with the key ``marker_key``: an existing file, or a
+    non-empty directory without such a file, is refused, so a mistyped ``--out`` never deletes
+    a folder of other work (a web project's own manifest.json included).
     """
     target = Path(target)
     existing = next((parent for parent in target.parents if parent.exists()), None)
@@ -71,8 +80,8 @@ def check_replaceable(target: str | os.PathLike[str], marker: str | None = None)
         return
     if target.exists() and not target.is_dir():
         raise RecsysError(f"{target}: is a file; give a directory path to write to")
-    if target.is_dir() and not (target / marker).is_file() and any(target.iterdir()):
-        raise RecsysError(f"{target}: exists, is not empty and holds no {marker}, so it is not an earlier output of this command; refusing to replace it")
+    if target.is_dir() and any(target.iterdir()) and not _holds_own_marker(target, marker, marker_key):
+        raise RecsysError(f"{target}: exists, is not empty and holds no {marker} of recsys's, so it is not an earlier output of this command; refusing to replace it")
 
 
 def check_outside(out: str | os.PathLike[str], **inputs: str | os.PathLike[str] | None) -> None:
@@ -88,17 +97,18 @@ def check_outside(out: str | os.PathLike[str], **inputs: str | os.PathLike[str] 
 
 
 @contextmanager
-def atomic_path(target: str | os.PathLike[str], marker: str | None = None) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], marker: str | None = None, marker_key: str = "format_version") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` only on success.
 
     Works for files and directories: the caller writes whatever it likes at the yielded path.
-    A directory writer names the ``marker`` file its outputs always hold, and only an empty
-    directory or one holding that file is replaced (:func:`check_replaceable`). On an exception
+    A directory writer names the ``marker`` JSON file (with its ``marker_key``) its outputs
+    always hold, and only an empty directory or one holding that file is replaced
+    (:func:`check_replaceable`). On an exception
     the temporary is removed and ``target`` is left as it was; temporaries of killed earlier
     writers of ``target`` are removed on the next write.
     """
     target = Path(target)
-    check_replaceable(target, marker)
+    check_replaceable(target, marker, marker_key)
     target.parent.mkdir(parents=True, exist_ok=True)
     _clear_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))

@@ -75,6 +75,10 @@ def test_output_paths_never_replace_other_work(built: Path, tmp_path: Path) -> N
     with pytest.raises(RecsysError, match="holds no manifest.json"):
         _build(work)
     assert (work / "raw" / "songs.csv").read_text() == "title\n"
+    (work / "manifest.json").write_text('{"name": "my web app"}')  # a manifest.json, but not ours
+    with pytest.raises(RecsysError, match="holds no manifest.json of recsys's"):
+        _build(work)
+    (work / "manifest.json").unlink()
     # A file written where a directory stands, or a directory where a file stands, is refused.
     with pytest.raises(RecsysError, match="is a directory; give a file path"):
         save_catalog(generate_demo(20, seed=0), work)

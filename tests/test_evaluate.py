@@ -214,3 +214,21 @@ def test_bad_bootstrap_and_out_are_one_clear_error(tmp_path) -> None:
     with pytest.raises(RecsysError, match="report.txt: is a file"):
         evaluate(artifacts, tmp_path / "report.txt", n_boot=10)
     assert (tmp_path / "report.txt").read_text() == "keep"
+
+
+def test_reports_replace_only_earlier_reports_and_stay_whole(tmp_path) -> None:
+    built = write_tiny_artifacts(tmp_path / "a")
+    artifacts = load_artifacts(built)
+    # One or two resamples give intervals that can miss the mean: the chart still draws.
+    first = evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=1, seed=5)
+    assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == ["evaluation.json", "evaluation.md", "evaluation_p10.png"]
+    second = evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=2, seed=5)
+    assert first["bootstrap"] == 1 and second["bootstrap"] == 2
+    for out in (built, built / "eval"):
+        with pytest.raises(RecsysError, match="overlaps the artefact directory"):
+            evaluate(artifacts, out, n_boot=10)
+    load_artifacts(built, verify="full")
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "evaluation.json").write_text('{"name": "my app"}')
+    with pytest.raises(RecsysError, match="holds no evaluation.json of recsys's"):
+        evaluate(artifacts, tmp_path / "web", n_boot=10)

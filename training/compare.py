@@ -108,7 +108,7 @@ def compare(
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    check_replaceable(out_dir, marker=COMPARE_FILE)
+    check_replaceable(out_dir, marker=COMPARE_FILE, marker_key="variants")
     check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, sampler=sampler, select_on=select_on)
     if model_out is not None:
         model_out = Path(model_out)
@@ -206,7 +206,7 @@ def compare(
         "variants": results,
     }
     out_dir = Path(out_dir)
-    with atomic_path(out_dir, marker=COMPARE_FILE) as tmp:
+    with atomic_path(out_dir, marker=COMPARE_FILE, marker_key="variants") as tmp:
         tmp.mkdir()
         write_json(tmp / COMPARE_FILE, report)
         (tmp / "compare.md").write_text(_markdown(report), encoding="utf-8")
