@@ -51,8 +51,9 @@ def command(group: typer.Typer, *args: Any, **kwargs: Any) -> Callable[[Callable
 
 
 def _seed_option(help: str) -> Any:
-    # numpy, UMAP and scikit-learn take seeds in [0, 2**32); outside it they fail mid-run.
-    return typer.Option(0, "--seed", min=0, max=2**32 - 1, help=help)
+    # Every consumer takes seeds in [0, 2**31): numpy, UMAP and scikit-learn up to 2**32, FAISS's
+    # IVF training a signed 32-bit int. Outside it they fail mid-run.
+    return typer.Option(0, "--seed", min=0, max=2**31 - 1, help=help)
 
 
 # --- catalog commands -------------------------------------------------------------------------
@@ -81,6 +82,10 @@ def catalog_import(
     bad = next((m for m, p in zip(maps, pairs) if len(p) != 2 or not p[0].strip() or not p[1].strip()), None)
     if bad is not None:
         raise RecsysError(f"--map {bad!r}: expected field=column")
+    fields = [p[0].strip() for p in pairs]
+    repeated = next((f for i, f in enumerate(fields) if f in fields[:i]), None)
+    if repeated is not None:
+        raise RecsysError(f"--map names the field {repeated!r} twice; give each field one column")
     for path in paths:
         check_outside(out, input=path)
     check_catalog_target(out)  # before the import's work, not after it
@@ -100,7 +105,7 @@ def catalog_import(
 @command(catalog_app, "demo")
 def catalog_demo(
     out: Path = typer.Option(..., "--out", help="Catalogue Parquet file to write."),
-    n: int = typer.Option(3000, "--n", help="Number of synthetic songs."),
+    n: int = typer.Option(3000, "--n", help="Number of synthetic songs (at most 100,000)."),
     seed: int = _seed_option("Random seed; the same seed writes the same catalogue."),
 ) -> None:
     """Write a synthetic demo catalogue (generated lyrics, audio and labels), labelled synthetic."""
@@ -450,6 +455,8 @@ def evaluate_cmd(
 
     report = evaluate(load_artifacts(artifacts), out, ks=ks, n_boot=bootstrap, seed=seed, pool=pool,
                       baseline=load_artifacts(baseline) if baseline is not None else None)
+    if "warning" in report["notes"]:
+        typer.echo(f"warning: {report['notes']['warning']}", err=True)
     console = Console()
     for tag, block in report["results"].items():
         metrics = list(next(iter(block["systems"].values())))
@@ -489,9 +496,10 @@ def main() -> None:
         typer.echo("error: interrupted; nothing half-written was kept", err=True)
         code = 130
     except OSError as exc:
-        # The machine refused (a full disk, a closed pipe, permissions): its reason in one line.
+        # The machine refused (a full disk, permissions): its reason in one line.
         where = f"{exc.filename}: " if exc.filename else ""
-        typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        reason = exc.strerror or str(exc).splitlines()[0]
+        typer.echo(f"error: {where}{reason}", err=True)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -29,7 +29,7 @@ import numpy as np
 import recsys
 from recsys.dense import DenseIndex
 from recsys.errors import RecsysError
-from recsys.io import atomic_path, sha256_file, write_json
+from recsys.io import atomic_path, is_staging, sha256_file, write_json
 from recsys.lexical import BM25Index
 from recsys.songtable import SongTable
 from recsys.text import shorten
@@ -146,6 +146,10 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
             raise RecsysError(f"{path}: file entry {shorten(name)} lies outside the artefact directory")
     if not isinstance(manifest.get("params", {}), dict):
         raise RecsysError(f"{path}: params must be a JSON object")
+    tuning = manifest.get("tuning")
+    tuned_files = tuning.get("files", {}) if isinstance(tuning, dict) else None
+    if tuning is not None and not (isinstance(tuned_files, dict) and all(isinstance(v, str) for v in tuned_files.values())):
+        raise RecsysError(f"{path}: tuning must be a JSON object whose files map names to paths; rerun `recsys tune`")
     for name, default in (("blend_weight", DEFAULT_BLEND_WEIGHT), ("audio_weight", DEFAULT_AUDIO_WEIGHT)):
         value = manifest.get(name, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
@@ -174,11 +178,10 @@ def verify_artifacts(directory: str | Path, *, verify: Verify = "size") -> dict[
         if verify == "full" and sha256_file(path) != expected.get("sha256"):
             raise RecsysError(f"{path}: SHA-256 does not match {MANIFEST}; the artefacts are damaged, rebuild them")
     if verify == "full":
-        tuning = manifest.get("tuning") or {}
-        expected_extra = {MANIFEST, *(tuning.get("files") or {}).values()} if isinstance(tuning, dict) else {MANIFEST}
+        expected_extra = {MANIFEST, *((manifest.get("tuning") or {}).get("files") or {}).values()}
         unlisted = sorted(
             name for p in directory.rglob("*") if p.is_file()
-            and (name := p.relative_to(directory).as_posix()) not in files and name not in expected_extra
+            and (name := p.relative_to(directory).as_posix()) not in files and name not in expected_extra and not is_staging(name)
         )
         if unlisted:
             raise RecsysError(f"{directory}: {len(unlisted)} file(s) not in {MANIFEST}, e.g. {shorten(unlisted[0])}; added after the build, so unverified")

@@ -135,18 +135,20 @@ def validate(df: pd.DataFrame, source: str = "catalogue") -> None:
             raise RecsysError(f"{source}: row {int(bad.index[0]) + 1} has unknown split {shorten(bad.iloc[0])}")
 
 
+def is_catalogue(path: str | Path) -> bool:
+    """Whether ``path`` is a Parquet file written by :func:`save_catalog` (any format version)."""
+    try:
+        return "catalog_format" in catalog_metadata(path)
+    except Exception:  # pyarrow raises several types for files that are not Parquet
+        return False
+
+
 def check_catalog_target(path: str | Path) -> None:
     """Raise RecsysError unless writing a catalogue to ``path`` can only replace an earlier
     catalogue: a mistyped ``--out`` must not overwrite a CSV, a checkpoint's config.json, ..."""
     path = Path(path)
     check_replaceable(path)
-    if not path.is_file():
-        return
-    try:
-        earlier = "catalog_format" in catalog_metadata(path)
-    except Exception:  # pyarrow raises several types for files that are not Parquet
-        earlier = False
-    if not earlier:
+    if path.is_file() and not is_catalogue(path):
         raise RecsysError(f"{path}: exists and is not a recsys catalogue; refusing to replace it (choose another --out)")
 
 

@@ -263,10 +263,14 @@ def _titles(rng: np.random.Generator, artist_of: np.ndarray, shared: np.ndarray)
     return taken
 
 
+# Six times the real catalogue; far larger sizes only stall the generator.
+MAX_DEMO_SONGS = 100_000
+
+
 def generate_demo(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     """A synthetic catalogue of ``n`` songs in the canonical schema; same seed, same frame."""
-    if n < 1:
-        raise RecsysError(f"demo catalogue size must be at least 1, got {n}")
+    if not 1 <= n <= MAX_DEMO_SONGS:
+        raise RecsysError(f"demo catalogue size must be between 1 and {MAX_DEMO_SONGS:,}, got {n}")
     rng = np.random.default_rng(seed)
     artists = _artists(rng, max(1, n // 6))
     # Artists release several songs each, unevenly, mostly in their main genre.

@@ -400,6 +400,8 @@ def evaluate(
             metrics["same-artist@10"] = bootstrap_ci(same_artist_at_k(tag_ranked, tag_queries, artist_keys, 10), n_boot=n_boot, seed=seed)
             results[tag]["systems"][name] = {m: {"mean": v[0], "low": v[1], "high": v[2]} for m, v in metrics.items()}
         results[tag]["hybrid_minus"] = paired_differences(per_query_p10, "hybrid", n_boot=n_boot, seed=seed)
+    if (artifacts.manifest.get("tuning") or {}).get("split") == split:
+        notes["warning"] = f"w and a were tuned on the {split} songs evaluated here, so the hybrid's scores are optimistic; tune on val"
     report = {
         "artifacts": str(artifacts.path), "baseline": str(baseline.path) if baseline is not None else None, "split": split, "pool": pool, "n_songs": len(songs), "n_queries": int(len(queries)),
         "ks": ks, "bootstrap": n_boot, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),

@@ -61,6 +61,12 @@ def _holds_own_marker(directory: Path, marker: str, marker_key: str) -> bool:
     return isinstance(data, dict) and marker_key in data
 
 
+def is_staging(name: str) -> bool:
+    """Whether a relative path lies in an :func:`atomic_path` temporary (a writer still running,
+    or one that was killed and is cleared by the next write of its target)."""
+    return re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", name.split("/")[0]) is not None
+
+
 def check_replaceable(target: str | os.PathLike[str], marker: str | None = None, marker_key: str = "format_version") -> None:
     """Raise RecsysError unless writing ``target`` can only replace an earlier output of its kind.
 

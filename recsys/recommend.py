@@ -123,6 +123,8 @@ class Recommender:
                 raise RecsysError(f"{name} must lie in [0, 1], got {value}")
         if fusion not in ("linear", "rrf"):
             raise RecsysError(f"unknown fusion {fusion!r}: use linear or rrf")
+        if fusion == "rrf" and (weight is not None or audio_weight is not None):
+            raise RecsysError("--weight and --audio-weight set the linear blend; rrf fuses ranks and takes no weight")
         self.fusion: Fusion = fusion
         self.n_candidates = n_candidates
 

@@ -148,6 +148,7 @@ def test_damage_is_reported_naming_the_file(built: Path, tmp_path: Path) -> None
     ({"hashes": ["x"]}, "no file table under hashes.files"),
     ({"hashes": {"files": {"songs.parquet": "abc"}}}, "no file table under hashes.files"),
     ({"params": ["x"]}, "params must be a JSON object"),
+    ({"tuning": {"files": ["tuning.json"]}}, "tuning must be a JSON object whose files map names to paths"),
 ])
 def test_a_hand_edited_manifest_is_one_line_naming_it(built: Path, edit: dict, message: str) -> None:
     manifest = built / "manifest.json"
@@ -195,6 +196,10 @@ def test_tuning_outputs_are_expected_beside_the_listed_files(built: Path) -> Non
     (built / "plots" / "tuning.png").write_bytes(b"png")
     (built / "tuning.json").write_text("{}")
     update_manifest(built, tuning={"files": {"trace": "tuning.json", "plot": "plots/tuning.png"}})
+    load_artifacts(built, verify="full")
+    # A tune killed while writing leaves its staging folder; the next write clears it.
+    (built / ".manifest.json.ab12cd34.tmp").mkdir()
+    (built / ".manifest.json.ab12cd34.tmp" / "owner.pid").write_text("1")
     load_artifacts(built, verify="full")
     (built / "notes.txt").write_text("mine")
     with pytest.raises(RecsysError, match="1 file\\(s\\) not in manifest.json, e.g. 'notes.txt'"):

@@ -94,8 +94,9 @@ def test_audio_follows_mood(demo_catalog_df: pd.DataFrame) -> None:
 
 
 def test_rejects_empty_size() -> None:
-    with pytest.raises(RecsysError, match="at least 1"):
-        generate_demo(n=0)
+    for n in (0, 100_001):
+        with pytest.raises(RecsysError, match=f"must be between 1 and 100,000, got {n}"):
+            generate_demo(n=n)
 
 
 def test_cli_writes_labelled_synthetic_catalogue(tmp_path: Path) -> None:

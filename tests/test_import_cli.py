@@ -96,6 +96,12 @@ def test_output_never_overwrites_an_input_or_a_folder(tmp_path: Path, lyrics_csv
     catalogue = tmp_path / "songs.parquet"
     for _ in range(2):  # an earlier catalogue is replaced
         assert _import(str(lyrics_csv), "--out", str(catalogue), *maps).exit_code == 0
+    # The catalogue written inside the folder being imported is not read back as a source.
+    (tmp_path / "folder" / "songs.csv").write_bytes(lyrics_csv.read_bytes())
+    for _ in range(2):
+        again = _import(str(tmp_path / "folder"), "--out", str(tmp_path / "folder" / "c.parquet"), "--format", "generic", *maps)
+        assert again.exit_code == 0, again.output
+    assert "c.parquet: skipped, it is a recsys catalogue" in again.output and len(load_catalog(tmp_path / "folder" / "c.parquet")) == 2
 
 
 def test_a_quote_left_open_in_the_first_row_is_one_line(tmp_path: Path) -> None:
@@ -151,6 +157,10 @@ def test_bad_mappings_and_tag_tables(tmp_path: Path, lyrics_csv: Path) -> None:
     mapping.write_text('[columns]\ntitle = "Song"\nartist = "Band"\nflavour = "Words"\n')
     _fails(_import(str(lyrics_csv), "--out", str(out), "--mapping", str(mapping)), "map.toml", "'flavour'")
     _fails(_import(str(lyrics_csv), "--out", str(out), "--map", "titleSong"), "field=column")
+    _fails(_import(str(lyrics_csv), "--out", str(out), "--map", "title=Song", "--map", "artist=Band", "--map", "title=Band"),
+           "--map names the field 'title' twice")
+    mapping.write_text("columns = 3\n")
+    _fails(_import(str(lyrics_csv), "--out", str(out), "--mapping", str(mapping)), "map.toml", "[columns] must be a table")
     tags = tmp_path / "tags.toml"
     tags.write_text("[genre]\npop = 3\n")
     _fails(_import(str(lyrics_csv), "--out", str(out), "--map", "title=Song", "--map", "artist=Band",

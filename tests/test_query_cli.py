@@ -93,7 +93,12 @@ def test_tune_and_evaluate_commands(artifacts: Path, tmp_path: Path) -> None:
     assert json.loads((artifacts / "manifest.json").read_text())["audio_weight"] == 0.0
     evaluated = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev"), "--bootstrap", "50"])
     assert evaluated.exit_code == 0, evaluated.output
-    assert (tmp_path / "ev" / "evaluation.md").is_file()
+    assert (tmp_path / "ev" / "evaluation.md").is_file() and "warning" not in evaluated.output
+    on_test = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "-k", "2", "--split", "test"])
+    assert on_test.exit_code == 0, on_test.output
+    optimistic = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev"), "--bootstrap", "50"])
+    assert optimistic.exit_code == 0 and "warning: w and a were tuned on the test songs evaluated here" in optimistic.output
+    assert "tuned on the test songs" in (tmp_path / "ev" / "evaluation.md").read_text()
     bad_tag = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "--tag", "colour"])
     assert bad_tag.exit_code == 2 and "unknown tag 'colour'" in bad_tag.output
     self_baseline = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev2"), "--baseline", str(artifacts)])
@@ -122,7 +127,7 @@ def test_similar_imports_neither_torch_nor_pandas_nor_scipy(artifacts: Path) -> 
     (["similar"], "error: Missing argument 'title'. (see recsys similar --help)"),
     (["similar", "Tears", "--bogus"], "error: No such option: --bogus (see recsys similar --help)"),
     (["catalog", "demo", "--out", "x.parquet", "--seed", "-1"],
-     "error: Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295. (see recsys catalog demo --help)"),
+     "error: Invalid value for '--seed': -1 is not in the range 0<=x<=2147483647. (see recsys catalog demo --help)"),
     (["train", "--catalog", "x", "--out", "y", "--topics-k", "0"], "error: Invalid value for '--topics-k': 0 is not in the range x>=1. (see recsys train --help)"),
 ])
 def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None:

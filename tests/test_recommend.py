@@ -198,6 +198,9 @@ def test_bad_options_are_one_line_errors(tiny) -> None:
         Recommender(tiny, audio_weight=-0.1)
     with pytest.raises(RecsysError, match="fusion"):
         Recommender(tiny, fusion="max")  # type: ignore[arg-type]
+    for weights in ({"weight": 0.2}, {"audio_weight": 0.0}):
+        with pytest.raises(RecsysError, match="rrf fuses ranks and takes no weight"):
+            Recommender(tiny, fusion="rrf", **weights)
     with pytest.raises(RecsysError, match="outside"):
         Recommender(tiny).similar(99)
     for k in (0, 1001):

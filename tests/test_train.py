@@ -120,6 +120,9 @@ def test_bad_inputs_fail_with_one_line(demo_catalog_df: pd.DataFrame, tmp_path: 
 def test_encoder_settings_are_checked_before_the_topic_fit(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
     df = demo_catalog_df.head(80)
     settings = {**FAST, "lda_passes": 1000}  # a topic fit this long would stall the test: the checks come first
+    for name, option in (("min_genre_songs", "--min-genre-songs"), ("max_chunks", "--max-chunks")):
+        with pytest.raises(RecsysError, match=f"{option} must be at least 1, got 0"):
+            prepare(df, model=two_layer_encoder, **{**settings, name: 0})
     with pytest.raises(RecsysError, match="--max-length 600 exceeds this encoder's 512 positions"):
         prepare(df, model=two_layer_encoder, **{**settings, "max_length": 600})
     with pytest.raises(RecsysError, match="topics: a topic count must be at least 1, got 0"):
@@ -145,6 +148,7 @@ def test_cli_train_reports_errors_on_one_line(tmp_path: Path) -> None:
     ({"batch_size": -4}, "--batch-size must be at least 1, got -4"), ({"batch_size": 0}, "--batch-size must be at least 1, got 0"),
     ({"head_lr": float("nan")}, "--head-lr must be a positive number, got nan"), ({"lr": -1.0}, "--lr must be a positive number, got -1.0"),
     ({"head_lr": 0.0}, "--head-lr must be a positive number"), ({"epochs": 0}, "--epochs must be at least 1"),
+    ({"patience": 0}, "--patience must be at least 1, got 0"),
 ])
 def test_unusable_training_settings_fail_before_any_work(demo_catalog_df: pd.DataFrame, tmp_path: Path, options: dict, message: str) -> None:
     from training.compare import compare

@@ -109,7 +109,7 @@ def compare(
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     check_replaceable(out_dir, marker=COMPARE_FILE, marker_key="variants")
-    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, sampler=sampler, select_on=select_on)
+    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, sampler=sampler, select_on=select_on, patience=patience)
     if model_out is not None:
         model_out = Path(model_out)
         check_model_out(model_out)

@@ -222,10 +222,9 @@ def save_model(
         tmp.mkdir()
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE))
-        # safetensors creates the file 0600; a checkpoint is shared like its other files (umask's mode).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp / WEIGHTS_FILE, 0o666 & ~umask)
+        # safetensors creates the file 0600; a checkpoint is shared like its other files, so it
+        # takes the mode the umask gave the staging directory, less the execute bits.
+        os.chmod(tmp / WEIGHTS_FILE, tmp.stat().st_mode & 0o666)
         tokenizer.save_pretrained(str(tmp))
         topics.save(tmp / TOPICS_DIR)
         features.save(tmp / FEATURES_FILE)

@@ -40,10 +40,14 @@ def _build_dictionary(token_lists: Sequence[list[str]], no_below: int, no_above:
     return dictionary
 
 
-def _check_topic_counts(counts: Sequence[int]) -> None:
+def _check_topic_counts(counts: Sequence[int], n_texts: int) -> None:
     bad = [k for k in counts if k < 1]
     if bad:
         raise RecsysError(f"topics: a topic count must be at least 1, got {bad[0]}")
+    too_many = [k for k in counts if k > n_texts]
+    if too_many:
+        # More topics than lyrics cannot be told apart, and gensim's cost grows with k.
+        raise RecsysError(f"topics: {too_many[0]} topics for {n_texts} training lyrics; choose at most {n_texts}")
 
 
 def _fit_lda(corpus: BowCorpus, dictionary: Dictionary, num_topics: int, passes: int, seed: int, alpha: str) -> LdaModel:
@@ -93,7 +97,7 @@ class TopicModel:
         Words in fewer than ``no_below`` songs or more than ``no_above`` of them are dropped, then
         the ``keep_n`` most frequent are kept.
         """
-        _check_topic_counts([num_topics])
+        _check_topic_counts([num_topics], len(texts))
         token_lists = [tokenize(t) for t in texts]
         dictionary = _build_dictionary(token_lists, no_below, no_above, keep_n)
         corpus = [dictionary.doc2bow(tokens) for tokens in token_lists]
@@ -189,7 +193,7 @@ def select_num_topics(
         raise RecsysError(f"topics: coherence must be c_v or u_mass, got {coherence!r}")
     if not grid:
         raise RecsysError("topics: the grid of topic counts is empty")
-    _check_topic_counts(grid)
+    _check_topic_counts(grid, len(texts))
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(texts))
     n_held = max(1, int(round(holdout * len(texts))))

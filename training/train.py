@@ -87,13 +87,12 @@ def _fit_side_inputs(catalog: pd.DataFrame, topics_k: int, topics_grid: Sequence
     texts = [t for t in train["lyrics"].fillna("").astype(str) if t.strip()]
     if not texts:
         raise RecsysError("catalogue: no training song has lyrics; cannot fit the topic model")
-    # gensim reports no progress of its own: an open-ended bar shows what runs and for how long.
-    with progress() as bar:
-        if topics_grid:
-            bar.add_task(f"topic models (LDA, k in {list(topics_grid)})", total=None, info=f"{len(texts)} lyrics")
-            topic_model, _ = select_num_topics(texts, list(topics_grid), seed=seed, passes=lda_passes)
-            notes.append(f"topics: chose k={topic_model.num_topics} from grid {list(topics_grid)} by c_v coherence")
-        else:
+    if topics_grid:
+        topic_model, _ = select_num_topics(texts, list(topics_grid), seed=seed, passes=lda_passes)  # shows its own bar
+        notes.append(f"topics: chose k={topic_model.num_topics} from grid {list(topics_grid)} by c_v coherence")
+    else:
+        # gensim reports no progress of its own: an open-ended bar shows what runs and for how long.
+        with progress() as bar:
             bar.add_task(f"topic model (LDA, k={topics_k})", total=None, info=f"{len(texts)} lyrics, {lda_passes} passes")
             topic_model = TopicModel.fit(texts, num_topics=topics_k, passes=lda_passes, seed=seed)
     features = AudioFeatures.fit(train)
@@ -150,6 +149,9 @@ def prepare(
     """Fit topics and audio scaling on the train split, tokenize labelled songs and run the
     frozen encoder layers once. ``precision``: auto (bf16 where the device runs it natively,
     else fp32), fp32 or bf16."""
+    for name, count in (("--min-genre-songs", min_genre_songs), ("--max-chunks", max_chunks)):
+        if count is not None and count < 1:
+            raise RecsysError(f"{name} must be at least 1, got {count}")
     set_seed(seed)
     dev = resolve_device(device)
     precision = resolve_precision(precision, dev, inference=False)
@@ -320,7 +322,8 @@ class FitResult:
 
 
 def check_fit_options(
-    *, epochs: int, batch_size: int | None, lr: float, head_lr: float, warmup: float = 0.1, sampler: str = "none", select_on: str = "retrieval"
+    *, epochs: int, batch_size: int | None, lr: float, head_lr: float, warmup: float = 0.1, sampler: str = "none", select_on: str = "retrieval",
+    patience: int = 2,
 ) -> None:
     """RecsysError for a setting no training can use; train and compare call it before the
     minutes of preparation, fit again for direct callers."""
@@ -328,8 +331,9 @@ def check_fit_options(
         raise RecsysError(f"--sampler must be weighted or none, got {sampler!r}")
     if select_on not in SELECT_ON:
         raise RecsysError(f"--select-on must be {' or '.join(SELECT_ON)}, got {select_on!r}")
-    if epochs < 1:
-        raise RecsysError(f"--epochs must be at least 1, got {epochs}")
+    for name, count in (("--epochs", epochs), ("--patience", patience)):
+        if count < 1:
+            raise RecsysError(f"{name} must be at least 1, got {count}")
     if batch_size is not None and batch_size < 1:
         raise RecsysError(f"--batch-size must be at least 1, got {batch_size}")
     for name, value in (("--lr", lr), ("--head-lr", head_lr)):
@@ -365,7 +369,7 @@ def fit(
     among themselves (:func:`training.labels.neighbour_precision`), ``"loss"`` by validation
     loss. The embedding is what the product serves, and the loss can rise while the embedding
     still improves."""
-    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, sampler=sampler, select_on=select_on)
+    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, sampler=sampler, select_on=select_on, patience=patience)
     set_seed(seed)
     dev = resolve_device(device)
     batch_size = batch_size or (64 if dev.type == "cuda" else 16)
@@ -545,7 +549,7 @@ def train(
     start = time.perf_counter()
     out_dir = Path(out_dir)
     check_model_out(out_dir)
-    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, sampler=sampler, select_on=select_on)
+    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, sampler=sampler, select_on=select_on, patience=patience)
     prep = prepare(
         catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
         topics_k=topics_k, topics_grid=topics_grid, lda_passes=lda_passes, min_genre_songs=min_genre_songs,

@@ -13,7 +13,7 @@ from typing import Callable
 
 import pandas as pd
 
-from recsys.catalog import assign_splits, conform, song_id
+from recsys.catalog import assign_splits, conform, is_catalogue, song_id
 from recsys.errors import RecsysError
 from recsys.progress import progress
 from recsys.schema import MOODS
@@ -97,6 +97,11 @@ def import_sources(
     with progress() as bar:
         for path, explicit in files:
             task = bar.add_task(path.name[:40], total=None, info="reading")
+            if not explicit and is_catalogue(path):
+                # An earlier import's output in the folder being imported (--out inside it): never a source.
+                warn(f"{path}: skipped, it is a recsys catalogue, not a source")
+                bar.update(task, total=1, completed=1, info="skipped")
+                continue
             df = read_table(path, warn)
             adapter = _adapter_for(path, df, fixed)
             if adapter is None:

@@ -44,6 +44,8 @@ def parse_mapping(mapping: Path | dict[str, str] | None) -> dict[str, str]:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise RecsysError(f"{mapping}: not a valid TOML mapping ({exc})") from None
         columns = data.get("columns", {k: v for k, v in data.items() if k != "lyrics_kind"})
+        if not isinstance(columns, dict):
+            raise RecsysError(f"{mapping}: [columns] must be a table of field = \"column\" lines")
         mapping = {**columns, **({"lyrics_kind": data["lyrics_kind"]} if "lyrics_kind" in data else {})}
     out: dict[str, str] = {}
     for field, column in mapping.items():
