@@ -15,7 +15,6 @@ directory (embedding = the pooled vector, no probabilities: the off-the-shelf ba
 from __future__ import annotations
 
 import functools
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,27 +98,16 @@ def model_hashes(directory: Path) -> dict[str, str]:
 def load_embedder(model: str | Path | None) -> Any:
     """A tBERT checkpoint (``training.model.LoadedModel``) or a plain encoder directory
     (:class:`PlainEncoder`); ``None`` gives the default all-MiniLM-L6-v2."""
-    from transformers import AutoModel, AutoTokenizer
+    from training.model import is_checkpoint, load_model, load_pretrained
 
     if model is not None:
         path = Path(model)
-        cfg = path / "config.json"
-        if not path.is_dir() or not cfg.is_file():
+        if not path.is_dir() or not (path / "config.json").is_file():
             raise RecsysError(f"{path}: not a model directory (no config.json): give a tBERT checkpoint or a Hugging Face encoder")
-        try:
-            is_tbert = "format_version" in json.loads(cfg.read_text(encoding="utf-8"))
-        except ValueError:
-            raise RecsysError(f"{cfg}: not valid JSON") from None
-        if is_tbert:
-            from training.model import load_model
-
+        if is_checkpoint(path):
             return load_model(path)
     directory = encoder_dir(model)
-    try:
-        encoder = AutoModel.from_pretrained(str(directory))
-        tokenizer = AutoTokenizer.from_pretrained(str(directory))
-    except (OSError, ValueError) as exc:
-        raise RecsysError(f"{directory}: encoder does not load ({type(exc).__name__})") from None
+    encoder, tokenizer = load_pretrained(directory)
     return PlainEncoder(encoder.eval(), tokenizer, directory)
 
 

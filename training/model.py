@@ -151,24 +151,37 @@ def masked_losses(
     return {"mood": mood_loss, "genre": genre_loss, "total": mood_loss + genre_loss}
 
 
-def build_encoder(path: str | Path | None) -> tuple[nn.Module, Any, str]:
-    """Pretrained encoder and tokenizer from a local directory (default all-MiniLM-L6-v2)."""
+def is_checkpoint(directory: Path) -> bool:
+    """Whether ``directory`` holds a recsys checkpoint (its config.json has a format_version)
+    rather than a plain Hugging Face encoder."""
+    cfg = directory / CONFIG_FILE
+    try:
+        data = json.loads(cfg.read_text(encoding="utf-8"))
+    except OSError:
+        return False
+    except ValueError:
+        raise RecsysError(f"{cfg}: not valid JSON") from None
+    return isinstance(data, dict) and "format_version" in data
+
+
+def load_pretrained(directory: Path) -> tuple[nn.Module, Any]:
+    """A plain Hugging Face encoder and its tokenizer; one-line RecsysError if either does not load."""
     from transformers import AutoModel, AutoTokenizer
 
+    try:
+        return AutoModel.from_pretrained(str(directory)), AutoTokenizer.from_pretrained(str(directory))
+    except (OSError, ValueError, KeyError) as exc:  # transformers' errors for incomplete or unknown model folders
+        raise RecsysError(f"{directory}: the encoder or its tokenizer does not load ({type(exc).__name__})") from None
+
+
+def build_encoder(path: str | Path | None) -> tuple[nn.Module, Any, str]:
+    """Pretrained encoder and tokenizer from a local directory (default all-MiniLM-L6-v2)."""
     from training.encoding import encoder_dir
 
     directory = encoder_dir(path)
-    try:
-        is_checkpoint = "format_version" in json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError):
-        is_checkpoint = False
-    if is_checkpoint:
+    if is_checkpoint(directory):
         raise RecsysError(f"{directory}: a trained recsys checkpoint; training starts from a plain Hugging Face encoder (omit --model for MiniLM)")
-    try:
-        encoder = AutoModel.from_pretrained(str(directory))
-        tokenizer = AutoTokenizer.from_pretrained(str(directory))
-    except (OSError, ValueError, KeyError) as exc:  # transformers' errors for incomplete or unknown model folders
-        raise RecsysError(f"{directory}: the encoder or its tokenizer does not load ({type(exc).__name__})") from None
+    encoder, tokenizer = load_pretrained(directory)
     if not hasattr(encoder, "embeddings") or not hasattr(getattr(encoder, "encoder", None), "layer"):
         raise RecsysError(f"{directory}: {type(encoder).__name__} is not a BERT-style encoder (embeddings + encoder.layer)")
     return encoder, tokenizer, str(directory)

@@ -76,14 +76,14 @@ class Prepared:
 
     def split_rows(self, split: str) -> np.ndarray:
         """Positions (into ``rows``) of encoded songs in ``split``."""
-        return np.flatnonzero(self.catalog["split"].to_numpy()[self.rows] == split)
+        return np.flatnonzero(in_split(self.catalog, split)[self.rows])
 
 
 def _fit_side_inputs(catalog: pd.DataFrame, topics_k: int, topics_grid: Sequence[int] | None, lda_passes: int, seed: int, notes: list[str]) -> tuple[Any, Any]:
     from training.features import AudioFeatures
     from training.topics import TopicModel, select_num_topics
 
-    train = catalog[catalog["split"] == "train"]
+    train = catalog[in_split(catalog, "train")]
     texts = [t for t in train["lyrics"].fillna("").astype(str) if t.strip()]
     if not texts:
         raise RecsysError("catalogue: no training song has lyrics; cannot fit the topic model")
@@ -173,7 +173,7 @@ def prepare(
         notes.append(f"{no_genres}: training the mood head only")
     rows = np.flatnonzero(labels.labelled)
     for split in ("train", "val"):
-        if not (catalog["split"].to_numpy()[rows] == split).any():
+        if not in_split(catalog, split)[rows].any():
             raise RecsysError(f"catalogue: no labelled songs in the {split} split")
 
     # The encoder first: its settings are checked before the topic fit's minutes.
