@@ -19,6 +19,8 @@ UNIT_FEATURES = [
     "liveness",
 ]
 CONTINUOUS_FEATURES = UNIT_FEATURES + ["loudness", "tempo"]
+# Values outside these are data errors (a column on another scale, a unit mix-up), not music.
+FEATURE_RANGES = {**{name: (0.0, 1.0) for name in UNIT_FEATURES}, "loudness": (-100.0, 10.0), "tempo": (0.0, 400.0)}
 CATEGORICAL_FEATURES = ["key", "mode", "time_signature"]
 AUDIO_FEATURES = CONTINUOUS_FEATURES + CATEGORICAL_FEATURES
 

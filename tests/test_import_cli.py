@@ -136,6 +136,18 @@ def test_non_numeric_audio_names_row_and_column(tmp_path: Path) -> None:
            "'Energy'", "'loud'")
 
 
+@pytest.mark.parametrize(("energy", "tempo", "message"), [
+    ("0.5", "inf", "row 3 column 'T': 'inf' is not a finite number"),
+    ("5", "120", "row 2 column 'E': 5 is outside energy's range 0..1"),
+    ("0.5", "-120", "row 3 column 'T': -120 is outside tempo's range 0..400"),
+])
+def test_impossible_audio_values_name_row_and_column(tmp_path: Path, energy: str, tempo: str, message: str) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text(f"Song,Band,Text,E,T\nA song,Art1,la la love you,{energy},100\nB song,Art2,cry me a river,0.2,{tempo}\n")
+    maps = ["--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Text", "--map", "energy=E", "--map", "tempo=T"]
+    _fails(_import(str(path), "--out", str(tmp_path / "o.parquet"), *maps), "odd.csv", message)
+
+
 def test_duplicates_merge_in_known_formats_but_fail_in_generic_files(tmp_path: Path) -> None:
     out = tmp_path / "out.parquet"
     rows = [{"artist": "Abba", "song": "Waterloo", "link": "/a", "text": "my my"},

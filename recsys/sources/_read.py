@@ -85,16 +85,21 @@ def require(df: pd.DataFrame, columns: list[str], path: Path, fmt: str) -> None:
 
 
 def numeric(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    """The column as floats; a non-empty cell that is not a number is an error naming row and column."""
+    """The column as floats; a non-empty cell that is not a finite number is an error naming row and column."""
     raw = df[column]
-    values = pd.to_numeric(raw, errors="coerce")
+    values = pd.to_numeric(raw, errors="coerce").astype("float64")
     present = raw.notna() & raw.astype(str).str.strip().ne("")
-    bad = present & values.isna()
+    bad = present & ~np.isfinite(values)
     if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
-        # +2: one for the header line, one for 1-based numbering, so it matches an editor's line.
-        raise RecsysError(f"{path}: row {pos + 2} column {column!r}: {shorten(raw.iloc[pos])} is not a number")
-    return values.astype("float64")
+        raise RecsysError(f"{path}: {cell(bad, column)}: {shorten(raw[bad].iloc[0])} is not a finite number")
+    return values
+
+
+def cell(bad: pd.Series, column: str) -> str:
+    """'row N column C' of the first True in ``bad`` (positions in file order)."""
+    pos = int(np.flatnonzero(bad.to_numpy())[0])
+    # +2: one for the header line, one for 1-based numbering, so it matches an editor's line.
+    return f"row {pos + 2} column {column!r}"
 
 
 def year_of(series: pd.Series) -> pd.Series:

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
-from recsys.sources._read import numeric
+from recsys.errors import RecsysError
+from recsys.schema import FEATURE_RANGES
+from recsys.sources._read import cell, numeric
 
 # Conflict ranks (higher wins): Spotify-scale audio beats tcc's min-max audio; explicit mood
 # labels beat moods derived from valence/arousal, AllMusic quadrants or playlist names.
@@ -43,7 +46,12 @@ def audio(df: pd.DataFrame, path: Path, columns: dict[str, str], scale: dict[str
     out = pd.DataFrame(index=df.index)
     for canonical, column in columns.items():
         if column in df.columns:
-            out[canonical] = numeric(df, column, path) / (scale or {}).get(canonical, 1.0)
+            values = numeric(df, column, path) / (scale or {}).get(canonical, 1.0)
+            low, high = FEATURE_RANGES.get(canonical, (-np.inf, np.inf))
+            outside = values.notna() & ~values.between(low, high)
+            if outside.any():
+                raise RecsysError(f"{path}: {cell(outside, column)}: {values[outside].iloc[0]:g} is outside {canonical}'s range {low:g}..{high:g}")
+            out[canonical] = values
     return out
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pandas as pd
 
 from recsys.catalog import song_key
-from recsys.schema import AUDIO_FEATURES, LYRICS_KINDS
+from recsys.schema import AUDIO_FEATURES, CONTINUOUS_FEATURES, LYRICS_KINDS
 from recsys.errors import RecsysError
-from recsys.sources._read import numeric, split_list, year_of
-from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, beats, key_number, mode_number
+from recsys.sources._read import split_list, year_of
+from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, audio, beats, key_number, mode_number
 
 FIELDS = ["title", "artist", "year", "lyrics", "mood", "genres", "tags"] + AUDIO_FEATURES
 
@@ -79,10 +79,11 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
     if "lyrics" in col:
         out["lyrics"] = col["lyrics"]
         out["lyrics_kind"] = mapping.get("lyrics_kind", "full")
-    for feature in AUDIO_FEATURES:
+    for feature, values in audio(df, path, {f: mapping[f] for f in CONTINUOUS_FEATURES if f in col}).items():
+        out[feature] = values
+    for feature, convert in {"key": key_number, "mode": mode_number, "time_signature": beats}.items():
         if feature in col:
-            converters = {"key": key_number, "mode": mode_number, "time_signature": beats}
-            out[feature] = converters[feature](col[feature]) if feature in converters else numeric(df, mapping[feature], path)
+            out[feature] = convert(col[feature])
     if "mood" in col:
         out["mood_label"] = col["mood"]
         out["moods_raw"] = col["mood"].map(lambda m: [m] if isinstance(m, str) else [])
