@@ -455,8 +455,8 @@ def evaluate_cmd(
 
     report = evaluate(load_artifacts(artifacts), out, ks=ks, n_boot=bootstrap, seed=seed, pool=pool,
                       baseline=load_artifacts(baseline) if baseline is not None else None)
-    if "warning" in report["notes"]:
-        typer.echo(f"warning: {report['notes']['warning']}", err=True)
+    for warning in report["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
     console = Console()
     for tag, block in report["results"].items():
         metrics = list(next(iter(block["systems"].values())))

@@ -48,6 +48,7 @@ from recsys.text import normalize_text
 TAGS = ("mood", "genre")
 KS = (5, 10, 20)
 REPORT_FILE = "evaluation.json"
+FEW_QUERIES = 30  # below this a tag's bootstrap interval says little
 
 
 # --- metrics -----------------------------------------------------------------------------------
@@ -400,12 +401,16 @@ def evaluate(
             metrics["same-artist@10"] = bootstrap_ci(same_artist_at_k(tag_ranked, tag_queries, artist_keys, 10), n_boot=n_boot, seed=seed)
             results[tag]["systems"][name] = {m: {"mean": v[0], "low": v[1], "high": v[2]} for m, v in metrics.items()}
         results[tag]["hybrid_minus"] = paired_differences(per_query_p10, "hybrid", n_boot=n_boot, seed=seed)
+    warnings = []
     if (artifacts.manifest.get("tuning") or {}).get("split") == split:
-        notes["warning"] = f"w and a were tuned on the {split} songs evaluated here, so the hybrid's scores are optimistic; tune on val"
+        warnings.append(f"w and a were tuned on the {split} songs evaluated here, so the hybrid's scores are optimistic; tune on val")
+    few = [f"{tag} {block['n_queries']}" for tag, block in results.items() if block["n_queries"] < FEW_QUERIES]
+    if few:
+        warnings.append(f"under {FEW_QUERIES} queries ({', '.join(few)}): the means and intervals are rough")
     report = {
         "artifacts": str(artifacts.path), "baseline": str(baseline.path) if baseline is not None else None, "split": split, "pool": pool, "n_songs": len(songs), "n_queries": int(len(queries)),
         "ks": ks, "bootstrap": n_boot, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),
-        "notes": notes, "results": results, "head_probabilities": head_probabilities(songs, _params(artifacts), split),
+        "notes": notes, "warnings": warnings, "results": results, "head_probabilities": head_probabilities(songs, _params(artifacts), split),
     }
     # One directory, renamed into place whole: a failure never leaves a new table beside an old chart.
     with atomic_path(out_dir, marker=REPORT_FILE, marker_key="results") as tmp:
@@ -472,6 +477,7 @@ def markdown_report(report: dict[str, Any]) -> str:
     """One table per tag type: every metric as mean [low, high]."""
     lines = [f"# Offline evaluation ({report['split']} split, {report['n_queries']} queries, {report['n_songs']} songs, pool: {report['pool']})", ""]
     lines.append(f"Bootstrap {report['bootstrap']} resamples over queries, seed {report['seed']}; 95% intervals in brackets.")
+    lines += [f"- **warning**: {warning}" for warning in report["warnings"]]
     for name, note in report["notes"].items():
         lines.append(f"- {name}: {note if isinstance(note, str) else json.dumps(note, sort_keys=True)}")
     for tag, block in report["results"].items():

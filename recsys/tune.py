@@ -142,6 +142,10 @@ def tuning_queries(songs: Any, labels: Any, split: str, tag: str, n_queries: int
     """Rows of ``split`` songs carrying ``tag`` (any tag for ``balanced``); a seeded sample of
     ``n_queries`` of them if set."""
     from recsys.catalog import in_split
+    from recsys.schema import SPLITS
+
+    if split not in SPLITS:
+        raise RecsysError(f"unknown split {split!r}: choose {', '.join(SPLITS)}")
 
     carried = labels.has("any" if tag == "balanced" else tag)
     rows = np.flatnonzero(in_split(songs, split) & carried)

@@ -171,6 +171,9 @@ def test_bad_mappings_and_tag_tables(tmp_path: Path, lyrics_csv: Path) -> None:
     _fails(_import(str(lyrics_csv), "--out", str(out), "--map", "titleSong"), "field=column")
     _fails(_import(str(lyrics_csv), "--out", str(out), "--map", "title=Song", "--map", "artist=Band", "--map", "title=Band"),
            "--map names the field 'title' twice")
+    _fails(_import(str(lyrics_csv), "--out", str(out), "--mapping", str(tmp_path)), "cannot read the mapping (Is a directory)")
+    _fails(_import(str(lyrics_csv), "--out", str(out), "--map", "title=Song", "--map", "artist=Band", "--tags", str(tmp_path)),
+           "cannot read the tag table (Is a directory)")
     mapping.write_text("columns = 3\n")
     _fails(_import(str(lyrics_csv), "--out", str(out), "--mapping", str(mapping)), "map.toml", "[columns] must be a table")
     tags = tmp_path / "tags.toml"
@@ -182,7 +185,8 @@ def test_bad_mappings_and_tag_tables(tmp_path: Path, lyrics_csv: Path) -> None:
 
 def test_dropped_rows_and_unread_moods_are_reported(tmp_path: Path) -> None:
     source = tmp_path / "mine.csv"
-    pd.DataFrame({"Song": ["Café Blue", "", "Red Door"], "Band": ["Zoë", "Kay", ""], "Words": ["blue coffee in the morning", "grey days again", "a red door opens"],
+    # Two nameless rows in one file are dropped, not "the same song twice".
+    pd.DataFrame({"Song": ["Café Blue", "", "  "], "Band": ["Zoë", "", "  "], "Words": ["blue coffee in the morning", "grey days again", "a red door opens"],
                   "Feeling": ["ecstatic", "sad", "happy"]}).to_csv(source, index=False)
     out = tmp_path / "out.parquet"
     result = _import(str(source), "--out", str(out), "--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words", "--map", "mood=Feeling")

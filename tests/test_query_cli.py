@@ -93,12 +93,15 @@ def test_tune_and_evaluate_commands(artifacts: Path, tmp_path: Path) -> None:
     assert json.loads((artifacts / "manifest.json").read_text())["audio_weight"] == 0.0
     evaluated = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev"), "--bootstrap", "50"])
     assert evaluated.exit_code == 0, evaluated.output
-    assert (tmp_path / "ev" / "evaluation.md").is_file() and "warning" not in evaluated.output
+    assert (tmp_path / "ev" / "evaluation.md").is_file() and "warning: w and a" not in evaluated.output
+    assert "warning: under 30 queries (mood 2, genre 2): the means and intervals are rough" in evaluated.output
     on_test = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "-k", "2", "--split", "test"])
     assert on_test.exit_code == 0, on_test.output
     optimistic = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev"), "--bootstrap", "50"])
     assert optimistic.exit_code == 0 and "warning: w and a were tuned on the test songs evaluated here" in optimistic.output
     assert "tuned on the test songs" in (tmp_path / "ev" / "evaluation.md").read_text()
+    bad_split = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "--split", "foo"])
+    assert bad_split.exit_code == 2 and "unknown split 'foo': choose train, val, test" in bad_split.output
     bad_tag = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "--tag", "colour"])
     assert bad_tag.exit_code == 2 and "unknown tag 'colour'" in bad_tag.output
     self_baseline = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev2"), "--baseline", str(artifacts)])

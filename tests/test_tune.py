@@ -96,9 +96,9 @@ def test_tune_blend_without_audio_stores_a_zero_audio_weight(tmp_path) -> None:
         tune_blend(artifacts, tag="colour", save=False)
 
 
-def test_tune_blend_without_queries_is_an_error(tmp_path) -> None:
+def test_tune_blend_on_an_unknown_split_is_an_error(tmp_path) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
-    with pytest.raises(RecsysError, match="no nosuch-split songs"):
+    with pytest.raises(RecsysError, match="unknown split 'nosuch'"):
         tune_blend(artifacts, split="nosuch", save=False)
 
 

@@ -43,6 +43,8 @@ def parse_mapping(mapping: Path | dict[str, str] | None) -> dict[str, str]:
             data = tomllib.loads(mapping.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise RecsysError(f"{mapping}: not a valid TOML mapping ({exc})") from None
+        except OSError as exc:
+            raise RecsysError(f"{mapping}: cannot read the mapping ({exc.strerror})") from None
         columns = data.get("columns", {k: v for k, v in data.items() if k != "lyrics_kind"})
         if not isinstance(columns, dict):
             raise RecsysError(f"{mapping}: [columns] must be a table of field = \"column\" lines")
@@ -68,8 +70,10 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
             raise RecsysError(f"{path}: mapping names column {column!r} for {field!r}, but the file has no such column")
     col = {f: df[c] for f, c in mapping.items() if f != "lyrics_kind"}
     out = pd.DataFrame({"title": col["title"], "artist": col["artist"]})
-    keys = [song_key(a, t) for a, t in zip(out["artist"], out["title"])]
-    dup = pd.Series(keys).duplicated(keep=False)
+    keys = pd.Series([song_key(a, t) for a, t in zip(out["artist"], out["title"])])
+    # Nameless rows (key "||" and the like) are dropped and reported later, not duplicates.
+    named = ~keys.str.startswith("||") & ~keys.str.endswith("||")
+    dup = keys.duplicated(keep=False) & named
     if dup.any():
         rows = [i + 2 for i in dup[dup].index[:2]]
         raise RecsysError(f"{path}: rows {rows[0]} and {rows[1]} are the same song ({out['artist'].iloc[rows[0] - 2]} - "

@@ -80,4 +80,6 @@ def load_tag_table(path: Path | None = None) -> TagTable:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RecsysError(f"{path}: not a valid TOML tag table ({exc})") from None
+    except OSError as exc:
+        raise RecsysError(f"{path}: cannot read the tag table ({exc.strerror})") from None
     return TagTable(table, str(path))
