@@ -29,15 +29,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _staging_pattern(target_name: str | None = None) -> re.Pattern[str]:
+    """The names :func:`atomic_path` gives its temporaries: ".{target}.{8 characters}.tmp", of
+    ``target_name`` or of any target."""
+    # mkdtemp's suffix is 8 characters without dots, so another target's temporaries (".a.v2.*"
+    # beside ".a.*") never match.
+    name = ".+" if target_name is None else re.escape(target_name)
+    return re.compile(rf"\.{name}\.[a-z0-9_]{{8}}\.tmp")
+
+
 def _clear_stale(target: Path) -> None:
     """Remove temporaries of ``target`` left by a killed process (SIGKILL skips ``finally``).
 
     One whose owner is unknown or still running is left alone. If the kill fell between moving
     the old directory aside and moving the new one in, the old one is put back first.
     """
-    # mkdtemp's suffix is 8 characters without dots, so another target's temporaries (".a.v2.*"
-    # beside ".a.*") never match.
-    own = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")
+    own = _staging_pattern(target.name)
     for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
         if not own.fullmatch(stale.name):
             continue
@@ -64,7 +71,7 @@ def _holds_own_marker(directory: Path, marker: str, marker_key: str) -> bool:
 def is_staging(name: str) -> bool:
     """Whether a relative path lies in an :func:`atomic_path` temporary (a writer still running,
     or one that was killed and is cleared by the next write of its target)."""
-    return re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", name.split("/")[0]) is not None
+    return _staging_pattern().fullmatch(name.split("/")[0]) is not None
 
 
 def check_replaceable(target: str | os.PathLike[str], marker: str | None = None, marker_key: str = "format_version") -> None:
