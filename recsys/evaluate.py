@@ -40,7 +40,7 @@ import pandas as pd
 
 from recsys.catalog import in_split
 from recsys.errors import RecsysError
-from recsys.io import atomic_path, check_replaceable, write_json
+from recsys.io import atomic_path, check_replaceable, within, write_json
 from recsys.progress import progress
 from recsys.recommend import Recommender, linear_scores, rrf_scores
 from recsys.text import normalize_text
@@ -359,7 +359,7 @@ def evaluate(
     if n_boot < 1:
         raise RecsysError(f"--bootstrap must be at least 1 resample, got {n_boot}")
     for built in (artifacts, baseline):
-        if built is not None and _overlap(Path(out_dir), Path(built.path)):
+        if built is not None and (within(out_dir, built.path) or within(built.path, out_dir)):
             raise RecsysError(f"{out_dir}: overlaps the artefact directory {built.path}, which a report would change or a rebuild delete; write it elsewhere")
     check_replaceable(out_dir, marker=REPORT_FILE, marker_key="results")
     ks = sorted({int(k) for k in ks} | {10})  # @10 always: MAP@10, nDCG@10 and the chart use it
@@ -419,11 +419,6 @@ def evaluate(
         (tmp / "evaluation.md").write_text(markdown_report(report), encoding="utf-8")
         plot_report(report, tmp / "evaluation_p10.png")
     return report
-
-
-def _overlap(a: Path, b: Path) -> bool:
-    a, b = a.resolve(), b.resolve()
-    return a == b or a in b.parents or b in a.parents
 
 
 def head_probabilities(songs: pd.DataFrame, params: dict[str, Any], split: str) -> dict[str, Any]:

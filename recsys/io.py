@@ -97,15 +97,17 @@ def check_replaceable(target: str | os.PathLike[str], marker: str | None = None,
         raise RecsysError(f"{target}: exists, is not empty and holds no {marker} of recsys's, so it is not an earlier output of this command; refusing to replace it")
 
 
+def within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (links resolved)."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
 def check_outside(out: str | os.PathLike[str], **inputs: str | os.PathLike[str] | None) -> None:
     """Raise RecsysError when an input (``name=path``) is ``out`` or lies inside it: ``out`` is
     replaced as a whole, so the input would be deleted with it."""
-    target = Path(out).resolve()
     for name, path in inputs.items():
-        if path is None:
-            continue
-        where = Path(path).resolve()
-        if where == target or target in where.parents:
+        if path is not None and within(path, out):
             raise RecsysError(f"{path}: the {name} is --out {out} or lies inside it, and --out is replaced as a whole; write the output elsewhere")
 
 
