@@ -3,6 +3,8 @@ real lyrics, single-task catalogues, checkpoint output and CLI errors."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -125,6 +127,12 @@ def test_encoder_settings_are_checked_before_the_topic_fit(demo_catalog_df: pd.D
             prepare(df, model=two_layer_encoder, **{**settings, name: 0})
     with pytest.raises(RecsysError, match="--max-length 600 exceeds this encoder's 512 positions"):
         prepare(df, model=two_layer_encoder, **{**settings, "max_length": 600})
+    # The tokenizer's own limit counts too (RoBERTa-style models list two positions they cannot use).
+    shorter = shutil.copytree(two_layer_encoder, tmp_path / "short-encoder")
+    config = json.loads((shorter / "tokenizer_config.json").read_text())
+    (shorter / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 256}))
+    with pytest.raises(RecsysError, match="--max-length 300 exceeds this encoder's 256 positions"):
+        prepare(df, model=shorter, **{**settings, "max_length": 300})
     with pytest.raises(RecsysError, match="topics: a topic count must be at least 1, got 0"):
         prepare(df, model=two_layer_encoder, **{**FAST, "topics_k": 0})
     with pytest.raises(RecsysError, match="topics: a topic count must be at least 1, got -2"):

@@ -187,11 +187,13 @@ def build_encoder(path: str | Path | None) -> tuple[nn.Module, Any, str]:
     return encoder, tokenizer, str(directory)
 
 
-def check_max_length(max_length: int, encoder: nn.Module) -> None:
-    """RecsysError unless chunks of ``max_length`` tokens fit the encoder's position table."""
-    positions = getattr(encoder.config, "max_position_embeddings", None)
-    if positions is not None and max_length > positions:
-        raise RecsysError(f"--max-length {max_length} exceeds this encoder's {positions} positions")
+def check_max_length(max_length: int, encoder: nn.Module, tokenizer: Any) -> None:
+    """RecsysError unless chunks of ``max_length`` tokens fit the encoder. The tokenizer's limit
+    counts too: RoBERTa-style models list 514 positions, of which 512 are usable."""
+    limits = [getattr(encoder.config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    usable = min((n for n in limits if isinstance(n, int)), default=None)
+    if usable is not None and max_length > usable:
+        raise RecsysError(f"--max-length {max_length} exceeds this encoder's {usable} positions")
 
 
 @dataclass

@@ -181,7 +181,7 @@ def prepare(
     n_layers = len(encoder.encoder.layer)
     if not 0 <= freeze_layers <= n_layers:
         raise RecsysError(f"--freeze-layers must be between 0 and {n_layers} for this encoder, got {freeze_layers}")
-    check_max_length(max_length, encoder)
+    check_max_length(max_length, encoder, tokenizer)
 
     t = time.perf_counter()
     topic_model, features = _fit_side_inputs(catalog, topics_k, topics_grid, lda_passes, seed, notes)
