@@ -19,7 +19,7 @@ import pandas as pd
 
 from recsys.catalog import in_split, load_catalog
 from recsys.schema import AUDIO_FEATURES
-from recsys.errors import RecsysError
+from recsys.errors import RecsysError, check_counts
 from recsys.io import sha256_file, write_json
 
 if TYPE_CHECKING:
@@ -85,9 +85,7 @@ def build_index(
         raise RecsysError(f"faiss kind {faiss_kind!r}: choose auto, flat, hnsw or ivf")
     # Checked here, not where they are used: the embedding before that takes minutes.
     check_k_range(k_range)
-    for name, value in (("--threads", threads), ("--max-chunks", max_chunks), ("--batch-size", batch_size)):
-        if value is not None and value < 1:
-            raise RecsysError(f"{name} must be at least 1, got {value}")
+    check_counts(("--threads", threads), ("--max-chunks", max_chunks), ("--batch-size", batch_size))
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
     has_lyrics = catalog["lyrics"].fillna("").astype(str).str.strip() != ""

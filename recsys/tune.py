@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from recsys.errors import RecsysError
+from recsys.errors import RecsysError, check_counts
 from recsys.io import atomic_path, write_json
 
 TUNE_TAGS = ("balanced", "any", "mood", "genre")
@@ -173,12 +173,9 @@ def tune_blend(
     from recsys.evaluate import CandidateTable, Labels, relevance_matrix
     from recsys.recommend import Recommender
 
-    if k < 1:
-        raise RecsysError(f"k must be at least 1, got {k}")
+    check_counts(("k", k), ("--n-queries", n_queries))
     if tag not in TUNE_TAGS:
         raise RecsysError(f"unknown tag {tag!r}: use {', '.join(TUNE_TAGS)}")
-    if n_queries is not None and n_queries < 1:
-        raise RecsysError(f"--n-queries must be at least 1, got {n_queries}")
     recommender = Recommender(artifacts)
     if k > recommender.n_candidates:
         # Past the candidates each retriever gives, every weight ranks the same songs: the search

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from recsys.catalog import in_split
-from recsys.errors import RecsysError
+from recsys.errors import RecsysError, check_counts
 from recsys.io import check_replaceable
 from recsys.progress import progress
 from training.encoding import Chunks, chunk_token_ids, pad_batch
@@ -149,9 +149,7 @@ def prepare(
     """Fit topics and audio scaling on the train split, tokenize labelled songs and run the
     frozen encoder layers once. ``precision``: auto (bf16 where the device runs it natively,
     else fp32), fp32 or bf16."""
-    for name, count in (("--min-genre-songs", min_genre_songs), ("--max-chunks", max_chunks)):
-        if count is not None and count < 1:
-            raise RecsysError(f"{name} must be at least 1, got {count}")
+    check_counts(("--min-genre-songs", min_genre_songs), ("--max-chunks", max_chunks))
     set_seed(seed)
     dev = resolve_device(device)
     precision = resolve_precision(precision, dev, inference=False)
@@ -331,11 +329,7 @@ def check_fit_options(
         raise RecsysError(f"--sampler must be weighted or none, got {sampler!r}")
     if select_on not in SELECT_ON:
         raise RecsysError(f"--select-on must be {' or '.join(SELECT_ON)}, got {select_on!r}")
-    for name, count in (("--epochs", epochs), ("--patience", patience)):
-        if count < 1:
-            raise RecsysError(f"{name} must be at least 1, got {count}")
-    if batch_size is not None and batch_size < 1:
-        raise RecsysError(f"--batch-size must be at least 1, got {batch_size}")
+    check_counts(("--epochs", epochs), ("--patience", patience), ("--batch-size", batch_size))
     for name, value in (("--lr", lr), ("--head-lr", head_lr)):
         if not (math.isfinite(value) and value > 0):
             raise RecsysError(f"{name} must be a positive number, got {value}")
