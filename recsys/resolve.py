@@ -68,8 +68,8 @@ def _title_passes(songs: SongTable, title: str) -> Iterator[np.ndarray]:
     wanted = normalize_text(title)
     if not wanted:
         return
-    # Compared without spaces: a straight apostrophe folds to a space and a curly one to
-    # nothing ("Don't" -> "don t", "Don’t" -> "dont"), and "Sk8er Boi" is also typed "Sk8erBoi".
+    # Compared without spaces: an apostrophe folds to a space ("Don't" -> "don t") that users
+    # leave out ("dont"), and "Sk8er Boi" is also typed "Sk8erBoi".
     compact = np.array([t.replace(" ", "") for t in normalised], dtype=object)
     yield np.flatnonzero(compact == wanted.replace(" ", ""))
     hits = process.extract(wanted, normalised, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)

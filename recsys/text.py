@@ -61,12 +61,14 @@ def tokenizer_settings() -> dict[str, object]:
     }
 
 
-_FEAT = re.compile(r"\s*[\(\[]?\s*\b(feat|ft|featuring|with)\b\.?.*$", re.IGNORECASE)
+# A credit: "feat./ft./featuring" anywhere, "with" only when it opens a bracket ("Señorita (with
+# Camila)"), since it also starts and fills titles ("With a Little Luck", "Stay With Me").
+_FEAT = re.compile(r"\s*(?:[\(\[]\s*with\b|[\(\[]?\s*\b(?:feat|ft|featuring)\b).*$", re.IGNORECASE)
 _BRACKETED = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
 _DASH_SUFFIX = re.compile(
     r"\s+-\s+.*\b(remaster(ed)?|live|version|edit|mix|remix|mono|stereo|acoustic|demo)\b.*$", re.IGNORECASE
 )
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_NON_ALNUM = re.compile(r"[\W_]+")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -139,15 +141,25 @@ def shorten(value: object, width: int = 40) -> str:
     return repr(text if len(text) <= width else text[: width - 3] + "...")
 
 
+def _fold_latin_accents(text: str) -> str:
+    """"Beyoncé" -> "Beyonce", while letters of other scripts stay whole ("작은 것들을 위한 시",
+    "Мумий Тролль", "が"): a title in Hangul keeps a key of its own instead of folding to nothing."""
+    kept: list[str] = []
+    for ch in unicodedata.normalize("NFKD", text):
+        if not (unicodedata.combining(ch) and kept and kept[-1].isascii()):
+            kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
 def normalize_text(text: object) -> str:
-    """Fold a title or artist for matching: Unicode NFKD, ASCII, lower case, punctuation removed.
+    """Fold a title or artist for matching: accents removed, case folded, punctuation removed.
 
     Drops "feat./ft." credits, bracketed suffixes such as "(Remastered 2011)" and dash suffixes
     such as " - Live at Wembley"; a leading "the " is dropped so "The Beatles" meets "Beatles".
     """
     if _missing(text):
         return ""
-    s = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii").lower()
+    s = _fold_latin_accents(str(text)).casefold()
     s = s.replace("&", " and ")
     s = _FEAT.sub("", s)
     s = _BRACKETED.sub("", s)

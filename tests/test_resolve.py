@@ -80,3 +80,16 @@ def test_straight_and_curly_apostrophes_meet() -> None:
         resolve_title(songs, "I Dont Care")
     assert resolve_title(songs, "I Don't Care", artist="Ariana Grande") == 1
     assert resolve_title(songs, "sk8erboi") == 2
+
+
+def test_titles_with_with_and_other_scripts_resolve_to_themselves() -> None:
+    songs = SongTable.from_columns({
+        "title": ["Stay", "Stay With Me", "With a Little Luck", "작은 것들을 위한 시 (Boy With Luv)", "Don’t Go"],
+        "artist": ["Ann", "Sam", "Wings", "BTS", "Nena"],
+        "year": [2001, 2014, 1978, 2019, 1983],
+    })
+    assert resolve_title(songs, "stay with me") == 1  # not "stay": only a bracketed "(with ...)" is a credit
+    assert resolve_title(songs, "stay") == 0
+    assert resolve_title(songs, "with a little luck") == 2
+    assert resolve_title(songs, "작은 것들을 위한 시") == 3
+    assert resolve_title(songs, "don't go") == 4  # curly and straight apostrophes agree

@@ -13,7 +13,7 @@ from recsys.schema import COLUMNS
 from recsys.errors import RecsysError
 from recsys.sources import import_sources
 from recsys.sources.tags import load_tag_table
-from recsys.text import tokenize
+from recsys.text import normalize_text, tokenize
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -122,6 +122,29 @@ def test_unmatched_rows_are_dropped_unless_kept_and_swaps_are_fixed(tmp_path: Pa
     assert any("swapped" in w for w in warnings)
     kept = import_sources([lyrics, deezer], keep_unmatched=True)
     assert len(kept) == 3 and kept.loc[kept["artist"] == "Gamma", "mood"].item() == "sad"
+
+
+def test_join_keys_keep_titles_with_with_and_other_scripts(tmp_path: Path) -> None:
+    # A bare "with" is part of a title; a curly apostrophe is the straight one; a Hangul title is
+    # a song of its own (ASCII folding once emptied it, and the row was dropped as nameless).
+    lyrics = _write(tmp_path / "ml.csv", [
+        {"sn": "ML1", "artist": "Sam", "song": "Stay With Me", "lyrics": "stay with me tonight", "mood": "sad"},
+        {"sn": "ML2", "artist": "Sam", "song": "Stay", "lyrics": "stay a while longer", "mood": "happy"},
+        {"sn": "ML3", "artist": "Wings", "song": "With a Little Luck", "lyrics": "with a little luck we can", "mood": "happy"},
+        {"sn": "ML4", "artist": "BTS", "song": "작은 것들을 위한 시 (Boy With Luv)", "lyrics": "all my life", "mood": "happy"},
+        {"sn": "ML5", "artist": "Nena", "song": "Don’t Go", "lyrics": "do not go now", "mood": "sad"},
+    ])
+    deezer = _write(tmp_path / "dz.csv", [
+        {"artist_name": "Nena", "track_name": "Don't Go", "valence": -1, "arousal": -1},
+        {"artist_name": "BTS", "track_name": "작은 것들을 위한 시", "valence": 1, "arousal": 1},
+    ])
+    warnings: list[str] = []
+    df = import_sources([lyrics, deezer], on_warning=warnings.append)
+    assert sorted(df["title"]) == sorted(["Stay With Me", "Stay", "With a Little Luck", "작은 것들을 위한 시 (Boy With Luv)", "Don’t Go"])
+    assert not any("without a title" in w for w in warnings)
+    joined = df[df["source"].map(lambda s: "deezer_mood" in list(s))]
+    assert sorted(joined["artist"]) == ["BTS", "Nena"]
+    assert normalize_text("Señorita (with Camila Cabello)") == "senorita"  # a credit in brackets goes
 
 
 def test_placeholder_lyrics_count_as_missing(tmp_path: Path) -> None:
