@@ -109,9 +109,10 @@ def catalog_demo(
     seed: int = _seed_option("Random seed; the same seed writes the same catalogue."),
 ) -> None:
     """Write a synthetic demo catalogue (generated lyrics, audio and labels), labelled synthetic."""
-    from recsys.catalog import save_catalog
+    from recsys.catalog import check_catalog_target, save_catalog
     from recsys.demo import generate_demo
 
+    check_catalog_target(out)  # before generating, not after it
     df = generate_demo(n=n, seed=seed)
     save_catalog(df, out, metadata={"synthetic": "true", "generator": "recsys.demo", "seed": str(seed), "n": str(n)})
     typer.echo(f"{out}: {len(df)} synthetic demo songs (seed {seed})")

@@ -42,7 +42,7 @@ from recsys.catalog import in_split
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, check_replaceable, within, write_json
 from recsys.progress import progress
-from recsys.recommend import Recommender, linear_scores, rrf_scores
+from recsys.recommend import MAX_K, Recommender, linear_scores, rrf_scores
 from recsys.text import normalize_text
 
 TAGS = ("mood", "genre")
@@ -354,8 +354,10 @@ def evaluate(
     ``baseline`` (loaded artefacts of a plain-encoder build of the same catalogue) gives a
     tBERT build its off-the-shelf ``minilm`` row.
     """
-    if any(int(k) < 1 for k in ks):
-        raise RecsysError(f"--k values must be positive integers, got {list(ks)}")
+    if any(not 1 <= int(k) <= MAX_K for k in ks):
+        # Rankings are held to the deepest cut-off for every query and system: an unbounded one
+        # would be a memory error, not an answer.
+        raise RecsysError(f"--k values must be between 1 and {MAX_K}, got {list(ks)}")
     if n_boot < 1:
         raise RecsysError(f"--bootstrap must be at least 1 resample, got {n_boot}")
     for built in (artifacts, baseline):

@@ -28,7 +28,8 @@ class TextSearch:
 
     def search(self, text: str, k: int = 10, filters: Filters | None = None, explain: bool = False) -> list[dict[str, Any]]:
         """The ``k`` songs best matching ``text`` (BM25 over its tokens ∪ FAISS over its vector)."""
-        if not text or not text.strip():
-            raise RecsysError("empty search text: give a few words, e.g. recsys search \"rain on the window\"")
+        if not any(ch.isalnum() for ch in text):
+            # Punctuation alone would still embed to some vector and "find" arbitrary songs.
+            raise RecsysError(f"no words in the search text {text.strip()!r}: give a few, e.g. recsys search \"rain on the window\"")
         self.recommender.check_request(k, filters or Filters())  # before the seconds the encoder takes
         return self.recommender.search_vector(tokenize(text), self._encode(text), k, filters=filters, explain=explain)

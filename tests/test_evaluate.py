@@ -205,8 +205,11 @@ def test_bad_baseline_is_one_clear_error(tmp_path, artifacts_kind, baseline_kind
 
 
 
-def test_bad_bootstrap_and_out_are_one_clear_error(tmp_path) -> None:
+def test_bad_cutoffs_bootstrap_and_out_are_one_clear_error(tmp_path) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    for ks in ((0, 10), (10, 1_000_000)):  # the second would hold a million-deep ranking per query
+        with pytest.raises(RecsysError, match=r"--k values must be between 1 and 1000, got \["):
+            evaluate(artifacts, tmp_path / "eval", ks=ks)
     for n_boot in (0, -5):
         with pytest.raises(RecsysError, match=f"--bootstrap must be at least 1 resample, got {n_boot}"):
             evaluate(artifacts, tmp_path / "eval", n_boot=n_boot)

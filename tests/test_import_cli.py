@@ -93,6 +93,9 @@ def test_output_never_overwrites_an_input_or_a_folder(tmp_path: Path, lyrics_csv
     _fails(_import(str(lyrics_csv), "--out", str(other), *maps), "config.json", "exists and is not a recsys catalogue")
     _fails(CliRunner().invoke(app, ["catalog", "demo", "--n", "20", "--out", str(other)]), "exists and is not a recsys catalogue")
     assert other.read_text() == "{}"
+    _fails(CliRunner().invoke(app, ["catalog", "demo", "--n", "20", "--out", str(tmp_path / "demo.csv")]), "ending in .parquet")
+    _fails(_import(str(lyrics_csv), "--out", str(tmp_path / "songs"), *maps), "ending in .parquet")
+    assert not (tmp_path / "demo.csv").exists() and not (tmp_path / "songs").exists()
     catalogue = tmp_path / "songs.parquet"
     for _ in range(2):  # an earlier catalogue is replaced
         assert _import(str(lyrics_csv), "--out", str(catalogue), *maps).exit_code == 0

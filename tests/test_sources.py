@@ -41,6 +41,12 @@ def test_user_tag_table_replaces_the_shipped_one_and_bad_tables_fail(tmp_path: P
     bad.write_text('[mood]\ngloomy = ["grey"]\n[genre]\npop = ["pop"]\n')
     with pytest.raises(RecsysError, match="gloomy"):
         load_tag_table(bad)
+    for genre_table, message in (('"" = ["pop"]', "blank label"), ('" " = ["pop"]', "blank label"),
+                                 ('pop = ["pop", "-"]', "'pop' must be a non-empty list of terms with words"),
+                                 ('pop = []', "non-empty list")):
+        bad.write_text(f'[mood]\nsad = ["blue"]\n[genre]\n{genre_table}\n')
+        with pytest.raises(RecsysError, match=message):
+            load_tag_table(bad)
     broken = tmp_path / "broken.toml"
     broken.write_text("[mood\n")
     with pytest.raises(RecsysError, match="not a valid TOML"):

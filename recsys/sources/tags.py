@@ -37,8 +37,11 @@ class TagTable:
             for label, terms in entries.items():
                 if section == "mood" and label not in MOODS:
                     raise RecsysError(f"{source}: [mood] label {label!r} is not one of {', '.join(MOODS)}")
-                if not isinstance(terms, list) or not terms or not all(isinstance(t, str) and t.strip() for t in terms):
-                    raise RecsysError(f"{source}: [{section}] {label!r} must be a non-empty list of strings")
+                if not label.strip():
+                    raise RecsysError(f"{source}: [{section}] has a blank label; name each label")
+                # A term of separators only ("-", "/") folds to nothing and would match between words.
+                if not isinstance(terms, list) or not terms or not all(isinstance(t, str) and _fold(t) for t in terms):
+                    raise RecsysError(f"{source}: [{section}] {label!r} must be a non-empty list of terms with words")
                 alternatives = "|".join(re.escape(_fold(t)) for t in sorted(terms, key=len, reverse=True))
                 rules.append((label, re.compile(rf"(?<![a-z0-9&])(?:{alternatives})(?![a-z0-9&])")))
             self._rules[section] = rules
