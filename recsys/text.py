@@ -144,6 +144,8 @@ def shorten(value: object, width: int = 40) -> str:
 def _fold_latin_accents(text: str) -> str:
     """"Beyoncé" -> "Beyonce", while letters of other scripts stay whole ("작은 것들을 위한 시",
     "Мумий Тролль", "が"): a title in Hangul keeps a key of its own instead of folding to nothing."""
+    if text.isascii():
+        return text
     kept: list[str] = []
     for ch in unicodedata.normalize("NFKD", text):
         if not (unicodedata.combining(ch) and kept and kept[-1].isascii()):
