@@ -156,7 +156,7 @@ def _fold_latin_accents(text: str) -> str:
 def normalize_text(text: object) -> str:
     """Fold a title or artist for matching: accents removed, case folded, punctuation removed.
 
-    Drops "feat./ft." credits, bracketed suffixes such as "(Remastered 2011)" and dash suffixes
+    Drops "feat./ft." and "(with ...)" credits, bracketed suffixes such as "(Remastered 2011)" and dash suffixes
     such as " - Live at Wembley"; a leading "the " is dropped so "The Beatles" meets "Beatles".
     """
     if _missing(text):
