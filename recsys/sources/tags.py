@@ -39,10 +39,11 @@ class TagTable:
                     raise RecsysError(f"{source}: [mood] label {label!r} is not one of {', '.join(MOODS)}")
                 if not label.strip():
                     raise RecsysError(f"{source}: [{section}] has a blank label; name each label")
+                folded = [_fold(t) for t in terms] if isinstance(terms, list) and all(isinstance(t, str) for t in terms) else []
                 # A term of separators only ("-", "/") folds to nothing and would match between words.
-                if not isinstance(terms, list) or not terms or not all(isinstance(t, str) and _fold(t) for t in terms):
+                if not folded or not all(folded):
                     raise RecsysError(f"{source}: [{section}] {label!r} must be a non-empty list of terms with words")
-                alternatives = "|".join(re.escape(_fold(t)) for t in sorted(terms, key=len, reverse=True))
+                alternatives = "|".join(re.escape(t) for t in sorted(folded, key=len, reverse=True))
                 rules.append((label, re.compile(rf"(?<![a-z0-9&])(?:{alternatives})(?![a-z0-9&])")))
             self._rules[section] = rules
         self._cache: dict[tuple[str, str], tuple[str, ...]] = {}
