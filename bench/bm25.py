@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--ref-queries", type=int, default=200, help="how many of the queries rank_bm25 runs")
     parser.add_argument("--length", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="bm25", help="results file: bench/results/NAME.json (one per catalogue and machine)")
     args = parser.parse_args()
 
     lyrics, source = load_lyrics()
@@ -113,7 +114,7 @@ def main() -> None:
 
     speedup = float(np.mean(ref_times) / np.mean(ours_times[: len(ref_times)]))
     path = report(
-        "bm25",
+        args.name,
         rows,
         title=f"BM25 over {len(tokens):,} songs, {args.length}-token queries (speed-up vs rank_bm25: {speedup:,.0f}x)",
         settings={

@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
     parser.add_argument("--split", default="val")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="centring", help="results file: bench/results/NAME.json (one per artefact build)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -78,7 +79,7 @@ def main() -> None:
         rows.append(row)
     settings = {"artifacts": str(args.artifacts), "split": args.split, "seed": args.seed, "n_songs": len(songs),
                 "mean_cosine_recomputed_vs_stored": agreement}
-    report("centring", rows, title=f"Embedding centring, precision@10 on {args.split} songs", settings=settings)
+    report(args.name, rows, title=f"Embedding centring, precision@10 on {args.split} songs", settings=settings)
     print(f"re-embedded and centred vs stored embeddings.npy: mean cosine {agreement:.5f}")
 
 
