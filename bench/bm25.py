@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from bench.common import report
+from bench.common import add_name_option, report
 from recsys.lexical import BM25Index
 from recsys.progress import progress
 from recsys.text import tokenize
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--ref-queries", type=int, default=200, help="how many of the queries rank_bm25 runs")
     parser.add_argument("--length", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--name", default="bm25", help="results file: bench/results/NAME.json (one per catalogue and machine)")
+    add_name_option(parser, "bm25", "catalogue and machine")
     args = parser.parse_args()
 
     lyrics, source = load_lyrics()

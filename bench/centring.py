@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import report
+from bench.common import add_name_option, report
 
 
 def without_top_components(vectors: np.ndarray, n: int, seed: int, sample: int = 5000) -> np.ndarray:
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
     parser.add_argument("--split", default="val")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--name", default="centring", help="results file: bench/results/NAME.json (one per artefact build)")
+    add_name_option(parser, "centring", "artefact build")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

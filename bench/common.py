@@ -3,6 +3,7 @@ bench/results/<name>.json (with the run's settings), so figures in docs can be t
 
 from __future__ import annotations
 
+import argparse
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +15,19 @@ from rich.table import Table
 from recsys.io import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def add_name_option(parser: argparse.ArgumentParser, default: str, keep_one_per: str) -> None:
+    """``--name``: the results file's name, so runs that must not overwrite each other (another
+    machine, catalogue or build) each keep theirs."""
+    parser.add_argument("--name", default=default, type=_plain_name, help=f"results file: bench/results/NAME.json (keep one per {keep_one_per})")
+
+
+def _plain_name(value: str) -> str:
+    # A path would put the results outside bench/results (an absolute one anywhere on disk).
+    if value in ("", ".", "..") or Path(value).name != value:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a plain file name")
+    return value
 
 
 def report(name: str, rows: list[dict[str, Any]], *, title: str, settings: dict[str, Any] | None = None) -> Path:

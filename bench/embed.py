@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from bench.common import report
+from bench.common import add_name_option, report
 
 JOINED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "joined" / "songs_joined.csv"
 
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--name", default="embed", help="results file: bench/results/NAME.json (keep one per machine kind)")
+    add_name_option(parser, "embed", "machine kind")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import report
+from bench.common import add_name_option, report
 from recsys.recommend import Recommender, linear_scores
 from recsys.vectors import l2_normalize
 
@@ -205,7 +205,7 @@ def labelled_pool(served: Recommender, labels: Any, queries: np.ndarray, tag: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
-    parser.add_argument("--name", default="fusion", help="results file: bench/results/NAME.json (one per artefact build)")
+    add_name_option(parser, "fusion", "artefact build")
     args = parser.parse_args()
 
     from recsys.artifacts import load_artifacts

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import report
+from bench.common import add_name_option, report
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "runs" / "real_artifacts"
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=200, help="in-process queries")
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--name", default="query", help="results file: bench/results/NAME.json (keep one per machine kind)")
+    add_name_option(parser, "query", "machine kind")
     args = parser.parse_args()
     path = args.artifacts or (REAL if REAL.is_dir() else demo_artifacts())
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import report
+from bench.common import add_name_option, report
 
 CATALOG = Path(__file__).resolve().parent.parent / "runs" / "real_catalog.parquet"
 
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--max-chunks", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--name", default="train", help="results file: bench/results/NAME.json (keep one per machine kind)")
+    add_name_option(parser, "train", "machine kind")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
