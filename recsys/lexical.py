@@ -36,6 +36,20 @@ _META = "meta.json"
 _VOCAB = "vocab.json"
 
 
+def best_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest ``scores``, best first. Ties go to the lower index, so which
+    of several equal scores make the cut never depends on how a partition split them."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    if k < len(scores):
+        threshold = scores[np.argpartition(-scores, k - 1)[k - 1]]
+        keep = np.flatnonzero(scores >= threshold)  # every index tied with the k-th
+    else:
+        keep = np.arange(len(scores))
+    return keep[np.argsort(-scores[keep], kind="stable")][:k]
+
+
 def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
     # rank_bm25 averages the raw idf (negatives included), then floors only the negative ones.
     idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
@@ -190,18 +204,8 @@ class BM25Index:
         if exclude is not None:
             dropped = [exclude] if isinstance(exclude, (int, np.integer)) else list(exclude)
             candidates = np.setdiff1d(candidates, np.asarray(dropped, dtype=np.int64))
-        k = min(k, candidates.size)
-        if k <= 0:
-            return np.empty(0, dtype=np.int64), np.empty(0)
         cand_scores = scores[candidates]
-        if k < candidates.size:
-            part = np.argpartition(-cand_scores, k - 1)
-            threshold = cand_scores[part[k - 1]]
-            # Keep every row tied with the k-th so the stable sort below breaks ties by row.
-            keep = np.flatnonzero(cand_scores >= threshold)
-        else:
-            keep = np.arange(candidates.size)
-        order = keep[np.argsort(-cand_scores[keep], kind="stable")][:k]
+        order = best_indices(cand_scores, k)
         return candidates[order], cand_scores[order]
 
     def keywords(self, row: int, k: int = 10) -> list[str]:

@@ -35,6 +35,7 @@ from recsys.audio import AudioSpace
 from recsys.schema import MOODS
 from recsys.text import normalize_text
 from recsys.errors import RecsysError
+from recsys.lexical import best_indices
 from recsys.songtable import SongTable
 
 Fusion = Literal["linear", "rrf"]
@@ -148,8 +149,7 @@ class Recommender:
             bm25_all = bm25_all.copy()
             bm25_all[query_row] = 0.0
         positive = np.flatnonzero(bm25_all > 0)
-        if len(positive) > n:
-            positive = positive[np.argpartition(-bm25_all[positive], n - 1)[:n]]
+        positive = positive[best_indices(bm25_all[positive], n)]
         _, dense_rows = self.artifacts.dense.search(np.asarray(vector, dtype=np.float32)[None, :], min(n + 1, n_songs))
         rows = np.union1d(positive, dense_rows[0][dense_rows[0] >= 0])
         if query_row is not None:

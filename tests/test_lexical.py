@@ -11,7 +11,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from recsys.errors import RecsysError
-from recsys.lexical import BM25Index
+from recsys.lexical import BM25Index, best_indices
 from recsys.text import tokenize
 
 
@@ -108,3 +108,11 @@ def test_save_load_round_trip_and_refuses_mismatches(tmp_path: Path) -> None:
     (tmp_path / "bm25" / "vocab.json").unlink()
     with pytest.raises(RecsysError, match="vocab.json: missing"):
         BM25Index.load(tmp_path / "bm25")
+
+
+def test_best_indices_breaks_ties_by_index() -> None:
+    scores = np.array([1.0, 3.0, 2.0, 3.0, 2.0, 2.0])
+    # Three songs tie at 2.0 for the last place: the lowest index takes it, whatever the partition did.
+    assert best_indices(scores, 3).tolist() == [1, 3, 2]
+    assert best_indices(scores, 10).tolist() == [1, 3, 2, 4, 5, 0]
+    assert best_indices(scores, 0).tolist() == []
