@@ -239,7 +239,12 @@ def _top_rows(scores: np.ndarray, queries: np.ndarray, depth: int, allowed: np.n
         scores[:, ~allowed] = -np.inf
     scores[np.arange(len(queries)), queries] = -np.inf
     depth = min(depth, scores.shape[1])
-    part = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+    threshold = -np.partition(-scores, depth - 1, axis=1)[:, depth - 1 : depth]
+    # As lexical.best_indices: every score above the depth-th, then the lowest rows tied with it.
+    above = scores > threshold
+    tied = scores == threshold
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= depth - above.sum(axis=1, keepdims=True)))
+    part = np.nonzero(chosen)[1].reshape(len(scores), depth)
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     rows = np.take_along_axis(part, order, axis=1)

@@ -19,6 +19,7 @@ from recsys.evaluate import (
     evaluate,
     head_probabilities,
     ndcg_at_k,
+    nearest_by_cosine,
     paired_differences,
     precision_at_k,
     relevance_matrix,
@@ -235,3 +236,16 @@ def test_reports_replace_only_earlier_reports_and_stay_whole(tmp_path) -> None:
     (tmp_path / "web" / "evaluation.json").write_text('{"name": "my app"}')
     with pytest.raises(RecsysError, match="holds no evaluation.json of recsys's"):
         evaluate(artifacts, tmp_path / "web", n_boot=10)
+
+
+def test_nearest_by_cosine_gives_ties_at_the_cut_to_the_lower_rows() -> None:
+    # Inner products with query 0 are the pattern below: twelve songs tie at the top score 2, so
+    # the top 3 are the three lowest of them, whichever a partition would have picked.
+    pattern = [1, 0, 0, 0, 0, 0, 0, 2, 1, 2, 1, 1, 2, 2, 1, 1, 1, 2, 0, 2, 2, 0, 1, 2, 1, 0, 2, 2, 2, 0, 0,
+               2, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 2, 1, 1, 0, 1, 2, 1, 1]
+    vectors = np.array([[1.0, 0.0]] + [[float(v), 0.0] for v in pattern])
+    assert nearest_by_cosine(vectors, np.array([0]), 3).tolist() == [[8, 10, 13]]
+    # Only two songs allowed besides the query: the third slot stays empty (-1).
+    allowed = np.zeros(len(vectors), dtype=bool)
+    allowed[[0, 2, 8]] = True
+    assert nearest_by_cosine(vectors, np.array([0]), 3, allowed).tolist() == [[8, 2, -1]]
