@@ -44,6 +44,7 @@ from recsys.io import atomic_path, check_replaceable, within, write_json
 from recsys.progress import progress
 from recsys.recommend import MAX_K, Recommender, linear_scores, rrf_scores
 from recsys.text import normalize_text
+from recsys.vectors import best_indices
 
 TAGS = ("mood", "genre")
 KS = (5, 10, 20)
@@ -238,17 +239,8 @@ def _top_rows(scores: np.ndarray, queries: np.ndarray, depth: int, allowed: np.n
     if allowed is not None:
         scores[:, ~allowed] = -np.inf
     scores[np.arange(len(queries)), queries] = -np.inf
-    depth = min(depth, scores.shape[1])
-    threshold = -np.partition(-scores, depth - 1, axis=1)[:, depth - 1 : depth]
-    # As lexical.best_indices: every score above the depth-th, then the lowest rows tied with it.
-    above = scores > threshold
-    tied = scores == threshold
-    chosen = above | (tied & (np.cumsum(tied, axis=1) <= depth - above.sum(axis=1, keepdims=True)))
-    part = np.nonzero(chosen)[1].reshape(len(scores), depth)
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=1)
-    rows = np.take_along_axis(part, order, axis=1)
-    return np.where(np.isfinite(np.take_along_axis(part_scores, order, axis=1)), rows, -1)
+    rows = best_indices(scores, depth)
+    return np.where(np.isfinite(np.take_along_axis(scores, rows, axis=1)), rows, -1)
 
 
 def _batched(queries: np.ndarray, depth: int, allowed: np.ndarray | None, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

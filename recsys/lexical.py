@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recsys.text import tokenizer_settings
+from recsys.vectors import best_indices
 from recsys.errors import RecsysError
 from recsys.io import atomic_path
 
@@ -34,20 +35,6 @@ _COUNTS = "counts"
 _WEIGHTS = "weights"
 _META = "meta.json"
 _VOCAB = "vocab.json"
-
-
-def best_indices(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest ``scores``, best first. Ties go to the lower index, so which
-    of several equal scores make the cut never depends on how a partition split them."""
-    k = min(k, len(scores))
-    if k <= 0:
-        return np.empty(0, dtype=np.int64)
-    if k < len(scores):
-        threshold = scores[np.argpartition(-scores, k - 1)[k - 1]]
-        keep = np.flatnonzero(scores >= threshold)  # every index tied with the k-th
-    else:
-        keep = np.arange(len(scores))
-    return keep[np.argsort(-scores[keep], kind="stable")][:k]
 
 
 def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:

@@ -35,8 +35,8 @@ from recsys.audio import AudioSpace
 from recsys.schema import MOODS
 from recsys.text import normalize_text
 from recsys.errors import RecsysError
-from recsys.lexical import best_indices
 from recsys.songtable import SongTable
+from recsys.vectors import best_indices
 
 Fusion = Literal["linear", "rrf"]
 RRF_K = 60

@@ -11,7 +11,8 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from recsys.errors import RecsysError
-from recsys.lexical import BM25Index, best_indices
+from recsys.lexical import BM25Index
+from recsys.vectors import best_indices
 from recsys.text import tokenize
 
 
