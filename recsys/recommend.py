@@ -33,7 +33,7 @@ import numpy as np
 
 from recsys.audio import AudioSpace
 from recsys.schema import MOODS
-from recsys.text import normalize_text
+from recsys.text import lookup_key
 from recsys.errors import RecsysError
 from recsys.songtable import SongTable
 from recsys.vectors import best_indices
@@ -190,8 +190,8 @@ class Recommender:
         if filters.year_to is not None:
             keep &= np.nan_to_num(year, nan=np.inf) <= filters.year_to
         if filters.exclude_artist is not None:
-            banned, artists = normalize_text(filters.exclude_artist), songs.values("artist")
-            keep &= np.array([normalize_text(artists[r]) != banned for r in rows], dtype=bool)
+            banned, artists = lookup_key(filters.exclude_artist), songs.values("artist")
+            keep &= np.array([lookup_key(artists[r]) != banned for r in rows], dtype=bool)
         return keep
 
     # --- ranking --------------------------------------------------------------------------

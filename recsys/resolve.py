@@ -1,7 +1,7 @@
 """Title resolution: the user's spelling of a song title -> one catalogue row.
 
 Three passes, stopping at the first that finds anything: the exact title, the normalised title
-(``recsys.text.normalize_text``: case, accents, punctuation, "feat." credits and "(Remastered)"
+(``recsys.text.lookup_key``: case, accents (ø and æ too), punctuation, "feat." credits and "(Remastered)"
 suffixes folded away; compared without spaces), then fuzzy matching (rapidfuzz ratio on normalised titles). ``artist``
 narrows every pass the same way (normalised, then fuzzy, then as a part of the name). Several artists under the
 matched title is an ambiguity the user must settle with ``--artist``.
@@ -16,7 +16,7 @@ import numpy as np
 
 from recsys.errors import RecsysError
 from recsys.songtable import SongTable
-from recsys.text import normalize_text, shorten
+from recsys.text import lookup_key, shorten
 
 # Plain Levenshtein similarity (fuzz.ratio, 0..100): typos and a dropped short word pass
 # ("Yesterdy" 94, "Stairway Heaven" 90) while substring hits ("Love" in "Glove Box") do not.
@@ -41,9 +41,9 @@ def _describe(songs: SongTable, rows: np.ndarray) -> str:
 def _by_artist(songs: SongTable, rows: np.ndarray, artist: str) -> np.ndarray:
     from rapidfuzz import fuzz
 
-    wanted = normalize_text(artist)
+    wanted = lookup_key(artist)
     artists = songs.values("artist")
-    names = [normalize_text(artists[row]) for row in rows]
+    names = [lookup_key(artists[row]) for row in rows]
     exact = rows[[n == wanted for n in names]]
     if len(exact):
         return exact
@@ -56,7 +56,7 @@ def _by_artist(songs: SongTable, rows: np.ndarray, artist: str) -> np.ndarray:
 
 
 def _normalised_titles(songs: SongTable) -> np.ndarray:
-    return np.array([normalize_text(t) for t in songs.values("title")], dtype=object)
+    return np.array([lookup_key(t) for t in songs.values("title")], dtype=object)
 
 
 def _title_passes(songs: SongTable, title: str) -> Iterator[np.ndarray]:
@@ -65,7 +65,7 @@ def _title_passes(songs: SongTable, title: str) -> Iterator[np.ndarray]:
 
     yield np.array([row for row, t in enumerate(songs.values("title")) if t == title], dtype=np.int64)
     normalised = _normalised_titles(songs)
-    wanted = normalize_text(title)
+    wanted = lookup_key(title)
     if not wanted:
         return
     # Compared without spaces: an apostrophe folds to a space ("Don't" -> "don t") that users
@@ -84,7 +84,7 @@ def _suggestions(songs: SongTable, title: str) -> str:
     from rapidfuzz import fuzz, process
 
     normalised = _normalised_titles(songs)
-    hits = process.extract(normalize_text(title), normalised, scorer=fuzz.ratio, limit=5)
+    hits = process.extract(lookup_key(title), normalised, scorer=fuzz.ratio, limit=5)
     rows = np.array([row for _, score, row in hits if score > 50], dtype=np.int64)
     return f"; did you mean: {_describe(songs, rows)}" if len(rows) else ""
 

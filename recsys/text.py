@@ -170,3 +170,15 @@ def normalize_text(text: object) -> str:
     if s.startswith("the "):
         s = s[4:]
     return s
+
+
+# Latin letters that Unicode gives no decomposition, so accent folding leaves them whole. Keys are
+# casefolded forms.
+_UNDECOMPOSED_LATIN = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
+
+
+def lookup_key(text: object) -> str:
+    """:func:`normalize_text` with "ø", "æ", "ł" and the like folded too, so that a title or
+    artist typed on a plain keyboard finds "MØ" or "Łódź". Only for matching what a user typed:
+    song ids and source joins keep :func:`normalize_text`, so ids stay what earlier imports made."""
+    return normalize_text(text).translate(_UNDECOMPOSED_LATIN)

@@ -93,3 +93,10 @@ def test_titles_with_with_and_other_scripts_resolve_to_themselves() -> None:
     assert resolve_title(songs, "with a little luck") == 2
     assert resolve_title(songs, "작은 것들을 위한 시") == 3
     assert resolve_title(songs, "don't go") == 4  # curly and straight apostrophes agree
+
+
+def test_latin_letters_without_a_decomposition_are_found_from_a_plain_keyboard() -> None:
+    songs = SongTable.from_columns({"title": ["Lean On", "Łódź Nights", "Fire"], "artist": ["MØ", "Żuk", "Æther Band"], "year": [2015, 2010, 2001]})
+    assert resolve_title(songs, "Lodz Nights") == 1
+    assert resolve_title(songs, "Lean On", artist="MO") == 0
+    assert resolve_title(songs, "fire", artist="aether band") == 2
