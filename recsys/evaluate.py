@@ -209,10 +209,9 @@ class CandidateTable:
 
     def ranked_by(self, scores: np.ndarray, k: int) -> np.ndarray:
         """(q, k) column indices of the ``k`` best ``scores`` (one per candidate), best first."""
-        scores = np.where(self.valid, scores, -np.inf)
-        # Best score first, ties to the lower song row, as Recommender.rank does.
-        order = np.lexsort((np.where(self.valid, self.rows, np.iinfo(np.int64).max), -scores), axis=1)[:, :k]
-        return order
+        # Each query's candidate rows ascend, padding last: ties to the lower column are ties to
+        # the lower song row, as in Recommender.rank.
+        return best_indices(np.where(self.valid, scores, -np.inf), k)
 
     def ranked(self, k: int, *, weight: float = 0.5, audio_weight: float = 0.0, fusion: str = "linear") -> np.ndarray:
         """(q, k) indices into the columns, best first; use with :meth:`take`."""
@@ -313,8 +312,7 @@ def system_rankings(
         return s
 
     out["audio"] = _batched(queries, depth, allowed, audio_scores)
-    notes["audio"] = {"queries_with_audio": float(has_audio[queries].mean()) if len(queries) else 0.0,
-                      "rule": "queries without audio get no list (score 0); songs without audio are never recommended"}
+    notes["audio"] = "queries without audio get no list (score 0); songs without audio are never recommended"
     out["embedding"] = nearest_by_cosine(artifacts.embeddings, queries, depth, allowed)
     if not is_tbert:
         notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled vector centred on the catalogue mean (minilm: the same vector uncentred)"
@@ -377,6 +375,7 @@ def evaluate(
     results: dict[str, Any] = {}
     notes: dict[str, Any] = {}
     rankings: dict[str, np.ndarray] = {}
+    has_audio = Recommender(artifacts).audio.has
     for tag in TAGS:
         mask = labels.has(tag)[queries]
         if not mask.any():
@@ -386,7 +385,7 @@ def evaluate(
             rankings, notes = system_rankings(artifacts, tag_queries, depth, seed=seed, allowed=labels.has(tag), baseline=baseline)
         elif not rankings:
             rankings, notes = system_rankings(artifacts, queries, depth, seed=seed, baseline=baseline)
-        results[tag] = {"n_queries": int(mask.sum()), "systems": {}}
+        results[tag] = {"n_queries": int(mask.sum()), "queries_with_audio": float(has_audio[tag_queries].mean()), "systems": {}}
         per_query_p10: dict[str, np.ndarray] = {}
         for name, ranked in rankings.items():
             tag_ranked = ranked if pool == "labelled" else ranked[mask]
@@ -477,7 +476,7 @@ def markdown_report(report: dict[str, Any]) -> str:
     for tag, block in report["results"].items():
         systems = block["systems"]
         metrics = list(next(iter(systems.values())))
-        lines += ["", f"## {tag} ({block['n_queries']} queries)", "", "| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        lines += ["", f"## {tag} ({block['n_queries']} queries, {block['queries_with_audio']:.0%} with audio features)", "", "| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
         for system, values in systems.items():
             cells = [f"{values[m]['mean']:.3f} [{values[m]['low']:.3f}, {values[m]['high']:.3f}]" for m in metrics]
             lines.append(f"| {system} | " + " | ".join(cells) + " |")

@@ -97,11 +97,6 @@ def rrf_scores(cosine: np.ndarray, bm25: np.ndarray, valid: np.ndarray | bool = 
     return 1.0 / (k + _ranks(cosine, valid)) + lexical
 
 
-def top_order(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` best scores, best first; ties go to the lower song row."""
-    return np.lexsort((rows, -scores))[:k]
-
-
 class Recommender:
     """The query path over loaded artefacts (``recsys.artifacts.load_artifacts``)."""
 
@@ -133,6 +128,11 @@ class Recommender:
     def audio(self) -> AudioSpace:
         songs = self.songs
         return AudioSpace.from_columns(len(songs), lambda f: songs.numbers(f) if f in songs else None)
+
+    @cached_property
+    def genres(self) -> list[str]:
+        """Every genre some song carries, lower-cased and sorted."""
+        return sorted({g.lower() for gs in self.songs.lists("genres") for g in gs})
 
     # --- candidates -----------------------------------------------------------------------
 
@@ -169,7 +169,7 @@ class Recommender:
         if filters.mood is not None and filters.mood.lower() not in MOODS:
             raise RecsysError(f"unknown mood {filters.mood!r}: choose one of {', '.join(MOODS)}")
         if filters.genre is not None:
-            known = sorted({g.lower() for gs in self.songs.lists("genres") for g in gs})
+            known = self.genres
             if filters.genre.lower() not in known:
                 raise RecsysError(f"no song has genre {filters.genre!r}; genres here: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''}")
         if filters.year_from is not None and filters.year_to is not None and filters.year_from > filters.year_to:
@@ -221,9 +221,11 @@ class Recommender:
             if keep.sum() >= k or n >= len(self.songs):
                 break
             n *= 4
-        scores = rrf_scores(cand.cosine, cand.bm25) if fusion == "rrf" else linear_scores(cand.cosine, cand.bm25_norm, cand.audio, w, a)
+        # RRF ranks only the songs the filters keep, as the evaluation's filtered pools do.
+        scores = rrf_scores(cand.cosine, cand.bm25, keep) if fusion == "rrf" else linear_scores(cand.cosine, cand.bm25_norm, cand.audio, w, a)
         kept = np.flatnonzero(keep)
-        chosen = kept[top_order(scores[kept], cand.rows[kept], k)]
+        # Candidate rows are ascending, so ties to the lower index are ties to the lower song row.
+        chosen = kept[best_indices(scores[kept], k)]
         return cand, chosen, scores[chosen]
 
     def similar(self, row: int, k: int = 10, filters: Filters | None = None, explain: bool = False, **options: Any) -> list[dict[str, Any]]:

@@ -59,12 +59,11 @@ def _normalised_titles(songs: SongTable) -> np.ndarray:
     return np.array([lookup_key(t) for t in songs.values("title")], dtype=object)
 
 
-def _title_passes(songs: SongTable, title: str) -> Iterator[np.ndarray]:
+def _title_passes(songs: SongTable, normalised: np.ndarray, title: str) -> Iterator[np.ndarray]:
     """The rows each pass finds, in order: exact title, normalised title, best fuzzy titles."""
     from rapidfuzz import fuzz, process
 
     yield np.array([row for row, t in enumerate(songs.values("title")) if t == title], dtype=np.int64)
-    normalised = _normalised_titles(songs)
     wanted = lookup_key(title)
     if not wanted:
         return
@@ -80,10 +79,9 @@ def _title_passes(songs: SongTable, title: str) -> Iterator[np.ndarray]:
         yield np.array(sorted(row for _, score, row in hits if score >= best - NEAR_TIE), dtype=np.int64)
 
 
-def _suggestions(songs: SongTable, title: str) -> str:
+def _suggestions(songs: SongTable, normalised: np.ndarray, title: str) -> str:
     from rapidfuzz import fuzz, process
 
-    normalised = _normalised_titles(songs)
     hits = process.extract(lookup_key(title), normalised, scorer=fuzz.ratio, limit=5)
     rows = np.array([row for _, score, row in hits if score > 50], dtype=np.int64)
     return f"; did you mean: {_describe(songs, rows)}" if len(rows) else ""
@@ -102,7 +100,8 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None) -> in
     # pass may hold that artist's spelling of the title ("Don’t" where the exact pass found "Don't").
     first: np.ndarray | None = None
     rows = np.array([], dtype=np.int64)
-    for found in _title_passes(songs, title):
+    normalised = _normalised_titles(songs)
+    for found in _title_passes(songs, normalised, title):
         if len(found) == 0:
             continue
         first = found if first is None else first
@@ -110,7 +109,7 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None) -> in
         if len(rows):
             break
     if first is None:
-        raise RecsysError(f"no song titled {shown} in the catalogue{_suggestions(songs, title)}")
+        raise RecsysError(f"no song titled {shown} in the catalogue{_suggestions(songs, normalised, title)}")
     if len(rows) == 0:
         raise RecsysError(f"no song titled {shown} by {artist!r}; songs with that title: {_describe(songs, first)}")
     if len(rows) > 1:

@@ -27,6 +27,7 @@ class SongTable:
         self._table = table
         self._values: dict[str, list[Any]] = {}
         self._numbers: dict[str, np.ndarray] = {}
+        self._lists: dict[str, list[list[Any]]] = {}
 
     @classmethod
     def read(cls, path: str | Path) -> SongTable:
@@ -63,4 +64,6 @@ class SongTable:
 
     def lists(self, name: str) -> list[list[Any]]:
         """List column ``name`` (e.g. genres), an empty list where missing."""
-        return [v if v is not None else [] for v in self.values(name)]
+        if name not in self._lists:
+            self._lists[name] = [v if v is not None else [] for v in self.values(name)]
+        return self._lists[name]

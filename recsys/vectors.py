@@ -27,9 +27,11 @@ def center(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
 def best_indices(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest scores, best first: of an (n,) vector, or of each row of a
     (b, n) matrix. Ties go to the lower index, so which of several equal scores make the cut never
-    depends on how a partition happened to split them."""
+    depends on how a partition happened to split them. NaN counts as the worst score."""
     scores = np.asarray(scores)
     rows = np.atleast_2d(scores)
+    if np.issubdtype(rows.dtype, np.floating) and np.isnan(rows).any():
+        rows = np.where(np.isnan(rows), -np.inf, rows)
     k = max(0, min(k, rows.shape[1]))
     if k == 0:
         best = np.empty((len(rows), 0), dtype=np.int64)

@@ -128,7 +128,7 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     for values in systems.values():
         for metric in values.values():
             assert 0.0 <= metric["low"] <= metric["mean"] <= metric["high"] <= 1.0
-    assert report["notes"]["audio"]["queries_with_audio"] == 1.0
+    assert report["results"]["mood"]["queries_with_audio"] == 1.0
     diffs = report["results"]["mood"]["hybrid_minus"]
     assert set(diffs) == set(systems) - {"hybrid"}
     p10 = {name: values["precision@10"]["mean"] for name, values in systems.items()}
@@ -136,7 +136,7 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     saved = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert saved["results"]["genre"]["n_queries"] == 2
     markdown = (tmp_path / "eval" / "evaluation.md").read_text()
-    assert "## mood (2 queries)" in markdown and "| hybrid |" in markdown and "Hybrid minus each system" in markdown
+    assert "## mood (2 queries, 100% with audio features)" in markdown and "| hybrid |" in markdown and "Hybrid minus each system" in markdown
     assert "## mood probabilities shown by --explain (2 test songs, Brier" in markdown
     assert (tmp_path / "eval" / "evaluation_p10.png").stat().st_size > 1000
 

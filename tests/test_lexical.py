@@ -117,3 +117,6 @@ def test_best_indices_breaks_ties_by_index() -> None:
     assert best_indices(scores, 3).tolist() == [1, 3, 2]
     assert best_indices(scores, 10).tolist() == [1, 3, 2, 4, 5, 0]
     assert best_indices(scores, 0).tolist() == []
+    # NaN (a damaged vector's score) ranks last instead of breaking the partition.
+    assert best_indices(np.array([1.0, np.nan, 2.0]), 3).tolist() == [2, 0, 1]
+    assert best_indices(np.array([[np.nan, 1.0], [2.0, np.nan]]), 1).tolist() == [[1], [0]]

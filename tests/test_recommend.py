@@ -159,6 +159,14 @@ def test_rrf_is_reciprocal_rank_fusion(tiny) -> None:
     assert {out[0]["row"], out[1]["row"]} == {1, 2}
 
 
+def test_rrf_with_a_filter_ranks_only_the_songs_it_keeps(tiny) -> None:
+    out = Recommender(tiny, fusion="rrf").similar(0, k=3, filters=Filters(genre="Rock"))
+    # Among rows 2, 4 and 6 (10, 90 and 60 degrees away), only Tears shares a term with the query:
+    # its cosine and BM25 ranks are both 1 there (over all candidates Grey Window has the better BM25).
+    assert [r["row"] for r in out] == [2, 6, 4]
+    assert [r["score"] for r in out] == pytest.approx([2 / 61, 1 / 62, 1 / 63], abs=1e-7)
+
+
 def test_filters_apply_before_top_k(tiny) -> None:
     rec = Recommender(tiny, n_candidates=1)  # forces the candidate widening
     assert {r["row"] for r in rec.similar(0, k=5, filters=Filters(mood="happy"))} == {3, 4}
