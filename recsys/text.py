@@ -130,7 +130,11 @@ def strip_lyric_annotations(text: object) -> str | None:
         square = match.group(1) is not None
         return "" if _is_annotation(match.group(1) if square else match.group(2), square) else match.group(0)
 
-    cleaned = _BRACKET_SPAN.sub(keep_or_drop, str(text))
+    # Until nothing changes: dropping "[Chorus]" from "[x [Chorus] 2]" leaves "[x  2]", an annotation
+    # too, and a second cleaning (the catalogue is conformed on save and again on load) must be a no-op.
+    cleaned, before = str(text), None
+    while cleaned != before:
+        before, cleaned = cleaned, _BRACKET_SPAN.sub(keep_or_drop, cleaned)
     return cleaned if any(ch.isalpha() for ch in cleaned) else None
 
 

@@ -13,7 +13,7 @@ from recsys.schema import COLUMNS
 from recsys.errors import RecsysError
 from recsys.sources import import_sources
 from recsys.sources.tags import load_tag_table
-from recsys.text import normalize_text, tokenize
+from recsys.text import normalize_text, strip_lyric_annotations, tokenize
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -212,3 +212,6 @@ def test_lyrics_lose_bracketed_annotations_but_keep_sung_brackets() -> None:
     assert pd.isna(clean[1]) and pd.isna(clean[2])  # nothing left to read: no lyrics
     assert conformed["lyrics_kind"][0] == "full" and conformed["lyrics_kind"].isna()[1:].all()
     assert not {"grande", "brice"} & set(tokenize(clean[0])) and "kiss" in tokenize(clean[0])
+    # Conformed on save and again on load: a second cleaning changes nothing, nested marks included.
+    assert strip_lyric_annotations("hey [x [Chorus] 2] you") == "hey  you"
+    assert strip_lyric_annotations(clean[0]) == clean[0]
