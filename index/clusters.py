@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from recsys.errors import RecsysError
+from recsys.io import pyplot, save_figure
 from recsys.progress import progress as progress_bar
 
 UNLABELLED = "unlabelled"
@@ -167,10 +168,7 @@ def cluster_songs(
 
 def save_plots(clusters: Clusters, moods: Sequence[str | None], out_dir: str | Path) -> list[Path]:
     """k-selection curves, and the 2-D UMAP coloured by cluster and by mood; PNGs in ``out_dir``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -185,8 +183,7 @@ def save_plots(clusters: Clusters, moods: Sequence[str | None], out_dir: str | P
         ax.legend()
     paths = [out / "k_selection.png"]
     fig.tight_layout()
-    fig.savefig(paths[0], dpi=100)
-    plt.close(fig)
+    save_figure(fig, paths[0])
 
     xy = clusters.coords_2d
     fig, ax = plt.subplots(figsize=(7, 6))
@@ -194,8 +191,7 @@ def save_plots(clusters: Clusters, moods: Sequence[str | None], out_dir: str | P
     ax.legend(*points.legend_elements(), title="cluster", fontsize="small", markerscale=0.8, loc="best")
     ax.set(title=f"Songs by cluster (UMAP 2-D, k={clusters.k})", xticks=[], yticks=[])
     paths.append(out / "umap_clusters.png")
-    fig.savefig(paths[-1], dpi=100)
-    plt.close(fig)
+    save_figure(fig, paths[-1])
 
     names = np.array([m if isinstance(m, str) and m else UNLABELLED for m in moods], dtype=object)
     fig, ax = plt.subplots(figsize=(7, 6))
@@ -207,6 +203,5 @@ def save_plots(clusters: Clusters, moods: Sequence[str | None], out_dir: str | P
     ax.legend(title="mood", fontsize="small", markerscale=2)
     ax.set(title="Songs by mood label (UMAP 2-D)", xticks=[], yticks=[])
     paths.append(out / "umap_moods.png")
-    fig.savefig(paths[-1], dpi=100)
-    plt.close(fig)
+    save_figure(fig, paths[-1])
     return paths

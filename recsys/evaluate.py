@@ -40,7 +40,7 @@ import pandas as pd
 
 from recsys.catalog import in_split
 from recsys.errors import RecsysError
-from recsys.io import atomic_path, check_replaceable, within, write_json
+from recsys.io import atomic_path, check_replaceable, pyplot, save_figure, within, write_json
 from recsys.progress import progress
 from recsys.recommend import MAX_K, Recommender, linear_scores, rrf_scores
 from recsys.text import normalize_text
@@ -494,10 +494,7 @@ def markdown_report(report: dict[str, Any]) -> str:
 
 def plot_report(report: dict[str, Any], path: Path, metric: str = "precision@10") -> None:
     """Bars of ``metric`` per system, grouped by tag type, with 95% interval error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     tags = [t for t in report["results"] if metric in next(iter(report["results"][t]["systems"].values()))]
     systems = list(next(iter(report["results"].values()))["systems"]) if tags else []
@@ -514,6 +511,4 @@ def plot_report(report: dict[str, Any], path: Path, metric: str = "precision@10"
     ax.set_title(f"{metric} on the {report['split']} split (95% bootstrap intervals)")
     ax.legend()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from recsys.errors import RecsysError, check_counts
-from recsys.io import atomic_path, write_json
+from recsys.io import pyplot, save_figure, write_json
 
 TUNE_TAGS = ("balanced", "any", "mood", "genre")
 
@@ -218,11 +218,7 @@ def _save(directory: Path, result: TuneResult) -> None:
 
 def plot_tuning(result: TuneResult, path: Path) -> None:
     """Each weight's grid curve with its golden-section evaluations on top (PNG, atomic)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     searches = [("w (weight of the embedding cosine; a = 0)", result.blend)]
     if result.audio is not None:
         searches.append((f"a (weight of the audio similarity; w = {result.w:.3f})", result.audio))
@@ -238,6 +234,4 @@ def plot_tuning(result: TuneResult, path: Path) -> None:
         ax.set_ylabel(f"precision@{result.k} ({result.split}, {result.tag})")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

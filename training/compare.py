@@ -18,7 +18,7 @@ import pandas as pd
 
 from recsys.schema import CONTINUOUS_FEATURES
 from recsys.errors import RecsysError
-from recsys.io import atomic_path, check_replaceable, write_json
+from recsys.io import atomic_path, check_replaceable, pyplot, save_figure, write_json
 from recsys.text import tokenize
 from training.model import TBert
 from training.runtime import resolve_device
@@ -255,10 +255,7 @@ def _markdown(report: dict[str, Any]) -> str:
 
 
 def _confusion_png(results: dict[str, dict[str, Any]], task: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [n for n, r in results.items() if task in r["metrics"]]
     fig, axes = plt.subplots(2, 3, figsize=(13, 8))
@@ -277,5 +274,4 @@ def _confusion_png(results: dict[str, dict[str, Any]], task: str, path: Path) ->
         ax.set_ylabel("true")
     fig.suptitle(TASK_TITLES[task] + " - test confusion matrices")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
