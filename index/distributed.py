@@ -33,17 +33,17 @@ class DistributedResult:
 class _BatchEncoder:
     """Ray actor: loads the encoder once, embeds one batch of songs per call."""
 
-    def __init__(self, model: str | None, max_length: int, batch_size: int, threads: int) -> None:
+    def __init__(self, model: str | None, max_length: int | None, batch_size: int, threads: int) -> None:
         import torch
 
-        from index.embed import PlainEncoder, load_embedder
+        from index.embed import PlainEncoder, chunk_length, load_embedder
 
         torch.set_num_threads(threads)
         embedder = load_embedder(model)
         plain = isinstance(embedder, PlainEncoder)
         self.encoder = embedder.encoder if plain else embedder.model.encoder
         self.tokenizer = embedder.tokenizer
-        self.max_length, self.batch_size = max_length, batch_size
+        self.max_length, self.batch_size = max_length or chunk_length(embedder), batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from index.embed import encode_pooled
@@ -65,7 +65,7 @@ def embed_and_index(
     out_dir: str | Path,
     *,
     model: str | Path | None = None,
-    max_length: int = 128,
+    max_length: int | None = None,
     songs_per_task: int = 64,
     batch_size: int = 32,
     num_cpus: int = 2,
@@ -75,7 +75,8 @@ def embed_and_index(
     seed: int = 0,
 ) -> DistributedResult:
     """Embed ``texts`` with Ray Data (one single-threaded actor per CPU) into
-    ``out_dir/pooled.npy``, then build an IVF index (``nlist`` lists, trained on a seeded sample
+    ``out_dir/pooled.npy`` (chunks of ``max_length`` tokens; by default the model's own, as in
+    the single-machine build), then build an IVF index (``nlist`` lists, trained on a seeded sample
     of ``train_size`` vectors, default 39 * nlist) filled shard by shard."""
     try:
         import ray

@@ -111,8 +111,16 @@ def load_embedder(model: str | Path | None) -> Any:
     return PlainEncoder(encoder.eval(), tokenizer, directory)
 
 
+def chunk_length(embedder: Any) -> int:
+    """The chunk length in tokens an embedder encodes songs with: a plain encoder's own, or the
+    one a tBERT checkpoint was trained with."""
+    if isinstance(embedder, PlainEncoder):
+        return embedder.max_length
+    return int(embedder.config.get("max_length", DEFAULT_MAX_LENGTH))
+
+
 def _run_chunks(
-    encoder: nn.Module, batch_ids: Sequence[Sequence[int]], pad_id: int, dev: torch.device, precision: str
+    encoder: nn.Module, batch_ids: Sequence[Sequence[int]], pad_id: int | None, dev: torch.device, precision: str
 ) -> np.ndarray:
     ids, mask = pad_batch(batch_ids, pad_id)
     ids_t, mask_t = torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev)
@@ -149,14 +157,13 @@ def encode_pooled(
     order = np.argsort([-len(c) for c in chunks.input_ids], kind="stable")
     share = 1.0 / chunks.chunks_per_song[chunks.owner]  # each chunk's fraction of its song
     vectors = np.zeros((len(order), int(encoder.config.hidden_size)), dtype=np.float32)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     start, size, t0 = 0, batch_size, time.perf_counter()
     with progress_bar(disable=None if progress else True) as bar, torch.inference_mode():
         task = bar.add_task("embedding", total=chunks.n_songs, info="")
         while start < len(order):
             rows = order[start : start + size]
             try:
-                vectors[rows] = _run_chunks(model, [chunks.input_ids[r] for r in rows], pad_id, dev, precision)
+                vectors[rows] = _run_chunks(model, [chunks.input_ids[r] for r in rows], tokenizer.pad_token_id, dev, precision)
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
                 if size == 1:
@@ -190,7 +197,7 @@ def embed_catalog(
     """Embed every row of ``df`` (its ``lyrics``; audio and topics too with a tBERT model)."""
     lyrics = df["lyrics"].fillna("").astype(str).tolist()
     plain = isinstance(embedder, PlainEncoder)
-    max_length = embedder.max_length if plain else int(embedder.config.get("max_length", DEFAULT_MAX_LENGTH))
+    max_length = chunk_length(embedder)
     encoder = embedder.encoder if plain else embedder.model.encoder
     t0 = time.perf_counter()
     raw, chunks = encode_pooled(

@@ -103,6 +103,9 @@ def test_checkpoint_round_trip_gives_identical_outputs(tiny: tuple[TBert, object
         after = loaded.model(ids, mask, owner, side_t, side_a)
     for key in ("embedding", "pooled", "mood_logits", "genre_logits"):
         assert torch.equal(before[key], after[key]), key
+    from index.embed import chunk_length
+
+    assert chunk_length(loaded) == 16  # the batch job and the Ray job chunk as training did
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         (tmp_path / "m" / name).unlink(missing_ok=True)
     with pytest.raises(RecsysError, match="the checkpoint's tokenizer files do not load"):

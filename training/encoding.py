@@ -88,10 +88,11 @@ def chunk_token_ids(tokenizer: Any, texts: Sequence[str | None], max_length: int
     return Chunks(ids, np.asarray(owner, dtype=np.int64), len(encoded), np.asarray(needed, dtype=np.int64))
 
 
-def pad_batch(input_ids: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Right-pad a batch to its longest member (dynamic padding); returns ids and attention mask."""
+def pad_batch(input_ids: Sequence[Sequence[int]], pad_id: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad a batch to its longest member (dynamic padding); returns ids and attention mask.
+    ``pad_id`` is the tokenizer's; one without a pad token (None) pads with 0, which the mask hides."""
     width = max(len(x) for x in input_ids)
-    ids = np.full((len(input_ids), width), pad_id, dtype=np.int64)
+    ids = np.full((len(input_ids), width), 0 if pad_id is None else pad_id, dtype=np.int64)
     mask = np.zeros((len(input_ids), width), dtype=np.int64)
     for i, seq in enumerate(input_ids):
         ids[i, : len(seq)] = seq

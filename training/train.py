@@ -99,7 +99,7 @@ def _fit_side_inputs(catalog: pd.DataFrame, topics_k: int, topics_grid: Sequence
     return topic_model, features
 
 
-def _cache_lower(model: TBert, chunks: Chunks, pad_id: int, n_frozen: int, device: torch.device, precision: str, batch_size: int) -> tuple[list[torch.Tensor] | None, torch.Tensor | None]:
+def _cache_lower(model: TBert, chunks: Chunks, pad_id: int | None, n_frozen: int, device: torch.device, precision: str, batch_size: int) -> tuple[list[torch.Tensor] | None, torch.Tensor | None]:
     """Run the frozen part once per chunk, longest first so padding stays small."""
     n = len(chunks.input_ids)
     order = sorted(range(n), key=lambda i: -len(chunks.input_ids[i]))
