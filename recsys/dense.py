@@ -21,6 +21,8 @@ from recsys.io import atomic_path
 from recsys.progress import progress
 
 Kind = Literal["auto", "flat", "hnsw", "ivf"]
+# FAISS GPU indexes select at most this many neighbours per query (faiss issue #2103).
+GPU_MAX_K = 2048
 
 
 def set_threads(n: int) -> None:
@@ -60,6 +62,7 @@ class DenseIndex:
     index: Any
     kind: str
     _gpu: Any = field(default=None, repr=False)
+    _cpu_copy: Any = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -122,12 +125,19 @@ class DenseIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest rows per query (queries are L2-normalised first): ``(scores, rows)``,
-        each (n_queries, k'), best first, with k' = min(k, songs indexed)."""
+        each (n_queries, k'), best first, with k' = min(k, songs indexed). On a GPU, k past
+        ``GPU_MAX_K`` is served by a CPU copy of the index."""
         data = _normalised(queries, "dense queries", self.dim)
         k = min(int(k), self.ntotal)
         if k <= 0:
             return np.empty((len(data), 0), dtype=np.float32), np.empty((len(data), 0), dtype=np.int64)
-        scores, rows = self.index.search(data, k)
+        index = self.index
+        if self._gpu is not None and k > GPU_MAX_K:
+            # A widened candidate list (rare filters) or a large -k: search a CPU copy instead.
+            if self._cpu_copy is None:
+                self._cpu_copy = faiss.index_gpu_to_cpu(self.index)
+            index = self._cpu_copy
+        scores, rows = index.search(data, k)
         return scores, rows.astype(np.int64)
 
     def save(self, path: str | Path) -> None:
