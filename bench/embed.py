@@ -110,7 +110,6 @@ def main() -> None:
     st_vecs, st_s = vecs[st_name], seconds[st_name]
 
     short = lengths <= window - 2  # neither side truncates nor chunks these
-    st_rate = len(texts) / st_s
     st_tokens = int(np.minimum(lengths, window - 2).sum() + 2 * len(texts))
     rows: list[dict[str, Any]] = []
     for name in (st_name, st_bf16):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import io
 import re
+import tomllib
 from pathlib import Path
 from typing import Callable
 
@@ -75,6 +76,24 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.Data
         raise RecsysError(f"{path}: the file has a header but no rows")
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def read_toml(path: Path, what: str) -> dict:
+    """A TOML file's table; a missing, unreadable or invalid file is one line naming it and
+    ``what`` it should be ("mapping", "tag table")."""
+    if not path.exists():
+        raise RecsysError(f"{path}: no such {what} file")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RecsysError(f"{path}: not a valid TOML {what} ({exc})") from None
+    except OSError as exc:
+        raise RecsysError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+
+
+def one_label(column: pd.Series) -> pd.Series:
+    """Each cell as a list of its one label, an empty list where the cell is missing."""
+    return column.map(lambda value: [value] if isinstance(value, str) else [])
 
 
 def require(df: pd.DataFrame, columns: list[str], path: Path, fmt: str) -> None:

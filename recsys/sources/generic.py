@@ -15,7 +15,6 @@ cannot tell which row is meant.
 
 from __future__ import annotations
 
-import tomllib
 from functools import partial
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pandas as pd
 from recsys.catalog import song_key
 from recsys.schema import AUDIO_FEATURES, CONTINUOUS_FEATURES, LYRICS_KINDS
 from recsys.errors import RecsysError
-from recsys.sources._read import split_list, year_of
+from recsys.sources._read import one_label, read_toml, split_list, year_of
 from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, audio, beats, key_number, mode_number
 
 FIELDS = ["title", "artist", "year", "lyrics", "mood", "genres", "tags"] + AUDIO_FEATURES
@@ -37,14 +36,7 @@ def parse_mapping(mapping: Path | dict[str, str] | None) -> dict[str, str]:
     where = "--map"
     if isinstance(mapping, Path):
         where = str(mapping)
-        if not mapping.exists():
-            raise RecsysError(f"{mapping}: no such mapping file")
-        try:
-            data = tomllib.loads(mapping.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise RecsysError(f"{mapping}: not a valid TOML mapping ({exc})") from None
-        except OSError as exc:
-            raise RecsysError(f"{mapping}: cannot read the mapping ({exc.strerror})") from None
+        data = read_toml(mapping, "mapping")
         columns = data.get("columns", {k: v for k, v in data.items() if k != "lyrics_kind"})
         if not isinstance(columns, dict):
             raise RecsysError(f"{mapping}: [columns] must be a table of field = \"column\" lines")
@@ -90,7 +82,7 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
             out[feature] = convert(col[feature])
     if "mood" in col:
         out["mood_label"] = col["mood"]
-        out["moods_raw"] = col["mood"].map(lambda m: [m] if isinstance(m, str) else [])
+        out["moods_raw"] = one_label(col["mood"])
     if "genres" in col:
         out["genres_raw"] = col["genres"].map(split_list)
     if "tags" in col:

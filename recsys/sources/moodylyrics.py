@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from recsys.sources._read import one_label
 from recsys.sources.base import MOOD_EXPLICIT, Adapter, strip_quotes
 
 
@@ -14,14 +15,14 @@ def load_lyrics(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out["lyrics"] = strip_quotes(df["lyrics"])
     out["lyrics_kind"] = "full"
     out["mood_label"] = df["mood"]
-    out["moods_raw"] = df["mood"].map(lambda m: [m] if isinstance(m, str) else [])
+    out["moods_raw"] = one_label(df["mood"])
     return out
 
 
 def load_labels(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out = pd.DataFrame({"title": strip_quotes(df["Title"]), "artist": strip_quotes(df["Artist"])})
     out["mood_label"] = df["Mood"]
-    out["moods_raw"] = df["Mood"].map(lambda m: [m] if isinstance(m, str) else [])
+    out["moods_raw"] = one_label(df["Mood"])
     return out
 
 

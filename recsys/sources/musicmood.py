@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys.sources._read import year_of
+from recsys.sources._read import one_label, year_of
 from recsys.sources.base import MOOD_EXPLICIT, Adapter
 
 
@@ -15,7 +15,7 @@ def load(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out["lyrics_kind"] = "full"
     out["year"] = year_of(df["year"]) if "year" in df.columns else None
     out["mood_label"] = df["mood"]
-    out["moods_raw"] = df["mood"].map(lambda m: [m] if isinstance(m, str) else [])
+    out["moods_raw"] = one_label(df["mood"])
     out["genres_raw"] = df["genre"].map(lambda g: [g] if isinstance(g, str) else [])
     return out
 

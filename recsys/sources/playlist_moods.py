@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from recsys.schema import AUDIO_FEATURES
-from recsys.sources._read import year_of
+from recsys.sources._read import one_label, year_of
 from recsys.sources.base import AUDIO_SPOTIFY, MOOD_DERIVED, Adapter, audio
 
 
@@ -17,7 +17,7 @@ def load(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out["artist"] = df["artist"]
     out["year"] = year_of(df["release_date"]) if "release_date" in df.columns else None
     out["mood_label"] = df["mood"]
-    out["moods_raw"] = df["mood"].map(lambda m: [m] if isinstance(m, str) else [])
+    out["moods_raw"] = one_label(df["mood"])
     return out
 
 

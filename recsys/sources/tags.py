@@ -14,6 +14,7 @@ from pathlib import Path
 
 from recsys.schema import MOODS
 from recsys.errors import RecsysError
+from recsys.sources._read import read_toml
 
 _SEPARATORS = re.compile(r"[-_/]+")
 
@@ -78,12 +79,4 @@ def load_tag_table(path: Path | None = None) -> TagTable:
     """The shipped table, or a user's TOML file; an invalid file is a one-line RecsysError."""
     if path is None:
         return _shipped()
-    if not path.exists():
-        raise RecsysError(f"{path}: no such tag table")
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RecsysError(f"{path}: not a valid TOML tag table ({exc})") from None
-    except OSError as exc:
-        raise RecsysError(f"{path}: cannot read the tag table ({exc.strerror})") from None
-    return TagTable(table, str(path))
+    return TagTable(read_toml(path, "tag table"), str(path))
