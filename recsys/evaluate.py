@@ -167,7 +167,6 @@ class CandidateTable:
     """Per-query candidates of the served ranker, padded to one matrix so that re-ranking for
     another weight or fusion is one vectorised sort. Padding: row -1, invalid."""
 
-    queries: np.ndarray  # (q,)
     rows: np.ndarray  # (q, c) int64
     cosine: np.ndarray  # (q, c)
     bm25: np.ndarray  # (q, c) raw
@@ -205,7 +204,7 @@ class CandidateTable:
         for i, c in enumerate(found):
             m = len(c.rows)
             rows[i, :m], cosine[i, :m], bm25[i, :m], norm[i, :m], audio[i, :m], valid[i, :m] = c.rows, c.cosine, c.bm25, c.bm25_norm, c.audio, True
-        return cls(np.asarray(queries, dtype=np.int64), rows, cosine, bm25, norm, audio, valid)
+        return cls(rows, cosine, bm25, norm, audio, valid)
 
     def ranked_by(self, scores: np.ndarray, k: int) -> np.ndarray:
         """(q, k) column indices of the ``k`` best ``scores`` (one per candidate), best first."""

@@ -104,7 +104,6 @@ class BM25Index:
         self.weights = weights
         self.k1, self.b, self.epsilon = k1, b, epsilon
         self.document_freq = weights.row_lengths().astype(np.float64)
-        self.idf = _okapi_idf(self.document_freq, counts.shape[0], epsilon)
 
     @classmethod
     def build(cls, token_lists: Sequence[list[str]], *, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> BM25Index:
@@ -136,6 +135,11 @@ class BM25Index:
         counts = sp.csr_matrix((np.asarray(data, dtype=np.int32), (row_ids, col_ids)), shape=(n_docs, n_terms))
         weights = sp.csr_matrix((weight, (col_ids, row_ids)), shape=(n_terms, n_docs))
         return cls(terms, CsrArrays.from_scipy(counts), CsrArrays.from_scipy(weights), k1=k1, b=b, epsilon=epsilon)
+
+    @cached_property
+    def idf(self) -> np.ndarray:
+        """Each term's Okapi idf, as the stored weights were built with (queries do not need it)."""
+        return _okapi_idf(self.document_freq, self.counts.shape[0], self.epsilon)
 
     @cached_property
     def tfidf_vectors(self) -> sp.csr_matrix:
