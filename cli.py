@@ -1,6 +1,7 @@
 """The ``recsys`` command: a thin typer front. Each command parses, calls one library function,
-prints. Heavy imports (torch, training, index) happen inside the commands that need them, so
-``recsys similar`` never loads torch.
+prints. Heavy imports (torch, the training and index code) happen inside the commands that need
+them, so ``recsys similar`` never loads torch; ``training.options``, which imports nothing heavy,
+gives ``recsys train`` its defaults.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import Any, Callable
 import typer
 
 from recsys.errors import RecsysError
+from training.options import TrainOptions
+
+TRAINING = TrainOptions()  # the defaults of recsys train
 
 app = typer.Typer(
     help="Music recommendation and retrieval: songs like this one, from lyrics, audio and tags.",
@@ -151,22 +155,22 @@ def train_cmd(
     compare: bool = typer.Option(False, "--compare", help="Train and score the six comparison variants instead."),
     save_model: Path | None = typer.Option(None, "--save-model", help="With --compare: also save the tBERT variant as a checkpoint here."),
     model: str | None = typer.Option(None, "--model", help="Local Hugging Face encoder directory (default all-MiniLM-L6-v2)."),
-    epochs: int = typer.Option(2, "--epochs", help="Maximum epochs; the best epoch on the validation songs is kept."),
-    patience: int = typer.Option(2, "--patience", help="Epochs without validation improvement before stopping."),
-    select_on: str = typer.Option("retrieval", "--select-on", help="Judge epochs by retrieval (validation songs' neighbour precision@10) or loss (validation loss)."),
-    max_length: int = typer.Option(128, "--max-length", min=8, help="Tokens per lyric chunk, special tokens included (at most the encoder's positions, 512 for MiniLM)."),
+    epochs: int = typer.Option(TRAINING.epochs, "--epochs", help="Maximum epochs; the best epoch on the validation songs is kept."),
+    patience: int = typer.Option(TRAINING.patience, "--patience", help="Epochs without validation improvement before stopping."),
+    select_on: str = typer.Option(TRAINING.select_on, "--select-on", help="Judge epochs by retrieval (validation songs' neighbour precision@10) or loss (validation loss)."),
+    max_length: int = typer.Option(TRAINING.max_length, "--max-length", min=8, help="Tokens per lyric chunk, special tokens included (at most the encoder's positions, 512 for MiniLM)."),
     max_chunks: int | None = typer.Option(None, "--max-chunks", help="Cap chunks per song for training (capped songs are reported)."),
-    freeze_layers: int = typer.Option(2, "--freeze-layers", help="Frozen, cached lower encoder layers (6 = train the heads only)."),
+    freeze_layers: int = typer.Option(TRAINING.freeze_layers, "--freeze-layers", help="Frozen, cached lower encoder layers (6 = train the heads only)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Songs per step (default 16 on CPU, 64 on GPU)."),
-    lr: float = typer.Option(2e-5, "--lr", help="Learning rate of the unfrozen encoder layers."),
-    head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the hidden layer and heads."),
-    sampler: str = typer.Option("none", "--sampler", help="none (shuffle; class weights still apply) or weighted (rare genres drawn more often)."),
-    topics_k: int = typer.Option(10, "--topics-k", min=1, help="LDA topics (ignored with --topics-grid)."),
+    lr: float = typer.Option(TRAINING.lr, "--lr", help="Learning rate of the unfrozen encoder layers."),
+    head_lr: float = typer.Option(TRAINING.head_lr, "--head-lr", help="Learning rate of the hidden layer and heads."),
+    sampler: str = typer.Option(TRAINING.sampler, "--sampler", help="none (shuffle; class weights still apply) or weighted (rare genres drawn more often)."),
+    topics_k: int = typer.Option(TRAINING.topics_k, "--topics-k", min=1, help="LDA topics (ignored with --topics-grid)."),
     topics_grid: str | None = typer.Option(None, "--topics-grid", help="Comma list of k to choose from by coherence, e.g. 5,7,10,15."),
-    min_genre_songs: int = typer.Option(20, "--min-genre-songs", help="Genres need this many training songs to be a class."),
+    min_genre_songs: int = typer.Option(TRAINING.min_genre_songs, "--min-genre-songs", help="Genres need this many training songs to be a class."),
     seed: int = _seed_option("Seed for every random step."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU or a CPU with AMX or AVX512-BF16, else fp32), fp32 or bf16."),
+    device: str = typer.Option(TRAINING.device, "--device", help="auto, cpu or cuda."),
+    precision: str = typer.Option(TRAINING.precision, "--precision", help="auto (bf16 on a GPU or a CPU with AMX or AVX512-BF16, else fp32), fp32 or bf16."),
 ) -> None:
     """Train the tBERT model (lyrics + LDA topics + audio -> mood and genre), or compare variants."""
     from recsys.catalog import load_catalog
@@ -177,10 +181,10 @@ def train_cmd(
         check_outside(save_model, catalogue=catalog, **{"--out": out})
     df = load_catalog(catalog)
     try:
-        grid = [int(k) for k in topics_grid.split(",")] if topics_grid else None
+        grid = tuple(int(k) for k in topics_grid.split(",")) if topics_grid else None
     except ValueError:
         raise RecsysError(f"--topics-grid {topics_grid!r}: expected comma-separated integers") from None
-    common = dict(
+    options = TrainOptions(
         model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers, epochs=epochs,
         batch_size=batch_size, lr=lr, head_lr=head_lr, patience=patience, topics_k=topics_k, topics_grid=grid,
         min_genre_songs=min_genre_songs, sampler=sampler, select_on=select_on, seed=seed, device=device, precision=precision,
@@ -188,7 +192,7 @@ def train_cmd(
     if compare:
         from training.compare import compare as run_compare
 
-        report = run_compare(df, out, model_out=save_model, **common)
+        report = run_compare(df, out, options, model_out=save_model)
         for note in report["notes"]:
             typer.echo(note)
         for name, r in report["variants"].items():
@@ -200,7 +204,7 @@ def train_cmd(
         raise RecsysError("--save-model goes with --compare; without it the model is written to --out")
     from training.train import train
 
-    result = train(df, out, log=typer.echo, **common)
+    result = train(df, out, options, log=typer.echo)
     for split in ("val", "test"):
         for task, m in result.metrics[split].items():
             typer.echo(f"{split} {task}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} (n={m['n']})")

@@ -36,6 +36,7 @@ def main() -> None:
 
     from recsys.catalog import load_catalog
     from training.runtime import native_bf16
+    from training.options import TrainOptions
     from training.train import fit, prepare
 
     torch.set_num_threads(args.threads)
@@ -46,9 +47,10 @@ def main() -> None:
     for freeze in args.freeze:
         for precision in ("fp32", "bf16"):
             start = time.perf_counter()
-            prep = prepare(sample, max_chunks=args.max_chunks, freeze_layers=freeze, topics_k=5, lda_passes=1,
-                           seed=args.seed, device="cpu", precision=precision)
-            result = fit(prep, epochs=1, seed=args.seed, device="cpu", label=f"{precision}, {freeze} frozen")
+            options = TrainOptions(max_chunks=args.max_chunks, freeze_layers=freeze, topics_k=5, lda_passes=1, epochs=1,
+                                   seed=args.seed, device="cpu", precision=precision)
+            prep = prepare(sample, options)
+            result = fit(prep, options, label=f"{precision}, {freeze} frozen")
             rows.append({
                 "run": f"{precision}, {freeze} frozen layers", "frozen cache s": prep.timings.get("frozen_cache_s", 0.0),
                 "train s": result.train_s, "s/step": result.step_s, "songs/s": result.songs_per_s,

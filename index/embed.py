@@ -30,9 +30,8 @@ from recsys.io import sha256_files
 from recsys.progress import progress as progress_bar
 from recsys.vectors import center, l2_normalize
 from training.encoding import Chunks, chunk_token_ids, encoder_dir, mean_pool, pad_batch, pool_by_owner
+from training.options import DEFAULT_MAX_LENGTH
 from training.runtime import autocast, resolve_device, resolve_precision
-
-DEFAULT_MAX_LENGTH = 128
 
 
 @dataclass

@@ -52,11 +52,12 @@ def small_catalog(tmp_path_factory: pytest.TempPathFactory, demo_catalog_df: pd.
 
 @pytest.fixture(scope="module")
 def tbert_dir(tmp_path_factory: pytest.TempPathFactory, tiny_encoder_dir: Path, small_catalog: tuple[Path, pd.DataFrame]) -> Path:
+    from training.options import TrainOptions
     from training.train import train
 
     out = tmp_path_factory.mktemp("tbert") / "model"
-    train(small_catalog[1], out, model=tiny_encoder_dir, max_length=64, epochs=1, freeze_layers=2, topics_k=3,
-          lda_passes=1, min_genre_songs=5, device="cpu", seed=0)
+    train(small_catalog[1], out, TrainOptions(model=tiny_encoder_dir, max_length=64, epochs=1, freeze_layers=2, topics_k=3,
+                                              lda_passes=1, min_genre_songs=5, device="cpu", seed=0))
     return out
 
 

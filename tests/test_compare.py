@@ -9,14 +9,16 @@ import pandas as pd
 from test_model import two_layer_encoder  # noqa: F401  (session fixture shared with this module)
 
 from training.compare import VARIANTS, compare
+from training.options import TrainOptions
 from training.model import load_model
 
 
 def test_compare_writes_all_six_variants_and_the_tbert_checkpoint(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
     out, model_out = tmp_path / "cmp", tmp_path / "tbert"
     report = compare(
-        demo_catalog_df.head(200), out, model=two_layer_encoder, max_length=32, max_chunks=1, freeze_layers=1,
-        epochs=1, topics_k=3, min_genre_songs=3, seed=0, device="cpu", model_out=model_out,
+        demo_catalog_df.head(200), out,
+        TrainOptions(model=two_layer_encoder, max_length=32, max_chunks=1, freeze_layers=1, epochs=1, topics_k=3, min_genre_songs=3, seed=0, device="cpu"),
+        model_out=model_out,
     )
     saved = json.loads((out / "compare.json").read_text())
     assert list(report["variants"]) == VARIANTS and set(saved["variants"]) == set(VARIANTS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,15 +18,16 @@ from training.model import load_model
 import numpy as np
 
 from training.labels import Labels, genre_thresholds, neighbour_precision, score_tasks
+from training.options import TrainOptions
 from training.train import fit, prepare, train
 
-FAST = dict(max_length=32, max_chunks=1, topics_k=3, lda_passes=1, min_genre_songs=3, device="cpu")
+FAST = TrainOptions(max_length=32, max_chunks=1, topics_k=3, lda_passes=1, min_genre_songs=3, device="cpu")
 
 
 def test_same_seed_gives_identical_run_and_loadable_checkpoint(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
     df = demo_catalog_df.head(100)
     runs = [
-        train(df, tmp_path / f"m{i}", model=two_layer_encoder, epochs=1, freeze_layers=1, batch_size=16, seed=7, **FAST)
+        train(df, tmp_path / f"m{i}", replace(FAST, model=two_layer_encoder, epochs=1, freeze_layers=1, batch_size=16, seed=7))
         for i in range(2)
     ]
     assert runs[0].history == runs[1].history
@@ -72,13 +74,14 @@ def test_neighbour_precision_by_hand() -> None:
 
 @pytest.mark.parametrize("select_on", ["retrieval", "loss"])
 def test_best_epoch_follows_the_selection_criterion(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, select_on: str) -> None:  # noqa: F811
-    prep = prepare(demo_catalog_df.head(120), model=two_layer_encoder, freeze_layers=1, seed=0, **FAST)
-    result = fit(prep, epochs=3, patience=3, batch_size=16, head_lr=2e-3, select_on=select_on, seed=0, device="cpu")
+    options = replace(FAST, model=two_layer_encoder, freeze_layers=1, seed=0)
+    prep = prepare(demo_catalog_df.head(120), options)
+    result = fit(prep, replace(options, epochs=3, patience=3, batch_size=16, head_lr=2e-3, select_on=select_on))
     scores = [h["val_p@10_balanced"] if select_on == "retrieval" else -h["val_loss"] for h in result.history]
     assert len(result.history) == 3 and {"val_p@10_mood", "val_p@10_genre"} <= set(result.history[0])
     assert result.best_epoch == 1 + int(np.argmax(scores)), result.history
     with pytest.raises(RecsysError, match="--select-on"):
-        fit(prep, select_on="accuracy", device="cpu")
+        fit(prep, replace(options, select_on="accuracy"))
 
 
 def test_loss_goes_down_on_real_lyrics(real_sample_catalog_path: Path, two_layer_encoder: Path) -> None:  # noqa: F811
@@ -87,8 +90,9 @@ def test_loss_goes_down_on_real_lyrics(real_sample_catalog_path: Path, two_layer
     df = load_catalog(real_sample_catalog_path)
     labelled = df[df["mood"].notna()]
     df = pd.concat([labelled[labelled["split"] == s].head(n) for s, n in (("train", 64), ("val", 8), ("test", 4))])
-    prep = prepare(df, model=two_layer_encoder, freeze_layers=1, seed=0, **FAST)
-    result = fit(prep, epochs=3, batch_size=16, head_lr=2e-3, sampler="none", seed=0, device="cpu")
+    options = replace(FAST, model=two_layer_encoder, freeze_layers=1, seed=0)
+    prep = prepare(df, options)
+    result = fit(prep, replace(options, epochs=3, batch_size=16, head_lr=2e-3, sampler="none"))
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < losses[0], losses
 
@@ -96,7 +100,7 @@ def test_loss_goes_down_on_real_lyrics(real_sample_catalog_path: Path, two_layer
 def test_catalogue_without_genres_trains_mood_only(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
     df = demo_catalog_df.head(80).copy()
     df["genres"] = [[] for _ in range(len(df))]
-    result = train(df, tmp_path / "m", model=two_layer_encoder, epochs=1, freeze_layers=2, **FAST)
+    result = train(df, tmp_path / "m", replace(FAST, model=two_layer_encoder, epochs=1, freeze_layers=2))
     assert any("mood head only" in n for n in result.notes)
     assert "genre" not in result.metrics["test"]
     assert load_model(tmp_path / "m").genres == []
@@ -106,40 +110,40 @@ def test_bad_inputs_fail_with_one_line(demo_catalog_df: pd.DataFrame, tmp_path: 
     df = demo_catalog_df.head(50).copy()
     df["mood"], df["genres"] = None, [[] for _ in range(len(df))]
     with pytest.raises(RecsysError, match="the train split has no mood labels and no genre with at least 3 training songs"):
-        train(df, tmp_path / "m", **FAST)
+        train(df, tmp_path / "m", FAST)
     df["mood"] = "happy"
     with pytest.raises(RecsysError, match=r"the train split has only one mood \(happy\) and no genre"):
-        train(df, tmp_path / "m", **FAST)
+        train(df, tmp_path / "m", FAST)
     with pytest.raises(RecsysError, match="the train split is empty"):
-        train(demo_catalog_df.head(50).assign(split="test"), tmp_path / "m", **FAST)
+        train(demo_catalog_df.head(50).assign(split="test"), tmp_path / "m", FAST)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("x")
     with pytest.raises(RecsysError, match="notes: exists, is not empty and holds no config.json"):
-        train(demo_catalog_df.head(50), tmp_path / "notes", **FAST)
+        train(demo_catalog_df.head(50), tmp_path / "notes", FAST)
     assert (tmp_path / "notes" / "keep.txt").read_text() == "x"
 
 
 def test_encoder_settings_are_checked_before_the_topic_fit(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
     df = demo_catalog_df.head(80)
-    settings = {**FAST, "lda_passes": 1000}  # a topic fit this long would stall the test: the checks come first
+    settings = replace(FAST, model=two_layer_encoder, lda_passes=1000)  # a topic fit this long would stall the test: the checks come first
     for name, option in (("min_genre_songs", "--min-genre-songs"), ("max_chunks", "--max-chunks")):
         with pytest.raises(RecsysError, match=f"{option} must be at least 1, got 0"):
-            prepare(df, model=two_layer_encoder, **{**settings, name: 0})
+            prepare(df, replace(settings, **{name: 0}))
     with pytest.raises(RecsysError, match="--max-length 600 exceeds this encoder's 512 positions"):
-        prepare(df, model=two_layer_encoder, **{**settings, "max_length": 600})
+        prepare(df, replace(settings, max_length=600))
     # The tokenizer's own limit counts too (RoBERTa-style models list two positions they cannot use).
     shorter = shutil.copytree(two_layer_encoder, tmp_path / "short-encoder")
     config = json.loads((shorter / "tokenizer_config.json").read_text())
     (shorter / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 256}))
     with pytest.raises(RecsysError, match="--max-length 300 exceeds this encoder's 256 positions"):
-        prepare(df, model=shorter, **{**settings, "max_length": 300})
+        prepare(df, replace(settings, model=shorter, max_length=300))
     with pytest.raises(RecsysError, match="topics: a topic count must be at least 1, got 0"):
-        prepare(df, model=two_layer_encoder, **{**FAST, "topics_k": 0})
+        prepare(df, replace(FAST, model=two_layer_encoder, topics_k=0))
     with pytest.raises(RecsysError, match="topics: a topic count must be at least 1, got -2"):
-        prepare(df, model=two_layer_encoder, **{**FAST, "topics_grid": [3, -2]})
-    train(df, tmp_path / "m", model=two_layer_encoder, epochs=1, **FAST)
+        prepare(df, replace(FAST, model=two_layer_encoder, topics_grid=(3, -2)))
+    train(df, tmp_path / "m", replace(FAST, model=two_layer_encoder, epochs=1))
     with pytest.raises(RecsysError, match="a trained recsys checkpoint; training starts from a plain Hugging Face encoder"):
-        prepare(df, model=tmp_path / "m", **settings)
+        prepare(df, replace(settings, model=tmp_path / "m"))
 
 
 def test_cli_train_reports_errors_on_one_line(tmp_path: Path) -> None:
@@ -162,10 +166,9 @@ def test_unusable_training_settings_fail_before_any_work(demo_catalog_df: pd.Dat
     from training.compare import compare
 
     # No encoder is given: reaching the preparation would fail differently (and take seconds).
-    shared = {k: v for k, v in FAST.items() if k != "lda_passes"}
     for run in (train, compare):
         with pytest.raises(RecsysError, match=message):
-            run(demo_catalog_df.head(50), tmp_path / "out", model=tmp_path / "no-encoder", **{**shared, **options})
+            run(demo_catalog_df.head(50), tmp_path / "out", replace(FAST, model=tmp_path / "no-encoder", **options))
     assert not (tmp_path / "out").exists()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,8 @@ from recsys.text import tokenize
 from training.model import TBert
 from training.runtime import resolve_device
 from training.labels import Labels, genre_thresholds, score_tasks
-from training.train import check_fit_options, check_model_out, fit, predict, prepare, save_checkpoint
+from training.options import TrainOptions
+from training.train import check_model_out, fit, predict, prepare, save_checkpoint
 
 COMPARE_FILE = "compare.json"
 
@@ -77,29 +78,7 @@ def _ovr_logreg() -> Any:
     return OneVsRestClassifier(_logreg())
 
 
-def compare(
-    catalog: pd.DataFrame,
-    out_dir: str | Path,
-    *,
-    model: str | Path | None = None,
-    max_length: int = 128,
-    max_chunks: int | None = None,
-    freeze_layers: int = 2,
-    epochs: int = 2,
-    batch_size: int | None = None,
-    lr: float = 2e-5,
-    head_lr: float = 1e-3,
-    patience: int = 2,
-    topics_k: int = 10,
-    topics_grid: Sequence[int] | None = None,
-    min_genre_songs: int = 20,
-    sampler: str = "none",
-    select_on: str = "retrieval",
-    seed: int = 0,
-    device: str = "auto",
-    precision: str = "auto",
-    model_out: str | Path | None = None,
-) -> dict[str, Any]:
+def compare(catalog: pd.DataFrame, out_dir: str | Path, options: TrainOptions = TrainOptions(), *, model_out: str | Path | None = None) -> dict[str, Any]:
     """Train and score the six variants; write ``compare.md``, ``compare.json`` and one
     confusion-matrix PNG per single-label task into ``out_dir`` (atomically, as a directory).
 
@@ -109,15 +88,12 @@ def compare(
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     check_replaceable(out_dir, marker=COMPARE_FILE, marker_key="variants")
-    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, sampler=sampler, select_on=select_on, patience=patience)
+    options.check()
     if model_out is not None:
         model_out = Path(model_out)
         check_model_out(model_out)
-    prep = prepare(
-        catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
-        topics_k=topics_k, topics_grid=topics_grid, min_genre_songs=min_genre_songs, seed=seed, device=device,
-        precision=precision,
-    )
+    prep = prepare(catalog, options)
+    seed = options.seed
     labels = prep.labels
     train_pos, val_pos, test_pos = prep.split_rows("train"), prep.split_rows("val"), prep.split_rows("test")
     if not len(test_pos):
@@ -170,7 +146,7 @@ def compare(
         else:
             results["audio_only"] = {"train_s": 0.0, "n_test": 0, "note": "no songs with audio features in train or test", "metrics": {}}
 
-        dev = resolve_device(device)
+        dev = resolve_device(options.device)
         start = time.perf_counter()
         frozen = TBert(prep.encoder, n_topics=prep.topics.shape[1], audio_dim=prep.audio.shape[1], n_moods=1, n_genres=1).to(dev)
         pooled = {split: predict(frozen, prep, pos, dev)["pooled"] for split, pos in (("train", train_pos), ("val", val_pos), ("test", test_pos))}
@@ -180,22 +156,19 @@ def compare(
 
         for name, side in (("finetuned_encoder", False), ("tbert", True)):
             start = time.perf_counter()
-            result = fit(
-                prep, use_topics=side, use_audio=side, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr,
-                patience=patience, sampler=sampler, select_on=select_on, seed=seed, device=device, label=name,
-            )
+            result = fit(prep, options, use_topics=side, use_audio=side, label=name)
             val_pred, test_pred = (predict(result.model, prep, pos, dev) for pos in (val_pos, test_pos))
             tuned = f"top {result.model.n_layers - prep.freeze_layers} encoder layers fine-tuned" if prep.freeze_layers < result.model.n_layers else "encoder frozen"
             record(name, start, (val_rows, (val_pred["mood"], val_pred["genre"])), (test_rows, (test_pred["mood"], test_pred["genre"])), f"{tuned}, {'+ topics + audio' if side else 'text only'}; best epoch {result.best_epoch}")
             if side and model_out is not None:
-                save_checkpoint(model_out, prep, result, device=device)
+                save_checkpoint(model_out, prep, result, device=options.device)
                 notes.append(f"tBERT checkpoint saved to {model_out}")
 
     report = {
         "settings": {
-            "max_length": max_length, "max_chunks": max_chunks, "freeze_layers": freeze_layers, "precision": prep.precision, "epochs": epochs,
-            "lr": lr, "head_lr": head_lr, "patience": patience,
-            "topics_k": int(prep.topics.shape[1]), "min_genre_songs": min_genre_songs, "sampler": sampler, "seed": seed,
+            "max_length": options.max_length, "max_chunks": options.max_chunks, "freeze_layers": options.freeze_layers, "precision": prep.precision,
+            "epochs": options.epochs, "lr": options.lr, "head_lr": options.head_lr, "patience": options.patience,
+            "topics_k": int(prep.topics.shape[1]), "min_genre_songs": options.min_genre_songs, "sampler": options.sampler, "seed": seed,
             "encoder": prep.encoder_path,
         },
         "songs": {s: int(len(prep.split_rows(s))) for s in ("train", "val", "test")},

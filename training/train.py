@@ -22,16 +22,16 @@ import pandas as pd
 import torch
 
 from recsys.catalog import in_split
-from recsys.errors import RecsysError, check_counts
+from recsys.errors import RecsysError
 from recsys.io import check_replaceable
 from recsys.progress import progress
 from training.encoding import Chunks, chunk_token_ids, pad_batch
+from training.options import TrainOptions
 from training.labels import Labels, encode_labels, genre_thresholds, label_sets, neighbour_precision, score_tasks
 from training.model import CONFIG_FILE, TBert, build_encoder, check_max_length, masked_losses, pool_songs, read_config, save_model
 from training.runtime import autocast, resolve_device, resolve_precision
 
 
-SELECT_ON = ("retrieval", "loss")
 
 
 def set_seed(seed: int) -> None:
@@ -130,29 +130,15 @@ def _cache_lower(model: TBert, chunks: Chunks, pad_id: int | None, n_frozen: int
     return (None, pooled) if full else (hidden_cache, None)  # type: ignore[return-value]
 
 
-def prepare(
-    catalog: pd.DataFrame,
-    *,
-    model: str | Path | None = None,
-    max_length: int = 128,
-    max_chunks: int | None = None,
-    freeze_layers: int = 2,
-    topics_k: int = 10,
-    topics_grid: Sequence[int] | None = None,
-    lda_passes: int = 5,
-    min_genre_songs: int = 20,
-    seed: int = 0,
-    device: str = "auto",
-    precision: str = "auto",
-    encode_batch: int | None = None,
-) -> Prepared:
+def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Prepared:
     """Fit topics and audio scaling on the train split, tokenize labelled songs and run the
-    frozen encoder layers once. ``precision``: auto (bf16 where the device runs it natively,
-    else fp32), fp32 or bf16."""
-    check_counts(("--min-genre-songs", min_genre_songs), ("--max-chunks", max_chunks))
+    frozen encoder layers once (the preparation fields of ``options``)."""
+    options.check()
+    model, max_length, max_chunks, freeze_layers = options.model, options.max_length, options.max_chunks, options.freeze_layers
+    min_genre_songs, seed = options.min_genre_songs, options.seed
     set_seed(seed)
-    dev = resolve_device(device)
-    precision = resolve_precision(precision, dev, inference=False)
+    dev = resolve_device(options.device)
+    precision = resolve_precision(options.precision, dev, inference=False)
     catalog = catalog.reset_index(drop=True)
     notes: list[str] = []
     timings: dict[str, float] = {}
@@ -182,7 +168,7 @@ def prepare(
     check_max_length(max_length, encoder, tokenizer)
 
     t = time.perf_counter()
-    topic_model, features = _fit_side_inputs(catalog, topics_k, topics_grid, lda_passes, seed, notes)
+    topic_model, features = _fit_side_inputs(catalog, options.topics_k, options.topics_grid, options.lda_passes, seed, notes)
     timings["side_inputs_s"] = time.perf_counter() - t
     lyrics = catalog["lyrics"].fillna("").astype(str).tolist()
     topics = np.asarray(topic_model.transform(lyrics), dtype=np.float32)
@@ -199,7 +185,7 @@ def prepare(
     if freeze_layers > 0:
         holder = TBert(encoder, n_topics=topics.shape[1], audio_dim=audio.shape[1], n_moods=0, n_genres=0).to(dev)
         t = time.perf_counter()
-        batch = encode_batch or (256 if dev.type == "cuda" else 32)
+        batch = options.encode_batch or (256 if dev.type == "cuda" else 32)
         cache, cached_pooled = _cache_lower(holder, chunks, tokenizer.pad_token_id, freeze_layers, dev, precision, batch)
         timings["frozen_cache_s"] = time.perf_counter() - t
         encoder.to("cpu")
@@ -319,57 +305,24 @@ class FitResult:
     settings: dict[str, Any]  # fit's arguments as used (batch size resolved), for the checkpoint
 
 
-def check_fit_options(
-    *, epochs: int, batch_size: int | None, lr: float, head_lr: float, warmup: float = 0.1, sampler: str = "none", select_on: str = "retrieval",
-    patience: int = 2,
-) -> None:
-    """RecsysError for a setting no training can use; train and compare call it before the
-    minutes of preparation, fit again for direct callers."""
-    if sampler not in ("weighted", "none"):
-        raise RecsysError(f"--sampler must be weighted or none, got {sampler!r}")
-    if select_on not in SELECT_ON:
-        raise RecsysError(f"--select-on must be {' or '.join(SELECT_ON)}, got {select_on!r}")
-    check_counts(("--epochs", epochs), ("--patience", patience), ("--batch-size", batch_size))
-    for name, value in (("--lr", lr), ("--head-lr", head_lr)):
-        if not (math.isfinite(value) and value > 0):
-            raise RecsysError(f"{name} must be a positive number, got {value}")
-    if not 0.0 <= warmup < 1.0:
-        raise RecsysError(f"warmup must lie in [0, 1), got {warmup}")
-
-
-def fit(
-    prep: Prepared,
-    *,
-    use_topics: bool = True,
-    use_audio: bool = True,
-    epochs: int = 2,
-    batch_size: int | None = None,
-    lr: float = 2e-5,
-    head_lr: float = 1e-3,
-    warmup: float = 0.1,
-    patience: int = 2,
-    hidden: int = 256,
-    dropout: float = 0.1,
-    sampler: str = "none",
-    select_on: str = "retrieval",
-    seed: int = 0,
-    device: str = "auto",
-    label: str = "training",
-) -> FitResult:
+def fit(prep: Prepared, options: TrainOptions = TrainOptions(), *, use_topics: bool = True, use_audio: bool = True, label: str = "training") -> FitResult:
     """Train a fresh head (and the unfrozen encoder layers, on a copy of the encoder) on the
-    train split; early-stop on the validation songs and return the best epoch's weights.
+    train split with the fitting fields of ``options``; early-stop on the validation songs and
+    return the best epoch's weights. ``use_topics``/``use_audio`` off give the comparison's
+    text-only variant.
 
     ``select_on="retrieval"`` judges an epoch by the validation songs' neighbour precision@10
     among themselves (:func:`training.labels.neighbour_precision`), ``"loss"`` by validation
     loss. The embedding is what the product serves, and the loss can rise while the embedding
     still improves."""
-    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, sampler=sampler, select_on=select_on, patience=patience)
+    options.check()
+    epochs, patience, select_on, seed = options.epochs, options.patience, options.select_on, options.seed
     set_seed(seed)
-    dev = resolve_device(device)
-    batch_size = batch_size or (64 if dev.type == "cuda" else 16)
+    dev = resolve_device(options.device)
+    batch_size = options.batch_size or (64 if dev.type == "cuda" else 16)
     model = TBert(
         copy.deepcopy(prep.encoder), n_topics=prep.topics.shape[1], audio_dim=prep.audio.shape[1],
-        n_moods=len(prep.labels.moods), n_genres=len(prep.labels.genres), hidden=hidden, dropout=dropout,
+        n_moods=len(prep.labels.moods), n_genres=len(prep.labels.genres), hidden=options.hidden, dropout=options.dropout,
         use_topics=use_topics, use_audio=use_audio,
     ).to(dev)
     frozen = [model.encoder.embeddings, *model.encoder.encoder.layer[: prep.freeze_layers]] if prep.freeze_layers else []
@@ -377,16 +330,16 @@ def fit(
         module.requires_grad_(False)
     enc_params = [p for p in model.encoder.parameters() if p.requires_grad]
     head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    groups = [{"params": head_params, "lr": head_lr}] + ([{"params": enc_params, "lr": lr}] if enc_params else [])
+    groups = [{"params": head_params, "lr": options.head_lr}] + ([{"params": enc_params, "lr": options.lr}] if enc_params else [])
     optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
 
     train_songs, val_songs = prep.split_rows("train"), prep.split_rows("val")
     rng = np.random.default_rng(seed)
-    weights = _song_weights(prep, train_songs) if sampler == "weighted" and prep.labels.genres else None
+    weights = _song_weights(prep, train_songs) if options.sampler == "weighted" and prep.labels.genres else None
     steps_per_epoch = math.ceil(len(train_songs) / batch_size)
     total = steps_per_epoch * epochs
-    warm = max(1, int(warmup * total))
+    warm = max(1, int(options.warmup * total))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     mood_w, pos_w = _loss_weights(prep, train_songs, dev)
 
@@ -434,11 +387,9 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
     model.eval()
-    settings = {
-        "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr, "warmup": warmup, "patience": patience,
-        "hidden": hidden, "dropout": dropout, "sampler": sampler, "select_on": select_on, "seed": seed,
-    }
-    return FitResult(model, history, best_epoch, train_time, songs_seen / max(train_time, 1e-9), train_time / max(steps, 1), settings)
+    return FitResult(
+        model, history, best_epoch, train_time, songs_seen / max(train_time, 1e-9), train_time / max(steps, 1), options.fit_settings(batch_size)
+    )
 
 
 def validate(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.device, mood_w: torch.Tensor | None, pos_w: torch.Tensor | None, batch_size: int = 64) -> tuple[float, np.ndarray]:
@@ -512,52 +463,20 @@ def save_checkpoint(out_dir: Path, prep: Prepared, result: FitResult, *, device:
     return metrics
 
 
-def train(
-    catalog: pd.DataFrame,
-    out_dir: str | Path,
-    *,
-    model: str | Path | None = None,
-    max_length: int = 128,
-    max_chunks: int | None = None,
-    epochs: int = 2,
-    batch_size: int | None = None,
-    lr: float = 2e-5,
-    head_lr: float = 1e-3,
-    warmup: float = 0.1,
-    patience: int = 2,
-    freeze_layers: int = 2,
-    topics_k: int = 10,
-    topics_grid: Sequence[int] | None = None,
-    lda_passes: int = 5,
-    min_genre_songs: int = 20,
-    hidden: int = 256,
-    sampler: str = "none",
-    select_on: str = "retrieval",
-    seed: int = 0,
-    device: str = "auto",
-    precision: str = "auto",
-    log: Callable[[str], None] | None = None,
-) -> TrainResult:
+def train(catalog: pd.DataFrame, out_dir: str | Path, options: TrainOptions = TrainOptions(), *, log: Callable[[str], None] | None = None) -> TrainResult:
     """Train tBERT on ``catalog`` (splits from its ``split`` column) and write the checkpoint
     directory ``out_dir`` atomically. Reports validation and test metrics."""
     start = time.perf_counter()
     out_dir = Path(out_dir)
     check_model_out(out_dir)
-    check_fit_options(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, sampler=sampler, select_on=select_on, patience=patience)
-    prep = prepare(
-        catalog, model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers,
-        topics_k=topics_k, topics_grid=topics_grid, lda_passes=lda_passes, min_genre_songs=min_genre_songs,
-        seed=seed, device=device, precision=precision,
-    )
+    options.check()
+    prep = prepare(catalog, options)
     for note in prep.notes:
         if log:
             log(note)
-    result = fit(
-        prep, epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, warmup=warmup, patience=patience,
-        hidden=hidden, sampler=sampler, select_on=select_on, seed=seed, device=device,
-    )
+    result = fit(prep, options)
     t = time.perf_counter()
-    metrics = save_checkpoint(out_dir, prep, result, device=device)
+    metrics = save_checkpoint(out_dir, prep, result, device=options.device)
     timings = {**prep.timings, "train_s": result.train_s, "eval_s": time.perf_counter() - t}
     timings["total_s"] = time.perf_counter() - start
     counts = {s: int(len(prep.split_rows(s))) for s in ("train", "val", "test")}
