@@ -21,10 +21,12 @@ from recsys.catalog import in_split, load_catalog
 from recsys.schema import AUDIO_FEATURES
 from recsys.errors import RecsysError, check_counts
 from recsys.io import sha256_file, write_json
+from recsys.text import shorten
 
 if TYPE_CHECKING:
     from index.embed import Embeddings
 
+MAX_THREADS = 1024
 SONG_COLUMNS = ["song_id", "title", "artist", "year", "split", "mood", "genres", *AUDIO_FEATURES]
 
 
@@ -86,6 +88,8 @@ def build_index(
     # Checked here, not where they are used: the embedding before that takes minutes.
     check_k_range(k_range)
     check_counts(("--threads", threads), ("--max-chunks", max_chunks), ("--batch-size", batch_size))
+    if threads is not None and threads > MAX_THREADS:
+        raise RecsysError(f"--threads must be at most {MAX_THREADS}, got {shorten(threads, 12)}")
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
     has_lyrics = catalog["lyrics"].fillna("").astype(str).str.strip() != ""

@@ -43,13 +43,14 @@ from recsys.errors import RecsysError
 from recsys.io import atomic_path, check_replaceable, pyplot, save_figure, within, write_json
 from recsys.progress import progress
 from recsys.recommend import MAX_K, Recommender, linear_scores, rrf_scores
-from recsys.text import normalize_text
+from recsys.text import normalize_text, shorten
 from recsys.vectors import best_indices
 
 TAGS = ("mood", "genre")
 KS = (5, 10, 20)
 REPORT_FILE = "evaluation.json"
 FEW_QUERIES = 30  # below this a tag's bootstrap interval says little
+MAX_BOOTSTRAP = 10_000
 
 
 # --- metrics -----------------------------------------------------------------------------------
@@ -352,8 +353,9 @@ def evaluate(
         # Rankings are held to the deepest cut-off for every query and system: an unbounded one
         # would be a memory error, not an answer.
         raise RecsysError(f"--k values must be between 1 and {MAX_K}, got {list(ks)}")
-    if n_boot < 1:
-        raise RecsysError(f"--bootstrap must be at least 1 resample, got {n_boot}")
+    if not 1 <= n_boot <= MAX_BOOTSTRAP:
+        # Each interval draws (resamples x queries) indices at once.
+        raise RecsysError(f"--bootstrap must be between 1 and {MAX_BOOTSTRAP:,} resamples, got {shorten(n_boot, 12)}")
     for built in (artifacts, baseline):
         if built is not None and (within(out_dir, built.path) or within(built.path, out_dir)):
             raise RecsysError(f"{out_dir}: overlaps the artefact directory {built.path}, which a report would change or a rebuild delete; write it elsewhere")

@@ -33,7 +33,7 @@ import numpy as np
 
 from recsys.audio import AudioSpace
 from recsys.schema import MOODS
-from recsys.text import lookup_key
+from recsys.text import lookup_key, shorten
 from recsys.errors import RecsysError
 from recsys.songtable import SongTable
 from recsys.vectors import best_indices
@@ -43,6 +43,7 @@ RRF_K = 60
 N_CANDIDATES = 100
 # A longer list is no longer a recommendation, and ranking the whole real catalogue takes seconds.
 MAX_K = 1000
+YEARS = (1, 9999)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,9 @@ class Recommender:
             known = self.genres
             if filters.genre.lower() not in known:
                 raise RecsysError(f"no song has genre {filters.genre!r}; genres here: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''}")
+        for option, year in (("--year-from", filters.year_from), ("--year-to", filters.year_to)):
+            if year is not None and not YEARS[0] <= year <= YEARS[1]:
+                raise RecsysError(f"{option} {shorten(year, 12)} is not a year between {YEARS[0]} and {YEARS[1]}")
         if filters.year_from is not None and filters.year_to is not None and filters.year_from > filters.year_to:
             raise RecsysError(f"--year-from {filters.year_from} is after --year-to {filters.year_to}")
 

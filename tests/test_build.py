@@ -238,7 +238,8 @@ def test_cli_bad_faiss_kind_is_one_line_exit_2(small_catalog: tuple[Path, pd.Dat
     assert result.exit_code == 2 and result.output.strip().startswith("error: faiss kind 'annoy'")
     # Options used only after the embedding are checked before it.
     for options, message in ((["--k-min", "30", "--k-max", "5"], "k range must satisfy 2 <= low <= high, got 30..5"),
-                             (["--threads", "0"], "--threads must be at least 1"), (["--max-chunks", "0"], "--max-chunks must be at least 1")):
+                             (["--threads", "0"], "--threads must be at least 1"), (["--threads", str(10**20)], "--threads must be at most 1024"),
+                             (["--max-chunks", "0"], "--max-chunks must be at least 1")):
         result = CliRunner().invoke(app, ["index", "build", "--catalog", str(small_catalog[0]), "--out", str(tmp_path / "A"), *options])
         assert result.exit_code == 2 and result.output.strip().startswith(f"error: {message}"), result.output
         assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "A").exists()

@@ -185,6 +185,10 @@ def test_impossible_filters_are_errors(tiny) -> None:
         rec.similar(0, filters=Filters(genre="polka"))
     with pytest.raises(RecsysError, match="after"):
         rec.similar(0, filters=Filters(year_from=2000, year_to=1990))
+    with pytest.raises(RecsysError, match=r"--year-from '100000000\.\.\.' is not a year between 1 and 9999"):
+        rec.similar(0, filters=Filters(year_from=10**400))  # too large for a float: it used to overflow
+    with pytest.raises(RecsysError, match="--year-to '0' is not a year"):
+        rec.similar(0, filters=Filters(year_to=0))
 
 
 def test_explain_gives_terms_cluster_probs_and_audio(tiny) -> None:
