@@ -113,6 +113,19 @@ def test_a_quote_left_open_in_the_first_row_is_one_line(tmp_path: Path) -> None:
     _fails(_import(str(broken), "--out", str(tmp_path / "out.parquet")), "broken.csv", "not a readable CSV", "EOF inside string")
 
 
+def test_trailing_commas_keep_columns_in_place_and_an_extra_value_is_refused(tmp_path: Path) -> None:
+    exported = tmp_path / "exported.csv"
+    exported.write_text("Song,Band,Words,Year\nHello,Adele,hello from the other side,2015,\nRed Door,Kay,na na red door,2001,\n")
+    out = tmp_path / "out.parquet"
+    mapping = ("--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words", "--map", "year=Year")
+    result = _import(str(exported), "--out", str(out), *mapping)
+    assert result.exit_code == 0, result.output
+    df = load_catalog(out).set_index("title")  # the first field used to become the index, shifting every column
+    assert df.loc["Hello", "artist"] == "Adele" and df.loc["Hello", "year"] == 2015
+    exported.write_text("Song,Band,Words,Year\nHello,Adele,hello from the other side,2015,Adele again\n")
+    _fails(_import(str(exported), "--out", str(out), *mapping), "exported.csv", "more fields than the header")
+
+
 def test_utf16_and_binary_files_are_refused(tmp_path: Path, lyrics_csv: Path) -> None:
     out = tmp_path / "out.parquet"
     utf16 = tmp_path / "utf16.csv"

@@ -10,6 +10,7 @@ import ast
 import io
 import re
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -58,9 +59,16 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.Data
             raise RecsysError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
     text = _decode(path, path.read_bytes())
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    options = dict(sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    # index_col=False: a row with one field more than the header (a trailing comma, common in
+    # spreadsheet exports) must not turn its first field into the index and shift every column.
+    options = dict(sep=sep, dtype=str, keep_default_na=False, na_values=[""], index_col=False)
     try:
-        df = pd.read_csv(io.StringIO(text), **options)
+        with warnings.catch_warnings():
+            # pandas only warns when such an extra field holds a value, and drops it.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(io.StringIO(text), **options)
+    except pd.errors.ParserWarning:
+        raise RecsysError(f"{path}: a row holds more fields than the header names; quote fields that contain the separator") from None
     except pd.errors.EmptyDataError:
         raise RecsysError(f"{path}: the file is empty") from None
     except pd.errors.ParserError as exc:
