@@ -29,7 +29,7 @@ import numpy as np
 import recsys
 from recsys.dense import DenseIndex
 from recsys.errors import RecsysError
-from recsys.io import atomic_path, is_staging, sha256_file, write_json
+from recsys.io import atomic_path, is_staging, load_npy, sha256_file, write_json
 from recsys.lexical import BM25Index
 from recsys.songtable import SongTable
 from recsys.text import shorten
@@ -144,8 +144,13 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         parts = name.split("/")
         if name.startswith("/") or "\\" in name or ":" in name or any(part in ("", ".", "..") for part in parts):
             raise RecsysError(f"{path}: file entry {shorten(name)} lies outside the artefact directory")
-    if not isinstance(manifest.get("params", {}), dict):
+    params = manifest.get("params", {})
+    if not isinstance(params, dict):
         raise RecsysError(f"{path}: params must be a JSON object")
+    for name in ("mood_labels", "genre_labels"):
+        labels = params.get(name, [])
+        if not (isinstance(labels, list) and all(isinstance(label, str) for label in labels)):
+            raise RecsysError(f"{path}: params.{name} must be a list of label names; rebuild the artefacts")
     tuning = manifest.get("tuning")
     tuned_files = tuning.get("files", {}) if isinstance(tuning, dict) else None
     if tuning is not None and not (isinstance(tuned_files, dict) and all(isinstance(v, str) for v in tuned_files.values())):
@@ -260,6 +265,9 @@ def load_artifacts(directory: str | Path, *, verify: Verify = "size") -> Artifac
             clusters = json.loads((directory / CLUSTERS).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RecsysError(f"{directory / CLUSTERS}: unreadable JSON ({exc})") from None
+        keywords = clusters.get("keywords", {}) if isinstance(clusters, dict) else None
+        if not (isinstance(keywords, dict) and all(isinstance(words, list) for words in keywords.values())):
+            raise RecsysError(f"{directory / CLUSTERS}: expected an object whose keywords map clusters to lists of words; rebuild the artefacts")
     return Artifacts(
         path=directory, manifest=manifest, table=table, embeddings=embeddings, embedding_mean=embedding_mean, pooled=pooled, clusters=clusters
     )
@@ -267,12 +275,7 @@ def load_artifacts(directory: str | Path, *, verify: Verify = "size") -> Artifac
 
 def _load_matrix(path: Path, rows: int, dim: int | None = None) -> np.ndarray:
     """A float32 .npy of ``rows`` rows (a 1-D file is one row of ``dim``), memory-mapped."""
-    try:
-        matrix = np.load(path, mmap_mode="r")
-    except OSError as exc:
-        raise RecsysError(f"{path}: unreadable ({exc})") from None
-    except ValueError:  # numpy's message suggests allow_pickle, which would be wrong advice here
-        raise RecsysError(f"{path}: not a valid .npy file (damaged header); rebuild the artefacts") from None
+    matrix = load_npy(path)
     if matrix.ndim == 1 and dim is not None:
         matrix = matrix[None, :]
     if matrix.ndim != 2 or matrix.shape[0] != rows or matrix.dtype != np.float32 or (dim is not None and matrix.shape[1] != dim):

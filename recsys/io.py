@@ -155,6 +155,18 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
 
 
+def load_npy(path: str | os.PathLike[str]) -> Any:
+    """A memory-mapped .npy array; RecsysError naming the file when it cannot be read."""
+    import numpy as np
+
+    try:
+        return np.load(path, mmap_mode="r")
+    except OSError as exc:
+        raise RecsysError(f"{path}: unreadable ({exc})") from None
+    except ValueError:  # numpy's message suggests allow_pickle, which would be wrong advice here
+        raise RecsysError(f"{path}: not a valid .npy file (damaged header); rebuild the artefacts") from None
+
+
 def pyplot() -> Any:
     """``matplotlib.pyplot`` on the Agg backend, which needs no display; imported only where a
     plot is drawn, so that no query or import pays for matplotlib."""

@@ -23,7 +23,7 @@ import numpy as np
 from recsys.text import tokenizer_settings
 from recsys.vectors import best_indices
 from recsys.errors import RecsysError
-from recsys.io import atomic_path
+from recsys.io import atomic_path, load_npy
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -42,6 +42,13 @@ def _okapi_idf(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
     idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
     floor = epsilon * idf.mean() if idf.size else 0.0
     return np.where(idf < 0, floor, idf)
+
+
+def _check_ids(ids: np.ndarray, bound: int, kind: str) -> None:
+    # The query path checks file sizes, not contents (`recsys index verify` hashes them): ids
+    # past the end would raise an IndexError deep inside numpy, or score songs that do not exist.
+    if ids.size and (ids.min() < 0 or ids.max() >= bound):
+        raise RecsysError(f"BM25 index: a stored {kind} id lies outside 0..{bound - 1}; the index files are damaged, rebuild the artefacts")
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,7 @@ class CsrArrays:
     @classmethod
     def load(cls, directory: Path, shape: tuple[int, int]) -> CsrArrays:
         """Memory-map the arrays ``save`` wrote: a query touches only its own terms' pages."""
-        indptr, indices, data = (np.load(directory / f"{name}.npy", mmap_mode="r") for name in ("indptr", "indices", "data"))
+        indptr, indices, data = (load_npy(directory / f"{name}.npy") for name in ("indptr", "indices", "data"))
         if indptr.shape != (shape[0] + 1,) or indices.shape != data.shape or indptr[-1] != len(indices):
             raise ValueError(f"sparse arrays do not make a {shape[0]} x {shape[1]} matrix")
         return cls(indptr, indices, data, shape)
@@ -163,6 +170,7 @@ class BM25Index:
     def document_tokens(self, row: int) -> list[str]:
         """Song ``row``'s indexed terms, each repeated by its count (the song as a query)."""
         cols, counts = self.counts.row(row)
+        _check_ids(cols, len(self.terms), "term")
         return [self.terms[c] for c, n in zip(cols.tolist(), counts.tolist()) for _ in range(int(n))]
 
     def column(self, term: str) -> int | None:
@@ -184,6 +192,7 @@ class BM25Index:
             return np.zeros(self.n_songs)
         postings = [self.weights.row(c) for c in cols]
         songs = np.concatenate([p[0] for p in postings])
+        _check_ids(songs, self.n_songs, "song")
         contributions = np.concatenate([p[1] * w for p, w in zip(postings, weights)])
         return np.bincount(songs, weights=contributions, minlength=self.n_songs)
 
@@ -247,6 +256,8 @@ class BM25Index:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RecsysError(f"{meta_path}: unreadable BM25 metadata ({exc})") from None
+        if not isinstance(meta, dict):
+            raise RecsysError(f"{meta_path}: expected a JSON object")
         if meta.get("format_version") != BM25_FORMAT_VERSION:
             raise RecsysError(
                 f"{meta_path}: BM25 format version {meta.get('format_version')!r}, this recsys reads {BM25_FORMAT_VERSION}; rebuild the index"
@@ -259,10 +270,12 @@ class BM25Index:
                 raise RecsysError(f"{directory / name}: missing BM25 index file")
         try:
             terms = json.loads((directory / _VOCAB).read_text(encoding="utf-8"))
+            if not (isinstance(terms, list) and all(isinstance(t, str) for t in terms)):
+                raise ValueError(f"{_VOCAB} is not a list of terms")
             n_songs, n_terms = int(meta["n_songs"]), len(terms)
             counts = CsrArrays.load(directory / _COUNTS, (n_songs, n_terms))
             weights = CsrArrays.load(directory / _WEIGHTS, (n_terms, n_songs))
-        except (OSError, ValueError, KeyError) as exc:
+            k1, b, epsilon = (float(meta["params"][name]) for name in ("k1", "b", "epsilon"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RecsysError(f"{directory}: unreadable BM25 index ({exc})") from None
-        params = meta["params"]
-        return cls(terms, counts, weights, k1=params["k1"], b=params["b"], epsilon=params["epsilon"])
+        return cls(terms, counts, weights, k1=k1, b=b, epsilon=epsilon)

@@ -159,8 +159,14 @@ class Recommender:
         top = bm25.max() if len(bm25) else 0.0
         norm = bm25 / top if top > 0 else np.zeros(len(rows))
         cosine = np.asarray(self.embeddings[rows] @ np.asarray(vector, dtype=np.float32), dtype=np.float64)
+        if not np.isfinite(cosine).all():
+            raise self._damaged_row(int(rows[~np.isfinite(cosine)][0]))
         audio = self.audio.similarity(query_row, rows) if query_row is not None else np.zeros(len(rows))
         return Candidates(rows.astype(np.int64), cosine, bm25, norm, audio)
+
+    def _damaged_row(self, row: int) -> RecsysError:
+        # Loading checks sizes, not every value (`recsys index verify` hashes the files).
+        return RecsysError(f"{self.artifacts.path}/embeddings.npy: row {row} holds NaN or infinite values; the artefacts are damaged, rebuild them")
 
     def check_request(self, k: int, filters: Filters) -> None:
         """RecsysError for a ``k`` outside 1..MAX_K or a filter no song could pass (a typo rather than a
@@ -239,7 +245,7 @@ class Recommender:
         tokens = self.query_tokens(row)
         vector = np.asarray(self.embeddings[row])
         if not np.isfinite(vector).all():
-            raise RecsysError(f"{self.artifacts.path}/embeddings.npy: row {row} holds NaN or infinite values; the artefacts are damaged, rebuild them")
+            raise self._damaged_row(row)
         cand, chosen, scores = self.rank(tokens, vector, k, query_row=row, filters=filters, **options)
         return self._records(cand, chosen, scores, tokens, row if explain else None, explain)
 

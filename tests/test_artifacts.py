@@ -148,6 +148,7 @@ def test_damage_is_reported_naming_the_file(built: Path, tmp_path: Path) -> None
     ({"hashes": ["x"]}, "no file table under hashes.files"),
     ({"hashes": {"files": {"songs.parquet": "abc"}}}, "no file table under hashes.files"),
     ({"params": ["x"]}, "params must be a JSON object"),
+    ({"params": {"mood_labels": 5}}, "params.mood_labels must be a list of label names"),
     ({"tuning": {"files": ["tuning.json"]}}, "tuning must be a JSON object whose files map names to paths"),
 ])
 def test_a_hand_edited_manifest_is_one_line_naming_it(built: Path, edit: dict, message: str) -> None:
@@ -165,6 +166,19 @@ def test_a_damaged_npy_header_is_one_line_without_numpy_advice(built: Path) -> N
     with pytest.raises(RecsysError, match="embedding_mean.npy: not a valid .npy file") as info:
         load_artifacts(built)
     assert "allow_pickle" not in str(info.value)
+
+
+def test_a_clusters_file_of_the_wrong_shape_is_one_line(built: Path) -> None:
+    from recsys.io import sha256_file
+
+    path = built / "clusters.json"
+    path.write_text(json.dumps({"keywords": ["rain", "grey"]}))
+    manifest = json.loads((built / "manifest.json").read_text())
+    # Rewritten with a matching manifest entry, as a hand edit that also fixed the hashes would be.
+    manifest["hashes"]["files"]["clusters.json"] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    (built / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RecsysError, match="clusters.json: expected an object whose keywords map clusters to lists of words"):
+        load_artifacts(built)
 
 
 @pytest.mark.parametrize("entry", ["../outside.npy", "/etc/hostname", "bm25/../../x", "./songs.parquet"])

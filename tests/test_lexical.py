@@ -102,7 +102,18 @@ def test_save_load_round_trip_and_refuses_mismatches(tmp_path: Path) -> None:
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(RecsysError, match="format version 99"):
         BM25Index.load(tmp_path / "bm25")
+    meta_path.write_text("[]")
+    with pytest.raises(RecsysError, match="meta.json: expected a JSON object"):
+        BM25Index.load(tmp_path / "bm25")
     meta_path.write_text(original)
+    # Ids past the end (same file sizes, so only `recsys index verify` would see it) are one line.
+    for matrix, use in (("counts", lambda i: i.document_tokens(0)), ("weights", lambda i: i.scores(["ocean"]))):
+        ids = tmp_path / "bm25" / matrix / "indices.npy"
+        kept = ids.read_bytes()
+        np.save(ids, np.full_like(np.load(ids), 10**6))
+        with pytest.raises(RecsysError, match=r"a stored (term|song) id lies outside 0\.\.\d+; the index files are damaged"):
+            use(BM25Index.load(tmp_path / "bm25"))
+        ids.write_bytes(kept)
     (tmp_path / "bm25" / "weights" / "data.npy").unlink()
     with pytest.raises(RecsysError, match="data.npy: missing"):
         BM25Index.load(tmp_path / "bm25")

@@ -228,3 +228,6 @@ def test_a_damaged_query_vector_names_the_file_and_row(tmp_path) -> None:
     del stored
     with pytest.raises(RecsysError, match=r"a/embeddings.npy: row 2 holds NaN or infinite values"):
         Recommender(load_artifacts(path)).similar(2, k=3)
+    # A damaged candidate, too: its NaN score would otherwise reach the --json output, which no JSON parser reads.
+    with pytest.raises(RecsysError, match=r"a/embeddings.npy: row 2 holds NaN or infinite values"):
+        Recommender(load_artifacts(path)).similar(0, k=3)
