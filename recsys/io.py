@@ -87,6 +87,8 @@ def check_replaceable(target: str | os.PathLike[str], marker: str | None = None,
     existing = next((parent for parent in target.parents if parent.exists()), None)
     if existing is not None and not existing.is_dir():
         raise RecsysError(f"{target}: {existing} is a file, so nothing can be written under it")
+    if existing is not None:
+        check_writable(existing, target)
     if marker is None:
         if target.is_dir() and not target.is_symlink():
             raise RecsysError(f"{target}: is a directory; give a file path to write to")
@@ -95,6 +97,17 @@ def check_replaceable(target: str | os.PathLike[str], marker: str | None = None,
         raise RecsysError(f"{target}: is a file; give a directory path to write to")
     if target.is_dir() and any(target.iterdir()) and not _holds_own_marker(target, marker, marker_key):
         raise RecsysError(f"{target}: exists, is not empty and holds no {marker} of recsys's, so it is not an earlier output of this command; refusing to replace it")
+
+
+def check_writable(directory: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> None:
+    """Raise RecsysError (naming ``target``, or ``directory``) unless a file can be created in
+    ``directory``: long commands call it before their work, not after it. A real file is
+    created and removed, since permission bits say nothing for root or for /proc."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise RecsysError(f"{target if target is not None else directory}: cannot write in {directory} ({exc.strerror or exc})") from None
 
 
 def within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
@@ -124,9 +137,12 @@ def atomic_path(target: str | os.PathLike[str], marker: str | None = None, marke
     """
     target = Path(target)
     check_replaceable(target, marker, marker_key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _clear_stale(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _clear_stale(target)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:  # not the temporary's name: the user never typed it
+        raise RecsysError(f"{target}: cannot write there ({exc.strerror or exc})") from None
     (tmp / _OWNER).write_text(str(os.getpid()))
     staged = tmp / target.name
     try:
@@ -149,10 +165,15 @@ def atomic_path(target: str | os.PathLike[str], marker: str | None = None, marke
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def json_text(data: Any) -> str:
+    """``data`` as the indented, key-sorted JSON every recsys file holds."""
+    return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as indented JSON, atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        tmp.write_text(json_text(data), encoding="utf-8")
 
 
 def load_npy(path: str | os.PathLike[str]) -> Any:

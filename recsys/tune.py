@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from recsys.errors import RecsysError, check_counts
-from recsys.io import pyplot, save_figure, write_json
+from recsys.io import atomic_path, check_writable, json_text, pyplot, save_figure
 
 TUNE_TAGS = ("balanced", "any", "mood", "genre")
 
@@ -176,6 +176,8 @@ def tune_blend(
     check_counts(("k", k), ("--n-queries", n_queries))
     if tag not in TUNE_TAGS:
         raise RecsysError(f"unknown tag {tag!r}: use {', '.join(TUNE_TAGS)}")
+    if save:
+        check_writable(artifacts.path)  # before the candidates' seconds
     recommender = Recommender(artifacts)
     if k > recommender.n_candidates:
         # Past the candidates each retriever gives, every weight ranks the same songs: the search
@@ -211,9 +213,12 @@ def _save(directory: Path, result: TuneResult) -> None:
     trace_path, plot_path = directory / "tuning.json", directory / "plots" / "tuning.png"
     result.files = {"trace": trace_path.name, "plot": f"plots/{plot_path.name}"}
     traces = {name: {"trace": s.trace, "grid": s.grid} for name, s in (("blend", result.blend), ("audio", result.audio)) if s is not None}
-    write_json(trace_path, {**result.summary(), "traces": traces})
-    plot_tuning(result, plot_path)
-    update_manifest(directory, blend_weight=result.w, audio_weight=result.audio_weight, tuning=result.summary())
+    # The trace and the plot are staged, the manifest rewritten, and only then are both renamed
+    # into place: an interruption or a failed write before that leaves all three as they were.
+    with atomic_path(trace_path) as trace_tmp, atomic_path(plot_path) as plot_tmp:
+        trace_tmp.write_text(json_text({**result.summary(), "traces": traces}), encoding="utf-8")
+        plot_tuning(result, plot_tmp)
+        update_manifest(directory, blend_weight=result.w, audio_weight=result.audio_weight, tuning=result.summary())
 
 
 def plot_tuning(result: TuneResult, path: Path) -> None:

@@ -107,6 +107,14 @@ def test_output_never_overwrites_an_input_or_a_folder(tmp_path: Path, lyrics_csv
     assert "c.parquet: skipped, it is a recsys catalogue" in again.output and len(load_catalog(tmp_path / "folder" / "c.parquet")) == 2
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no file can be created")
+def test_an_output_nothing_can_be_written_to_is_refused_before_the_work(tmp_path: Path, lyrics_csv: Path) -> None:
+    # Checked with a real file, since permission bits say nothing for root; the message names the
+    # path the user gave, not a temporary's.
+    _fails(runner.invoke(app, ["catalog", "demo", "--out", "/proc/recsys-out/demo.parquet", "--n", "50"]), "/proc/recsys-out/demo.parquet: cannot write in /proc")
+    _fails(_import(str(lyrics_csv), "--out", "/proc/out.parquet"), "/proc/out.parquet: cannot write in /proc")
+
+
 def test_a_quote_left_open_in_the_first_row_is_one_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.csv"
     broken.write_text('title,artist,lyrics\n"unterminated,x,y\n')

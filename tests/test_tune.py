@@ -96,6 +96,18 @@ def test_tune_blend_without_audio_stores_a_zero_audio_weight(tmp_path) -> None:
         tune_blend(artifacts, tag="colour", save=False)
 
 
+def test_a_tuning_that_cannot_write_its_plot_changes_nothing(tmp_path) -> None:
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    tune_blend(artifacts, k=2, tag="balanced")
+    before = {name: (tmp_path / "a" / name).read_bytes() for name in ("tuning.json", "manifest.json")}
+    (tmp_path / "a" / "plots" / "tuning.png").unlink()
+    (tmp_path / "a" / "plots" / "tuning.png").mkdir()  # the plot cannot be written
+    with pytest.raises(RecsysError, match="tuning.png: is a directory"):
+        tune_blend(load_artifacts(tmp_path / "a"), k=2, tag="mood")
+    # Trace, plot and manifest are replaced together or not at all.
+    assert {name: (tmp_path / "a" / name).read_bytes() for name in before} == before
+
+
 def test_tune_blend_on_an_unknown_split_is_an_error(tmp_path) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
     with pytest.raises(RecsysError, match="unknown split 'nosuch'"):
