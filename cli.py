@@ -7,6 +7,7 @@ gives ``recsys train`` its defaults.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -209,10 +210,10 @@ def train_cmd(
         for task, m in result.metrics[split].items():
             typer.echo(f"{split} {task}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} (n={m['n']})")
     for h in result.history:
-        typer.echo(
-            f"epoch {h['epoch']}: train loss {h['train_loss']:.3f}, val loss {h['val_loss']:.3f}, "
-            f"val neighbour P@10 mood {h.get('val_p@10_mood', float('nan')):.3f} genre {h.get('val_p@10_genre', float('nan')):.3f}"
-        )
+        # A catalogue without genres (or moods) trains one head; the other tag's precision is NaN.
+        values = {tag: h.get(f"val_p@10_{tag}") for tag in ("mood", "genre")}
+        neighbours = " ".join(f"{tag} {v:.3f}" for tag, v in values.items() if v is not None and not math.isnan(v))
+        typer.echo(f"epoch {h['epoch']}: train loss {h['train_loss']:.3f}, val loss {h['val_loss']:.3f}, val neighbour P@10 {neighbours or 'none'}")
     t = result.timings
     typer.echo(
         f"{out}: trained on {result.n_songs['train']} songs ({result.n_chunked} labelled songs chunked, {result.n_capped} capped), "

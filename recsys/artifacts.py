@@ -121,6 +121,8 @@ class ArtifactWriter:
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     """manifest.json of an artefact directory, checked for presence, JSON and format version."""
     directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise RecsysError(f"{directory}: is a file; give the artefact directory `recsys index build` wrote")
     if not directory.is_dir():
         raise RecsysError(f"{directory}: artefact directory not found (build it with `recsys index build`)")
     path = directory / MANIFEST
@@ -139,6 +141,9 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     files = hashes.get("files") if isinstance(hashes, dict) else None
     if not isinstance(files, dict) or not all(isinstance(entry, dict) for entry in files.values()):
         raise RecsysError(f"{path}: no file table under hashes.files")
+    for name, entry in files.items():
+        if isinstance(entry.get("bytes"), bool) or not isinstance(entry.get("bytes"), int) or not isinstance(entry.get("sha256"), str):
+            raise RecsysError(f"{path}: the entry of {shorten(name)} needs a whole number of bytes and a sha256 string; rebuild the artefacts")
     for name in files:
         # The build writes relative POSIX paths; anything else would read (and vouch for) a file elsewhere.
         parts = name.split("/")

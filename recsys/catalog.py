@@ -152,7 +152,7 @@ def check_catalog_target(path: str | Path) -> None:
         raise RecsysError(f"{path}: exists and is not a recsys catalogue; refusing to replace it (choose another --out)")
     if path.suffix.lower() != ".parquet":
         # The file is Parquet whatever its name says; "songs.csv" would mislead every reader.
-        raise RecsysError(f"{path}: a catalogue is written as Parquet; give it a name ending in .parquet")
+        raise RecsysError(f"{path}: a catalogue is written as Parquet; give it a name ending in .parquet, such as catalog.parquet")
 
 
 def save_catalog(df: pd.DataFrame, path: str | Path, *, metadata: dict[str, str] | None = None) -> Path:

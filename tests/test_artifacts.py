@@ -108,6 +108,8 @@ def test_update_manifest(built: Path) -> None:
 def test_damage_is_reported_naming_the_file(built: Path, tmp_path: Path) -> None:
     with pytest.raises(RecsysError, match="artefact directory not found"):
         load_artifacts(tmp_path / "nowhere")
+    with pytest.raises(RecsysError, match="songs.parquet: is a file; give the artefact directory"):
+        load_artifacts(built / "songs.parquet")
 
     # Same size, different bytes: only the full check sees it.
     index_file = built / "faiss.index"
@@ -147,6 +149,7 @@ def test_damage_is_reported_naming_the_file(built: Path, tmp_path: Path) -> None
     ({"audio_weight": 1.5}, "audio_weight must be a number in \\[0, 1\\], got 1.5"),
     ({"hashes": ["x"]}, "no file table under hashes.files"),
     ({"hashes": {"files": {"songs.parquet": "abc"}}}, "no file table under hashes.files"),
+    ({"hashes": {"files": {"songs.parquet": {"bytes": "12", "sha256": "ab"}}}}, "the entry of 'songs.parquet' needs a whole number of bytes"),
     ({"params": ["x"]}, "params must be a JSON object"),
     ({"params": {"mood_labels": 5}}, "params.mood_labels must be a list of label names"),
     ({"tuning": {"files": ["tuning.json"]}}, "tuning must be a JSON object whose files map names to paths"),

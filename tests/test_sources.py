@@ -84,6 +84,14 @@ def test_tcc_loudness_maps_to_decibels_and_bow_placeholders_are_not_lyrics(share
     assert not bow["lyrics"].str.contains("Pending").any()
 
 
+def test_an_out_of_range_audio_value_is_quoted_in_the_file_s_own_unit(tmp_path: Path) -> None:
+    from recsys.sources.base import audio
+
+    frame = pd.DataFrame({"Energy": ["50", "5000"]})  # Spotify-2000 gives energy in 0..100
+    with pytest.raises(RecsysError, match=r"row 3 column 'Energy': 5000 is outside energy's range 0\.\.100"):
+        audio(frame, tmp_path / "spotify_2000.csv", {"energy": "Energy"}, scale={"energy": 100.0})
+
+
 def test_conflict_rules_and_provenance(tmp_path: Path) -> None:
     # The same song in four formats: MusicMood (full lyrics, explicit mood), tcc (preprocessed
     # lyrics, min-max audio), Spotify playlists (Spotify-scale audio), Deezer (derived mood).

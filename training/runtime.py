@@ -49,12 +49,13 @@ def native_bf16(dev: torch.device) -> bool:
 def resolve_precision(precision: str, dev: torch.device, *, inference: bool = True) -> str:
     """``fp32``, ``bf16`` or ``int8`` for this device: ``auto`` is bf16 where native, else fp32.
     int8 (dynamic quantisation) is for CPU inference only."""
-    if precision not in PRECISIONS:
-        raise RecsysError(f"precision {precision!r}: choose {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        return "bf16" if native_bf16(dev) else "fp32"
     if precision == "int8" and not inference:
         raise RecsysError("precision int8 is for embedding only; train with auto, fp32 or bf16")
+    choices = PRECISIONS if inference else tuple(p for p in PRECISIONS if p != "int8")
+    if precision not in choices:
+        raise RecsysError(f"precision {precision!r}: choose {', '.join(choices)}")
+    if precision == "auto":
+        return "bf16" if native_bf16(dev) else "fp32"
     if precision == "int8" and dev.type != "cpu":
         raise RecsysError("precision int8 (dynamic quantisation) runs on CPU only; use bf16 on a GPU, or --device cpu")
     return precision

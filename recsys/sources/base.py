@@ -46,11 +46,14 @@ def audio(df: pd.DataFrame, path: Path, columns: dict[str, str], scale: dict[str
     out = pd.DataFrame(index=df.index)
     for canonical, column in columns.items():
         if column in df.columns:
-            values = numeric(df, column, path) / (scale or {}).get(canonical, 1.0)
+            raw = numeric(df, column, path)
+            unit = (scale or {}).get(canonical, 1.0)
+            values = raw / unit
             low, high = FEATURE_RANGES.get(canonical, (-np.inf, np.inf))
             outside = values.notna() & ~values.between(low, high)
             if outside.any():
-                raise RecsysError(f"{path}: {cell(outside, column)}: {values[outside].iloc[0]:g} is outside {canonical}'s range {low:g}..{high:g}")
+                # In the file's own unit, so the message quotes the cell as the user sees it.
+                raise RecsysError(f"{path}: {cell(outside, column)}: {raw[outside].iloc[0]:g} is outside {canonical}'s range {low * unit:g}..{high * unit:g}")
             out[canonical] = values
     return out
 

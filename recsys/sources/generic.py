@@ -46,7 +46,8 @@ def parse_mapping(mapping: Path | dict[str, str] | None) -> dict[str, str]:
         if field != "lyrics_kind" and field not in FIELDS:
             raise RecsysError(f"{where}: unknown catalogue field {field!r} (known: {', '.join(FIELDS)}, lyrics_kind)")
         if not isinstance(column, str) or not column:
-            raise RecsysError(f"{where}: field {field!r} must name a column as a string")
+            what = f"one of {', '.join(LYRICS_KINDS)}" if field == "lyrics_kind" else "a column name"
+            raise RecsysError(f"{where}: {field} must be {what}, as a string")
         out[field] = column
     if out.get("lyrics_kind", "full") not in LYRICS_KINDS:
         raise RecsysError(f"{where}: lyrics_kind must be one of {', '.join(LYRICS_KINDS)}")
