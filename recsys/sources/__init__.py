@@ -125,7 +125,7 @@ def import_sources(
         )
         bar.update(join_task, total=1, completed=1, info=f"{len(joined)} songs")
     for src, n in sorted(stats.nameless.items()):
-        warn(f"{src}: {n} rows without a title or an artist were dropped")
+        warn(f"{src}: {n} rows without a title or an artist were dropped (empty, or only symbols such as emoji, which leave no name to match)")
     for src, n in sorted(stats.duplicates.items()):
         warn(f"{src}: {n} duplicate rows of the same song merged")
     for src, n in sorted(stats.swapped.items()):
