@@ -100,8 +100,10 @@ def test_loss_goes_down_on_real_lyrics(real_sample_catalog_path: Path, two_layer
 def test_catalogue_without_genres_trains_mood_only(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
     df = demo_catalog_df.head(80).copy()
     df["genres"] = [[] for _ in range(len(df))]
+    df.loc[df.index[:2], "lyrics"] = None  # labelled songs without lyrics are trained on, and said to be
     result = train(df, tmp_path / "m", replace(FAST, model=two_layer_encoder, epochs=1, freeze_layers=2))
     assert any("mood head only" in n for n in result.notes)
+    assert any(n.startswith("2 labelled songs without lyrics") for n in result.notes), result.notes
     assert "genre" not in result.metrics["test"]
     assert load_model(tmp_path / "m").genres == []
 

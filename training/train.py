@@ -159,6 +159,13 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
     for split in ("train", "val"):
         if not in_split(catalog, split)[rows].any():
             raise RecsysError(f"catalogue: no labelled songs in the {split} split")
+    lyricless = int((catalog["lyrics"].fillna("").astype(str).str.strip() == "").to_numpy()[rows].sum())
+    if lyricless:
+        # Said rather than silently done: a --keep-unmatched import holds many such songs.
+        notes.append(
+            f"{lyricless} labelled song{'s' if lyricless > 1 else ''} without lyrics: trained from topics and audio alone "
+            "(the encoder sees an empty text), and never indexed by the batch job"
+        )
 
     # The encoder first: its settings are checked before the topic fit's minutes.
     encoder, tokenizer, encoder_path = build_encoder(model)
