@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -84,3 +85,30 @@ def test_bad_input_and_files_raise_one_line_errors(data: np.ndarray, tmp_path: P
     (tmp_path / "junk.index").write_bytes(b"not an index")
     with pytest.raises(RecsysError, match="junk.index: not a readable FAISS index"):
         DenseIndex.load(tmp_path / "junk.index")
+
+
+def test_build_settings_reach_the_faiss_index(data: np.ndarray) -> None:
+    hnsw = DenseIndex.build(data[:500], kind="hnsw", ef_search=77, ef_construction=50)
+    assert (hnsw.index.hnsw.efSearch, hnsw.index.hnsw.efConstruction) == (77, 50)
+    ivf = DenseIndex.build(data, kind="ivf", nprobe=5)
+    # The default list count: about 4 * sqrt(n), but at least 39 training points per list.
+    assert (ivf.kind, ivf.index.nlist, ivf.index.nprobe) == ("ivf", min(int(4 * np.sqrt(len(data))), len(data) // 39), 5)
+    assert DenseIndex.build(data[:10], threshold=10).kind == "hnsw" and DenseIndex.build(data[:9], threshold=10).kind == "flat"
+    scores, rows = ivf.search(data[:3], 0)
+    assert scores.shape == rows.shape == (3, 0)
+    # The IVF k-means takes the seed: the same seed gives the same lists, another seed others.
+    def centroids(seed: int) -> np.ndarray:
+        index = DenseIndex.build(data, kind="ivf", seed=seed).index
+        return faiss.downcast_index(index.quantizer).reconstruct_n(0, index.nlist)
+
+    np.testing.assert_array_equal(centroids(0), centroids(0))
+    assert not np.array_equal(centroids(0), centroids(1))
+
+
+def test_asking_for_a_gpu_without_one_is_an_error(data: np.ndarray) -> None:
+    from recsys.dense import gpu_count
+
+    if gpu_count():
+        pytest.skip("a GPU is present: the request is granted")
+    with pytest.raises(RecsysError, match="no GPU"):
+        DenseIndex.build(data[:100], kind="flat", use_gpu=True)

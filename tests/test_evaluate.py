@@ -27,6 +27,7 @@ from recsys.evaluate import (
     system_rankings,
 )
 from recsys.recommend import Recommender
+from recsys.schema import AUDIO_FEATURES
 
 REL = np.array([[1, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 1, 0, 0, 0]], dtype=bool)
 N_REL = np.array([3, 0, 1])
@@ -64,10 +65,11 @@ def test_same_artist_at_k() -> None:
 def test_bootstrap_interval() -> None:
     assert bootstrap_ci(np.full(20, 0.25), n_boot=200, seed=0) == pytest.approx((0.25, 0.25, 0.25))
     values = np.random.default_rng(1).random(200)
-    mean, low, high = bootstrap_ci(values, n_boot=500, seed=3)
+    mean, low, high = bootstrap_ci(values, n_boot=10_000, seed=3)
     assert low < mean < high and mean == pytest.approx(values.mean())
-    assert high - low == pytest.approx(2 * 1.96 * values.std() / np.sqrt(200), rel=0.25)
-    assert bootstrap_ci(values, n_boot=500, seed=3) == (mean, low, high)  # seeded
+    # A 95% interval: a 90% one would be 16% narrower.
+    assert high - low == pytest.approx(2 * 1.96 * values.std() / np.sqrt(200), rel=0.08)
+    assert bootstrap_ci(values, n_boot=10_000, seed=3) == (mean, low, high)  # seeded
 
 
 def test_paired_differences_keep_queries_paired() -> None:
@@ -165,6 +167,49 @@ def test_labelled_pool_recommends_only_tagged_songs(tmp_path) -> None:
     assert (rankings["embedding"][0, :5] == [2, 1, 5, 6, 3]).all()  # row 7 (50 deg) skipped
     report = evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=50, pool="labelled")
     assert report["pool"] == "labelled" and "pool: labelled" in (tmp_path / "eval" / "evaluation.md").read_text()
+    # Genre, embedding, top 5: song 0 (folk) gets 2, 1, 5, 6, 3 (two folk); song 6 (rock) gets
+    # 5, 3, 1, 4, 2 (two rock) with the pool, but 7, 5, 3, 1, 4 (one rock) over all songs.
+    labelled = report["results"]["genre"]["systems"]["embedding"]["precision@5"]["mean"]
+    everyone = evaluate(artifacts, tmp_path / "eval_all", ks=(5,), n_boot=50)["results"]["genre"]["systems"]["embedding"]["precision@5"]["mean"]
+    assert (labelled, everyone) == (pytest.approx(0.4), pytest.approx(0.3))
+
+
+def test_each_tag_is_scored_on_the_test_songs_that_carry_it(tmp_path) -> None:
+    def highway_without_genre_or_audio(songs: pd.DataFrame) -> None:
+        songs.at[6, "genres"] = []
+        songs.loc[6, AUDIO_FEATURES] = np.nan
+        songs.loc[7, "split"] = "test"  # untagged: never a query
+
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a", edit=highway_without_genre_or_audio))
+    report = evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=10)
+    assert report["n_queries"] == 2
+    mood, genre = report["results"]["mood"], report["results"]["genre"]
+    assert (mood["n_queries"], genre["n_queries"]) == (2, 1)
+    assert (mood["queries_with_audio"], genre["queries_with_audio"]) == (0.5, 1.0)
+    # Genre: song 0 (folk) alone; its embedding neighbours 2, 1, 5, 7, 6 hold two folk songs.
+    assert genre["systems"]["embedding"]["precision@5"]["mean"] == pytest.approx(2 / 5)
+    rankings, _ = system_rankings(artifacts, np.array([6]), 7)
+    assert rankings["audio"][0].tolist() == [-1] * 7  # a query without audio gets no list
+
+
+def test_lexical_and_audio_baselines_by_hand(tmp_path) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from recsys.text import tokenize
+    from test_recommend import TINY
+
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    rankings, _ = system_rankings(artifacts, np.array([0]), 7)
+    assert rankings["bm25"][0, :3].tolist() == [1, 5, 2]  # the only songs sharing a term, best first
+    docs = [tokenize(t[6]) for t in TINY]
+    tfidf = TfidfVectorizer(analyzer=lambda doc: doc, sublinear_tf=True).fit_transform(docs)
+    cosine = (tfidf[0] @ tfidf.T).toarray()[0]
+    cosine[0] = -np.inf
+    assert rankings["tfidf"][0].tolist() == np.argsort(-cosine, kind="stable")[:7].tolist()
+    # Audio: Euclidean distance of standardised features; song 7 has none and is never listed.
+    z = Recommender(artifacts).audio.z
+    distance = ((z - z[0]) ** 2).sum(axis=1)
+    assert rankings["audio"][0].tolist() == [int(r) for r in np.argsort(distance, kind="stable") if r not in (0, 7)] + [-1]
 
 
 def test_tbert_build_takes_its_off_the_shelf_row_from_a_baseline_build(tmp_path) -> None:
@@ -177,7 +222,15 @@ def test_tbert_build_takes_its_off_the_shelf_row_from_a_baseline_build(tmp_path)
 
     alone, notes = system_rankings(tbert, queries, 5)
     assert "minilm" not in alone and "not evaluated" in notes["minilm"]
-    assert (alone["encoder"] == alone["embedding"]).all()  # the tiny writer stores pooled == embeddings
+    assert (alone["encoder"] == alone["embedding"]).all()  # the tiny writer stores pooled == embeddings by default
+    # With its own pooled vectors (each song at 10 degrees times its row) the encoder row reads them.
+    angles = np.radians([10.0 * i for i in range(8)])
+    own_pooled = load_artifacts(write_tiny_artifacts(tmp_path / "pooled", embeddings=mirrored, model_kind="tbert",
+                                                     pooled=np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)))
+    by_rows, _ = system_rankings(own_pooled, queries, 5)
+    assert by_rows["encoder"][0].tolist() == [1, 2, 3, 4, 5]
+    assert sorted(by_rows["encoder"][1, :2].tolist()) == [5, 7] and by_rows["encoder"][1, 2:].tolist() == [4, 3, 2]
+    assert by_rows["embedding"].tolist() == alone["embedding"].tolist()
 
     with_baseline, notes = system_rankings(tbert, queries, 5, baseline=plain)
     own, _ = system_rankings(plain, queries, 5)

@@ -83,12 +83,22 @@ def test_keywords_and_matched_terms() -> None:
     np.testing.assert_allclose(norms, 1.0)
 
 
+def test_tfidf_vectors_equal_scikit_learn(request: pytest.FixtureRequest) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = [tokenize(text) for text in request.getfixturevalue("demo_catalog_df")["lyrics"].head(200)]
+    ours = BM25Index.build(docs)
+    reference = TfidfVectorizer(analyzer=lambda doc: doc, sublinear_tf=True)
+    expected = reference.fit_transform(docs).toarray()[:, [reference.vocabulary_[t] for t in ours.terms]]
+    np.testing.assert_allclose(ours.tfidf_vectors.toarray(), expected, atol=1e-12)
+
+
 def test_save_load_round_trip_and_refuses_mismatches(tmp_path: Path) -> None:
     docs = [["ocean", "wave"], ["night", "city", "city"], ["fire"]]
-    index = BM25Index.build(docs, k1=1.2, b=0.6)
+    index = BM25Index.build(docs, k1=1.2, b=0.6, epsilon=0.3)
     index.save(tmp_path / "bm25")
     loaded = BM25Index.load(tmp_path / "bm25")
-    assert (loaded.k1, loaded.b) == (1.2, 0.6)
+    assert (loaded.k1, loaded.b, loaded.epsilon) == (1.2, 0.6, 0.3)
     np.testing.assert_array_equal(loaded.scores(["city", "fire"]), index.scores(["city", "fire"]))
 
     meta_path = tmp_path / "bm25" / "meta.json"

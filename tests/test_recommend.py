@@ -4,6 +4,7 @@ without the audio term), RRF, filters, exclusion of the query song and the expla
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -35,11 +36,14 @@ MOOD_LABELS = ["happy", "sad", "angry", "relaxed"]
 
 
 def write_tiny_artifacts(
-    out: Path, embeddings: np.ndarray | None = None, model: str = "handmade-2d", model_kind: str = "encoder", id_prefix: str = "id"
+    out: Path, embeddings: np.ndarray | None = None, model: str = "handmade-2d", model_kind: str = "encoder", id_prefix: str = "id",
+    *, pooled: np.ndarray | None = None, edit: Callable[[pd.DataFrame], None] | None = None,
 ) -> Path:
     """Build a real artefact directory (BM25Index, DenseIndex, ArtifactWriter) for TINY; the
-    embeddings are unit vectors at each song's angle unless given (e.g. real encoder vectors).
-    ``model_kind`` is what the manifest says built it ("encoder" plain, "tbert")."""
+    embeddings are unit vectors at each song's angle unless given (e.g. real encoder vectors),
+    and ``pooled.npy`` holds them too unless ``pooled`` is given. ``model_kind`` is what the
+    manifest says built it ("encoder" plain, "tbert"); ``edit`` changes the song table in place
+    before it is written (a missing year, another split)."""
     tokens = [tokenize(t[6]) for t in TINY]
     angles = np.radians([t[7] for t in TINY])
     emb = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32) if embeddings is None else embeddings
@@ -61,6 +65,8 @@ def write_tiny_artifacts(
     songs["cluster"] = [0, 0, 0, 1, 1, 0, 2, 0]
     songs["mood_probs"] = [list(rng.dirichlet(np.ones(4))) for _ in TINY]
     songs["genre_probs"] = [[] for _ in TINY]
+    if edit is not None:
+        edit(songs)
     params = {"model": model, "model_kind": model_kind, "mood_labels": MOOD_LABELS, "genre_labels": []}
     hashes = {"catalog": "tiny"}
     if Path(model).is_dir():  # a real encoder directory: recorded as a build records it, for free-text search
@@ -71,7 +77,7 @@ def write_tiny_artifacts(
         songs.to_parquet(stage / "songs.parquet", index=False)
         np.save(stage / "embeddings.npy", emb)
         np.save(stage / "embedding_mean.npy", np.zeros(emb.shape[1], dtype=np.float32))
-        np.save(stage / "pooled.npy", emb)
+        np.save(stage / "pooled.npy", emb if pooled is None else pooled)
         BM25Index.build(tokens).save(stage / "bm25")
         DenseIndex.build(emb, kind="flat").save(stage / "faiss.index")
         write_json(stage / "clusters.json", {"chosen_k": 3, "keywords": {"0": ["rain", "grey"], "1": ["party"], "2": ["guitar"]}})
@@ -95,7 +101,7 @@ def test_linear_rerank_matches_hand_formula(tiny) -> None:
     for r in out:
         assert r["score"] == pytest.approx(expected[r["row"]], abs=1e-5)
         assert r["cosine"] == pytest.approx(cos[r["row"]], abs=1e-5)
-        assert 0.0 <= r["bm25"] <= 1.0
+        assert r["bm25"] == pytest.approx(bm25[r["row"]] / bm25.max(), abs=1e-6)
     order = sorted(range(1, 8), key=lambda i: (-expected[i], i))
     assert [r["row"] for r in out] == order
     assert out[0]["title"] == "Grey Window"  # shares rain, window, grey, tears
@@ -154,9 +160,21 @@ def test_weight_extremes_follow_one_signal(tiny) -> None:
 
 def test_rrf_is_reciprocal_rank_fusion(tiny) -> None:
     out = Recommender(tiny, fusion="rrf").similar(0, k=3)
-    # Grey Window: cosine rank 2, BM25 rank 1; Tears: cosine rank 1, BM25 rank 2 (tears x2).
-    assert out[0]["score"] == pytest.approx(1 / 62 + 1 / 61, abs=1e-7)
-    assert {out[0]["row"], out[1]["row"]} == {1, 2}
+    # Cosine ranks: Tears 1, Grey Window 2, Rain Song (Eve Green) 3; BM25 ranks: Grey Window 1,
+    # Rain Song 2 (rain), Tears 3.
+    assert [r["row"] for r in out] == [1, 2, 5]
+    assert [r["score"] for r in out] == pytest.approx([1 / 62 + 1 / 61, 1 / 61 + 1 / 63, 1 / 63 + 1 / 62], abs=1e-7)
+
+
+def test_candidates_are_the_union_of_both_top_n(tiny) -> None:
+    rec = Recommender(tiny)
+    tokens, vector = rec.query_tokens(0), tiny.embeddings[0]
+    # BM25 of song 0's terms: Grey Window > Rain Song (Eve Green) > Tears, the rest 0; by angle:
+    # Tears, Grey Window, Rain Song, Calm River, Highway, ... The query song itself is left out.
+    assert rec.candidates(tokens, vector, 1, query_row=0).rows.tolist() == [1, 2]
+    assert rec.candidates(tokens, vector, 2, query_row=0).rows.tolist() == [1, 2, 5]
+    # A free-text query keeps song 0; songs without a shared term are no lexical candidates.
+    assert rec.candidates(tokens, vector, 5).rows.tolist() == [0, 1, 2, 5, 6, 7]
 
 
 def test_rrf_with_a_filter_ranks_only_the_songs_it_keeps(tiny) -> None:
@@ -171,10 +189,20 @@ def test_filters_apply_before_top_k(tiny) -> None:
     rec = Recommender(tiny, n_candidates=1)  # forces the candidate widening
     assert {r["row"] for r in rec.similar(0, k=5, filters=Filters(mood="happy"))} == {3, 4}
     assert {r["row"] for r in rec.similar(0, k=5, filters=Filters(genre="Rock"))} == {2, 4, 6}
-    years = [r["year"] for r in rec.similar(0, k=10, filters=Filters(year_from=1975, year_to=1999))]
-    assert years and all(1975 <= y <= 1999 for y in years)
-    assert all(r["artist"] != "Bob Grey" for r in rec.similar(0, k=10, filters=Filters(exclude_artist="bob grey")))
+    assert {r["row"] for r in rec.similar(0, k=5, filters=Filters(mood="Happy"))} == {3, 4}  # case folded
+    assert {r["row"] for r in rec.similar(0, k=10, filters=Filters(year_from=1975, year_to=1999))} == {1, 2, 5, 6}  # bounds included
+    assert {r["row"] for r in rec.similar(0, k=10, filters=Filters(exclude_artist="bob grey."))} == {2, 3, 4, 5, 6, 7}
     assert [r["row"] for r in rec.similar(0, k=3, filters=Filters(genre="Pop", year_from=2006))] == [4]
+
+
+def test_a_song_of_unknown_year_passes_no_year_filter(tmp_path: Path) -> None:
+    def unknown_year(songs: pd.DataFrame) -> None:
+        songs.loc[7, "year"] = pd.NA
+
+    rec = Recommender(load_artifacts(write_tiny_artifacts(tmp_path / "a", edit=unknown_year)))
+    assert 7 in {r["row"] for r in rec.similar(0, k=10)}
+    assert 7 not in {r["row"] for r in rec.similar(0, k=10, filters=Filters(year_from=1900))}
+    assert 7 not in {r["row"] for r in rec.similar(0, k=10, filters=Filters(year_to=2100))}
 
 
 def test_impossible_filters_are_errors(tiny) -> None:
@@ -192,11 +220,14 @@ def test_impossible_filters_are_errors(tiny) -> None:
 
 
 def test_explain_gives_terms_cluster_probs_and_audio(tiny) -> None:
-    top = Recommender(tiny, weight=0.3).similar(0, k=1, explain=True)[0]
-    why = top["why"]
-    assert set(why["matched_terms"]) <= {"rain", "window", "grey", "tears"} and "rain" in why["matched_terms"]
+    out = {r["row"]: r["why"] for r in Recommender(tiny, weight=0.3).similar(0, k=7, explain=True)}
+    why = out[1]  # Grey Window, the top result
+    assert set(why["matched_terms"]) == {"rain", "window", "grey", "tears"}
     assert why["shared_cluster"] == {"cluster": 0, "keywords": ["rain", "grey"]}
-    assert set(why["mood_probs"]) <= set(MOOD_LABELS) and len(why["mood_probs"]) == 3
+    assert "shared_cluster" not in out[3] and "shared_cluster" not in out[6]  # clusters 1 and 2, the query's is 0
+    probs = tiny.songs["mood_probs"][1]
+    top3 = sorted(range(4), key=lambda i: -probs[i])[:3]
+    assert why["mood_probs"] == {MOOD_LABELS[i]: round(float(probs[i]), 3) for i in top3}
     diffs = why["audio_differences"]
     assert len(diffs) == 3 and diffs[0]["sd"] >= diffs[1]["sd"] >= diffs[2]["sd"]
 

@@ -100,3 +100,16 @@ def test_latin_letters_without_a_decomposition_are_found_from_a_plain_keyboard()
     assert resolve_title(songs, "Lodz Nights") == 1
     assert resolve_title(songs, "Lean On", artist="MO") == 0
     assert resolve_title(songs, "fire", artist="aether band") == 2
+
+
+def test_each_pass_decides_on_its_own() -> None:
+    songs = SongTable.from_columns({"title": ["Don't", "Donut", "Home", "Home", "❤️"], "artist": ["Ann", "Bo", "Daughtry", "Adele", "Cy"],
+                                    "year": [2001, 2002, 2003, 2004, 2005]})
+    # The space-free pass finds "Don't": fuzzy matching alone would see a near-tie with "Donut".
+    assert resolve_title(songs, "dont") == 0
+    assert resolve_title(songs, "Home", artist="Daughtyr") == 2  # a typo in the artist: its fuzzy pass
+    with pytest.raises(RecsysError, match="no song titled '💔'"):
+        resolve_title(songs, "💔")  # symbols fold to nothing: no pass can match them
+    many = SongTable.from_columns({"title": ["Home"] * 10, "artist": [f"Singer {i}" for i in range(10)], "year": list(range(2000, 2010))})
+    with pytest.raises(RecsysError, match="; and 2 more$"):
+        resolve_title(many, "Home")

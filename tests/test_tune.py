@@ -7,13 +7,16 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_recommend import write_tiny_artifacts
 
 from recsys.artifacts import load_artifacts
 from recsys.errors import RecsysError
+from recsys.evaluate import Labels
+from recsys.schema import AUDIO_FEATURES
 from recsys.recommend import Recommender
-from recsys.tune import golden_section, tune_blend
+from recsys.tune import golden_section, search_weight, tune_blend, tuning_queries
 
 
 def test_golden_section_finds_the_maximum_of_a_parabola() -> None:
@@ -47,13 +50,27 @@ def test_golden_section_agrees_with_a_fine_grid() -> None:
     assert x == pytest.approx(grid[np.argmax([f(g) for g in grid])], abs=1e-4)
 
 
-def _served_precision(artifacts, queries, k: int, tag: str) -> float:
+def test_golden_section_on_a_plateau_keeps_its_lowest_point() -> None:
+    x, _, trace = golden_section(lambda v: 1.0)
+    assert x == min(p for p, _ in trace) and x < 1e-3
+
+
+def test_the_grid_overrides_golden_section_only_when_strictly_better() -> None:
+    # A narrow peak at 0.05..0.10 that golden-section's bracket never visits, beside a broad hump.
+    peaked = search_weight(lambda x: 1.0 if 0.049 <= x <= 0.101 else 0.5 - (x - 0.7) ** 2)
+    assert (peaked.chosen_by, peaked.chosen, peaked.precision) == ("grid", 0.05, 1.0)  # ties to the lower weight
+    smooth = search_weight(lambda x: -((x - 0.33) ** 2))  # off the grid: golden-section is closer
+    assert smooth.chosen_by == "golden-section" and smooth.chosen == pytest.approx(0.33, abs=1e-3)
+    assert search_weight(lambda x: 1.0).chosen_by == "golden-section"  # an equal grid point is no reason
+
+
+def _served_precision(artifacts, queries, k: int, tag: str, fusion: str = "linear") -> float:
     """Mean precision@k of the served ranker (``Recommender.similar`` at the manifest's weights)
     over ``queries``, by hand: per tag type over the queries carrying it, then averaged."""
     from recsys.evaluate import Labels
 
     labels = Labels.from_songs(artifacts.songs)
-    rec = Recommender(artifacts)
+    rec = Recommender(artifacts, fusion=fusion)
     parts = []
     for t in ("mood", "genre") if tag == "balanced" else (tag,):
         hits = [labels.relevant(q, np.array([r["row"] for r in rec.similar(q, k=k)]), t).sum() / k for q in queries if labels.has(t)[q]]
@@ -73,14 +90,14 @@ def test_tune_blend_writes_traces_plot_and_both_weights(tmp_path, tag) -> None:
         assert 0.0 <= search.chosen <= 1.0
     # The audio search starts from the chosen w with a = 0, so it can only keep or improve it.
     assert result.audio.precision >= dict(result.blend.trace + result.blend.grid)[result.w] - 1e-12
-    assert 0.0 <= result.rrf_precision <= 1.0
 
     reloaded = load_artifacts(tmp_path / "a")
     assert reloaded.manifest["blend_weight"] == pytest.approx(result.w)
     assert reloaded.manifest["audio_weight"] == pytest.approx(result.audio_weight)
     assert reloaded.manifest["tuning"]["k"] == 2 and reloaded.manifest["tuning"]["tag"] == tag
-    # The objective at the stored weights equals what the served ranker gives with them.
+    # The objective at the stored weights equals what the served ranker gives with them; RRF's too.
     assert _served_precision(reloaded, (1, 2, 3), 2, tag) == pytest.approx(result.precision)
+    assert _served_precision(reloaded, (1, 2, 3), 2, tag, fusion="rrf") == pytest.approx(result.rrf_precision)
     trace = json.loads((tmp_path / "a" / "tuning.json").read_text())
     assert set(trace["traces"]) == {"blend", "audio"}
     assert len(trace["traces"]["audio"]["grid"]) == 21 and trace["audio"]["evaluations"] == len(trace["traces"]["audio"]["trace"])
@@ -94,6 +111,22 @@ def test_tune_blend_without_audio_stores_a_zero_audio_weight(tmp_path) -> None:
     assert load_artifacts(tmp_path / "a").manifest["audio_weight"] == 0.0
     with pytest.raises(RecsysError, match="unknown tag 'colour'"):
         tune_blend(artifacts, tag="colour", save=False)
+
+
+def test_each_tag_tunes_on_the_queries_that_carry_it(tmp_path) -> None:
+    def sunny_day_without_mood_or_audio(songs) -> None:
+        songs.loc[3, "mood"] = pd.NA
+        songs.loc[[1, 2, 3], AUDIO_FEATURES] = np.nan  # no validation song has audio
+
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a", edit=sunny_day_without_mood_or_audio))
+    assert [tune_blend(artifacts, k=2, tag=tag, save=False).n_queries for tag in ("mood", "genre", "balanced")] == [2, 3, 3]
+    result = tune_blend(artifacts, k=2, tag="balanced")
+    assert result.audio is None and result.audio_weight == 0.0  # nothing to tune a on
+    # Mood precision averages over songs 1 and 2 only; genre over all three.
+    assert _served_precision(load_artifacts(tmp_path / "a"), (1, 2, 3), 2, "balanced") == pytest.approx(result.precision)
+    sample = tuning_queries(artifacts.songs, Labels.from_songs(artifacts.songs), "val", "balanced", 2, seed=0)
+    assert len(sample) == 2 and tune_blend(artifacts, k=2, n_queries=2, save=False).n_queries == 2
+    assert all((tuning_queries(artifacts.songs, Labels.from_songs(artifacts.songs), "val", "balanced", 2, seed=0) == sample).all() for _ in range(5))
 
 
 def test_a_tuning_that_cannot_write_its_plot_changes_nothing(tmp_path) -> None:
