@@ -174,6 +174,22 @@ def test_labelled_pool_recommends_only_tagged_songs(tmp_path) -> None:
     assert (labelled, everyone) == (pytest.approx(0.4), pytest.approx(0.3))
 
 
+def test_a_candidate_table_widens_past_a_small_pool_and_pads_short_lists(tmp_path) -> None:
+    from recsys.evaluate import CandidateTable
+
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    allowed = Labels.from_songs(artifacts.songs).has("genre")  # all but song 7
+    # One candidate per retriever is too few for a depth of 5: N grows until all songs are candidates.
+    table = CandidateTable.build(Recommender(artifacts, n_candidates=1), np.array([0, 6]), allowed=allowed, depth=5)
+    assert table.valid.sum(axis=1).tolist() == [6, 6]
+    assert table.take(table.ranked(6, weight=1.0))[0].tolist() == [2, 1, 5, 6, 3, 4]  # by cosine alone
+    # Without a pool: song 0 gets Grey Window (BM25) and Tears (FAISS), song 3 only Party (both):
+    # its shorter list is padded, and padding is never ranked.
+    short = CandidateTable.build(Recommender(artifacts, n_candidates=1), np.array([0, 3]))
+    assert short.valid.sum(axis=1).tolist() == [2, 1]
+    assert short.take(short.ranked(2, weight=1.0)).tolist() == [[2, 1], [4, -1]]
+
+
 def test_each_tag_is_scored_on_the_test_songs_that_carry_it(tmp_path) -> None:
     def highway_without_genre_or_audio(songs: pd.DataFrame) -> None:
         songs.at[6, "genres"] = []
