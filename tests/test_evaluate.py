@@ -208,6 +208,12 @@ def test_each_tag_is_scored_on_the_test_songs_that_carry_it(tmp_path) -> None:
     assert rankings["audio"][0].tolist() == [-1] * 7  # a query without audio gets no list
 
 
+def test_the_random_baseline_follows_the_seed(tmp_path) -> None:
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    draws = [system_rankings(artifacts, np.array([0, 6]), 7, seed=seed)[0]["random"].tolist() for seed in (3, 3, 4)]
+    assert draws[0] == draws[1] and draws[0] != draws[2]
+
+
 def test_lexical_and_audio_baselines_by_hand(tmp_path) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -229,29 +235,27 @@ def test_lexical_and_audio_baselines_by_hand(tmp_path) -> None:
 
 
 def test_tbert_build_takes_its_off_the_shelf_row_from_a_baseline_build(tmp_path) -> None:
-    plain = load_artifacts(write_tiny_artifacts(tmp_path / "plain"))
-    # The "tBERT" vectors are the plain ones mirrored: different neighbours, so the rows differ.
-    angles = np.radians([10.0 * i for i in range(8)]) * -3.0
-    mirrored = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
-    tbert = load_artifacts(write_tiny_artifacts(tmp_path / "tbert", embeddings=mirrored, model_kind="tbert"))
+    def unit(degrees: list[float]) -> np.ndarray:
+        angles = np.radians(degrees)
+        return np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+
+    # Three geometries with different neighbours of song 0: TINY's angles (2, 1, 5, 7, 6), the
+    # "tBERT" embedding at -30 degrees per row (1, 2, 3, 4, ...), and pooled vectors at 70, 60,
+    # ..., 10 degrees for rows 1..7 (7, 6, 5, 4, 3).
+    pooled = unit([0, 70, 60, 50, 40, 30, 20, 10])
+    plain = load_artifacts(write_tiny_artifacts(tmp_path / "plain", pooled=pooled))
+    tbert = load_artifacts(write_tiny_artifacts(tmp_path / "tbert", embeddings=unit([-30.0 * i for i in range(8)]), model_kind="tbert", pooled=pooled))
     queries = np.array([0, 6])
 
     alone, notes = system_rankings(tbert, queries, 5)
     assert "minilm" not in alone and "not evaluated" in notes["minilm"]
-    assert (alone["encoder"] == alone["embedding"]).all()  # the tiny writer stores pooled == embeddings by default
-    # With its own pooled vectors (each song at 10 degrees times its row) the encoder row reads them.
-    angles = np.radians([10.0 * i for i in range(8)])
-    own_pooled = load_artifacts(write_tiny_artifacts(tmp_path / "pooled", embeddings=mirrored, model_kind="tbert",
-                                                     pooled=np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)))
-    by_rows, _ = system_rankings(own_pooled, queries, 5)
-    assert by_rows["encoder"][0].tolist() == [1, 2, 3, 4, 5]
-    assert sorted(by_rows["encoder"][1, :2].tolist()) == [5, 7] and by_rows["encoder"][1, 2:].tolist() == [4, 3, 2]
-    assert by_rows["embedding"].tolist() == alone["embedding"].tolist()
+    assert alone["encoder"][0].tolist() == [7, 6, 5, 4, 3]  # pooled.npy
+    assert alone["embedding"][0, :4].tolist() == [1, 2, 3, 4]  # embeddings.npy
 
     with_baseline, notes = system_rankings(tbert, queries, 5, baseline=plain)
+    assert with_baseline["minilm"][0].tolist() == [7, 6, 5, 4, 3]  # the baseline's pooled.npy, not its embeddings (2, 1, 5, ...)
     own, _ = system_rankings(plain, queries, 5)
-    assert (with_baseline["minilm"] == own["minilm"]).all()
-    assert not (with_baseline["minilm"] == with_baseline["encoder"]).all()
+    assert (with_baseline["minilm"] == own["minilm"]).all() and own["embedding"][0].tolist() == [2, 1, 5, 7, 6]
     assert str(plain.path) in notes["minilm"] and "off the shelf" in notes["minilm"]
     report = evaluate(tbert, tmp_path / "eval", ks=(5,), n_boot=20, baseline=plain)
     assert report["baseline"] == str(plain.path)

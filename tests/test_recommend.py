@@ -195,6 +195,16 @@ def test_filters_apply_before_top_k(tiny) -> None:
     assert [r["row"] for r in rec.similar(0, k=3, filters=Filters(genre="Pop", year_from=2006))] == [4]
 
 
+def test_filters_fold_the_catalogue_side_too(tmp_path: Path) -> None:
+    def accented_artist_and_capital_genre(songs: pd.DataFrame) -> None:
+        songs.loc[1, "artist"] = "Bøb Grëy"
+        songs.at[2, "genres"] = ["Rock"]
+
+    rec = Recommender(load_artifacts(write_tiny_artifacts(tmp_path / "a", edit=accented_artist_and_capital_genre)))
+    assert 1 not in {r["row"] for r in rec.similar(0, k=7, filters=Filters(exclude_artist="bob grey"))}
+    assert {r["row"] for r in rec.similar(0, k=7, filters=Filters(genre="rock"))} == {2, 4, 6}
+
+
 def test_a_song_of_unknown_year_passes_no_year_filter(tmp_path: Path) -> None:
     def unknown_year(songs: pd.DataFrame) -> None:
         songs.loc[7, "year"] = pd.NA

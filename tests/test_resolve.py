@@ -48,6 +48,8 @@ def test_ambiguous_title_lists_candidates_on_one_line() -> None:
 def test_unknown_title_suggests_nearest() -> None:
     with pytest.raises(RecsysError, match="did you mean: Bohemian Rhapsody — Queen"):
         resolve_title(SONGS, "Bohemian Song")
+    with pytest.raises(RecsysError, match=r"did you mean: Home — .*; Home — .*; Home — "):  # several suggestions
+        resolve_title(SONGS, "Homes Sweet")
     with pytest.raises(RecsysError, match="empty title"):
         resolve_title(SONGS, " ")
 
