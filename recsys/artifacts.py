@@ -142,13 +142,12 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     if not isinstance(files, dict) or not all(isinstance(entry, dict) for entry in files.values()):
         raise RecsysError(f"{path}: no file table under hashes.files")
     for name, entry in files.items():
-        if isinstance(entry.get("bytes"), bool) or not isinstance(entry.get("bytes"), int) or not isinstance(entry.get("sha256"), str):
-            raise RecsysError(f"{path}: the entry of {shorten(name)} needs a whole number of bytes and a sha256 string; rebuild the artefacts")
-    for name in files:
         # The build writes relative POSIX paths; anything else would read (and vouch for) a file elsewhere.
         parts = name.split("/")
         if name.startswith("/") or "\\" in name or ":" in name or any(part in ("", ".", "..") for part in parts):
             raise RecsysError(f"{path}: file entry {shorten(name)} lies outside the artefact directory")
+        if isinstance(entry.get("bytes"), bool) or not isinstance(entry.get("bytes"), int) or not isinstance(entry.get("sha256"), str):
+            raise RecsysError(f"{path}: the entry of {shorten(name)} needs a whole number of bytes and a sha256 string; rebuild the artefacts")
     params = manifest.get("params", {})
     if not isinstance(params, dict):
         raise RecsysError(f"{path}: params must be a JSON object")
