@@ -16,7 +16,7 @@ def load(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out["year"] = year_of(df["year"]) if "year" in df.columns else None
     out["mood_label"] = df["mood"]
     out["moods_raw"] = one_label(df["mood"])
-    out["genres_raw"] = df["genre"].map(lambda g: [g] if isinstance(g, str) else [])
+    out["genres_raw"] = one_label(df["genre"])
     return out
 
 
