@@ -88,11 +88,10 @@ def compare(catalog: pd.DataFrame, out_dir: str | Path, options: TrainOptions = 
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     check_replaceable(out_dir, marker=COMPARE_FILE, marker_key="variants")
-    options.check()
     if model_out is not None:
         model_out = Path(model_out)
         check_model_out(model_out)
-    prep = prepare(catalog, options)
+    prep = prepare(catalog, options)  # checks the options first
     seed = options.seed
     labels = prep.labels
     train_pos, val_pos, test_pos = prep.split_rows("train"), prep.split_rows("val"), prep.split_rows("test")

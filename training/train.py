@@ -26,12 +26,10 @@ from recsys.errors import RecsysError
 from recsys.io import check_replaceable
 from recsys.progress import progress
 from training.encoding import Chunks, chunk_token_ids, pad_batch
-from training.options import TrainOptions
 from training.labels import Labels, encode_labels, genre_thresholds, label_sets, neighbour_precision, score_tasks
 from training.model import CONFIG_FILE, TBert, build_encoder, check_max_length, masked_losses, pool_songs, read_config, save_model
+from training.options import TrainOptions
 from training.runtime import autocast, resolve_device, resolve_precision
-
-
 
 
 def set_seed(seed: int) -> None:
@@ -476,8 +474,7 @@ def train(catalog: pd.DataFrame, out_dir: str | Path, options: TrainOptions = Tr
     start = time.perf_counter()
     out_dir = Path(out_dir)
     check_model_out(out_dir)
-    options.check()
-    prep = prepare(catalog, options)
+    prep = prepare(catalog, options)  # checks the options first
     for note in prep.notes:
         if log:
             log(note)
