@@ -430,6 +430,8 @@ def tune_cmd(
     from recsys.tune import tune_blend
 
     r = tune_blend(load_artifacts(artifacts), k=k, split=split, tag=tag, n_queries=n_queries, seed=seed, audio=audio)
+    for warning in r.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"{r.n_queries} {split} queries, relevance = shared {tag} tag, objective precision@{k}")
     for name, search in (("w (a = 0)", r.blend), (f"a (w = {r.w:.4f})", r.audio)):
         if search is None:

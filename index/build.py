@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recsys.catalog import in_split, load_catalog
+from recsys.catalog import has_lyrics, in_split, load_catalog, split_fingerprint
 from recsys.schema import AUDIO_FEATURES
 from recsys.errors import RecsysError, check_counts
 from recsys.io import sha256_file, write_json
@@ -92,8 +92,8 @@ def build_index(
         raise RecsysError(f"--threads must be at most {MAX_THREADS}, got {shorten(threads, 12)}")
     catalog_path = Path(catalog_path)
     catalog = load_catalog(catalog_path)
-    has_lyrics = catalog["lyrics"].fillna("").astype(str).str.strip() != ""
-    df = catalog[has_lyrics].reset_index(drop=True)
+    lyrics = has_lyrics(catalog)
+    df = catalog[lyrics].reset_index(drop=True)
     if df.empty:
         raise RecsysError(f"{catalog_path}: no song has lyrics; nothing to index")
     embedder = load_embedder(model_path)
@@ -110,7 +110,9 @@ def build_index(
         "catalog": str(catalog_path), "model": str(model_dir.resolve()), "model_kind": "encoder" if plain else "tbert",
         "faiss_kind": faiss_kind, "k_range": list(k_range), "seed": seed, "batch_size": batch_size,
         "precision": precision, "precision_used": precision_used, "device": device, "threads": threads,
-        "n_catalog": len(catalog), "n_indexed": len(df), "n_without_lyrics": int((~has_lyrics).sum()),
+        "n_catalog": len(catalog), "n_indexed": len(df), "n_without_lyrics": int((~lyrics).sum()),
+        # Compared by tune and evaluate: a model trained on other splits has seen some held-out songs.
+        "splits": split_fingerprint(catalog), "model_splits": None if plain else embedder.config.get("catalog_splits"),
     }
     hashes = {"catalog": sha256_file(catalog_path), **model_hashes(model_dir)}
     timings: dict[str, float] = {}

@@ -225,6 +225,17 @@ class Artifacts:
     def audio_weight(self) -> float:
         return float(self.manifest.get("audio_weight", DEFAULT_AUDIO_WEIGHT))
 
+    @property
+    def split_warning(self) -> str | None:
+        """Why tuning or evaluating on these songs' splits would mislead, or None: the model was
+        trained on a catalogue whose splits differ (``recsys.catalog.split_fingerprint``)."""
+        params = self.manifest.get("params") or {}
+        trained, built = params.get("model_splits"), params.get("splits")
+        if trained and built and trained != built:
+            return ("the model was trained on a catalogue whose train/val/test splits differ from this build's "
+                    "(another import?), so some validation and test songs here may have been training songs")
+        return None
+
     @cached_property
     def songs(self) -> pd.DataFrame:
         """songs.parquet as a DataFrame, for analysis (tuning, evaluation); the query path uses

@@ -36,6 +36,20 @@ def in_split(df: pd.DataFrame, split: str) -> np.ndarray:
     return (df["split"].astype("string") == split).fillna(False).to_numpy(bool)
 
 
+def has_lyrics(df: pd.DataFrame) -> np.ndarray:
+    """(n,) bool: which rows hold lyrics (more than whitespace); only they are indexed."""
+    return (df["lyrics"].fillna("").astype(str).str.strip() != "").to_numpy(bool)
+
+
+def split_fingerprint(df: pd.DataFrame) -> str:
+    """SHA-256 of the catalogue's (song_id, split) pairs in id order. A song's split depends on the
+    other songs of its stratum (:func:`assign_splits`), so another import of the same sources
+    (``--keep-unmatched``, another file set) moves songs between splits; a model and the
+    catalogue it is tuned and evaluated on must agree, or held-out songs were seen in training."""
+    pairs = sorted(zip(df["song_id"].astype(str), df["split"].astype(str)))
+    return hashlib.sha256("\n".join(f"{song}\t{split}" for song, split in pairs).encode()).hexdigest()
+
+
 def _unit_hash(ids: Iterable[str], salt: str) -> np.ndarray:
     return np.array(
         [int(hashlib.sha1(f"{salt}:{i}".encode()).hexdigest()[:12], 16) / float(1 << 48) for i in ids]
@@ -45,11 +59,12 @@ def _unit_hash(ids: Iterable[str], salt: str) -> np.ndarray:
 def assign_splits(
     df: pd.DataFrame, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), salt: str = "recsys-split-v1"
 ) -> pd.Series:
-    """Deterministic train/val/test split from ``song_id``, stratified by label.
+    """Deterministic train/val/test split from the songs' ids, stratified by label.
 
     Songs are grouped into strata by (mood, first genre); inside a stratum they are ordered by a
     salted hash of their id and cut at the given fractions, so each label is spread across the
-    three splits in proportion while a song's split depends only on the catalogue's content.
+    three splits in proportion. A song's split depends on the catalogue's content, including the
+    other songs of its stratum: :func:`split_fingerprint` tells two catalogues' splits apart.
     """
     if abs(sum(fractions) - 1.0) > 1e-9:
         raise RecsysError(f"split fractions must sum to 1, got {fractions}")

@@ -400,7 +400,7 @@ def evaluate(
             metrics["same-artist@10"] = bootstrap_ci(same_artist_at_k(tag_ranked, tag_queries, artist_keys, 10), n_boot=n_boot, seed=seed)
             results[tag]["systems"][name] = {m: {"mean": v[0], "low": v[1], "high": v[2]} for m, v in metrics.items()}
         results[tag]["hybrid_minus"] = paired_differences(per_query_p10, "hybrid", n_boot=n_boot, seed=seed)
-    warnings = []
+    warnings = [artifacts.split_warning] if artifacts.split_warning else []
     if (artifacts.manifest.get("tuning") or {}).get("split") == split:
         warnings.append(f"w and a were tuned on the {split} songs evaluated here, so the hybrid's scores are optimistic; tune on val")
     few = [f"{tag} {block['n_queries']}" for tag, block in results.items() if block["n_queries"] < FEW_QUERIES]

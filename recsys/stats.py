@@ -11,6 +11,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from recsys.catalog import has_lyrics
 from recsys.schema import AUDIO_FEATURES, MOODS, SPLITS
 
 
@@ -20,7 +21,7 @@ def _pct(count: int, total: int) -> float:
 
 def _section(df: pd.DataFrame) -> dict[str, Any]:
     n = len(df)
-    lyrics = df["lyrics"].fillna("").str.strip().str.len().gt(0).to_numpy(dtype=bool)
+    lyrics = has_lyrics(df)
     # A song has audio when any feature is present: sources often carry only some of them.
     audio = df[AUDIO_FEATURES].notna().any(axis=1).to_numpy(dtype=bool)
     mood = df["mood"].notna().to_numpy(dtype=bool)

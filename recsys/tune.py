@@ -115,6 +115,7 @@ class TuneResult:
     split: str
     n_queries: int
     files: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def w(self) -> float:
@@ -200,6 +201,7 @@ def tune_blend(
     audio_search = search_weight(lambda a: precision(blend.chosen, a), tol) if tune_audio else None
     result = TuneResult(
         blend=blend, audio=audio_search, rrf_precision=precision(0.0, fusion="rrf"), k=k, tag=tag, split=split, n_queries=len(queries),
+        warnings=[artifacts.split_warning] if artifacts.split_warning else [],
     )
     if save:
         _save(artifacts.path, result)

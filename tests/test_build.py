@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from recsys.artifacts import load_artifacts
-from recsys.catalog import save_catalog
+from recsys.catalog import save_catalog, split_fingerprint
 from recsys.io import atomic_path
 from recsys.schema import AUDIO_FEATURES
 
@@ -81,6 +81,8 @@ def test_build_writes_every_artefact_and_a_verifiable_manifest(built: Path, smal
     assert set(songs["song_id"]) == set(small_catalog[1].dropna(subset=["lyrics"])["song_id"])
     moods = json.loads((tbert_dir / "config.json").read_text())["moods"]
     assert params["mood_labels"] == moods
+    # The model was trained on this very catalogue: the build records both splits, and they agree.
+    assert params["splits"] == params["model_splits"] == split_fingerprint(small_catalog[1]) and artifacts.split_warning is None
     mood_probs = np.stack(songs["mood_probs"].to_numpy())
     assert mood_probs.shape == (97, len(moods)) and np.allclose(mood_probs.sum(axis=1), 1.0, atol=1e-5)
     assert ((np.stack(songs["genre_probs"].to_numpy()) >= 0) & (np.stack(songs["genre_probs"].to_numpy()) <= 1)).all()

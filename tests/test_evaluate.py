@@ -208,6 +208,17 @@ def test_each_tag_is_scored_on_the_test_songs_that_carry_it(tmp_path) -> None:
     assert rankings["audio"][0].tolist() == [-1] * 7  # a query without audio gets no list
 
 
+def test_a_model_trained_on_other_splits_is_a_warning(tmp_path) -> None:
+    from recsys.tune import tune_blend
+
+    same = load_artifacts(write_tiny_artifacts(tmp_path / "same", params={"splits": "a" * 64, "model_splits": "a" * 64}))
+    assert same.split_warning is None
+    other = load_artifacts(write_tiny_artifacts(tmp_path / "other", params={"splits": "a" * 64, "model_splits": "b" * 64}))
+    report = evaluate(other, tmp_path / "eval", ks=(5,), n_boot=10)
+    assert any("trained on a catalogue whose train/val/test splits differ" in w for w in report["warnings"])
+    assert tune_blend(other, k=2, save=False).warnings == [other.split_warning]
+
+
 def test_the_random_baseline_follows_the_seed(tmp_path) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
     draws = [system_rankings(artifacts, np.array([0, 6]), 7, seed=seed)[0]["random"].tolist() for seed in (3, 3, 4)]

@@ -37,13 +37,13 @@ MOOD_LABELS = ["happy", "sad", "angry", "relaxed"]
 
 def write_tiny_artifacts(
     out: Path, embeddings: np.ndarray | None = None, model: str = "handmade-2d", model_kind: str = "encoder", id_prefix: str = "id",
-    *, pooled: np.ndarray | None = None, edit: Callable[[pd.DataFrame], None] | None = None,
+    *, pooled: np.ndarray | None = None, edit: Callable[[pd.DataFrame], None] | None = None, params: dict | None = None,
 ) -> Path:
     """Build a real artefact directory (BM25Index, DenseIndex, ArtifactWriter) for TINY; the
     embeddings are unit vectors at each song's angle unless given (e.g. real encoder vectors),
     and ``pooled.npy`` holds them too unless ``pooled`` is given. ``model_kind`` is what the
     manifest says built it ("encoder" plain, "tbert"); ``edit`` changes the song table in place
-    before it is written (a missing year, another split)."""
+    before it is written (a missing year, another split); ``params`` adds manifest params."""
     tokens = [tokenize(t[6]) for t in TINY]
     angles = np.radians([t[7] for t in TINY])
     emb = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32) if embeddings is None else embeddings
@@ -67,7 +67,7 @@ def write_tiny_artifacts(
     songs["genre_probs"] = [[] for _ in TINY]
     if edit is not None:
         edit(songs)
-    params = {"model": model, "model_kind": model_kind, "mood_labels": MOOD_LABELS, "genre_labels": []}
+    params = {"model": model, "model_kind": model_kind, "mood_labels": MOOD_LABELS, "genre_labels": [], **(params or {})}
     hashes = {"catalog": "tiny"}
     if Path(model).is_dir():  # a real encoder directory: recorded as a build records it, for free-text search
         from index.embed import model_hashes

@@ -223,3 +223,12 @@ def test_lyrics_lose_bracketed_annotations_but_keep_sung_brackets() -> None:
     # Conformed on save and again on load: a second cleaning changes nothing, nested marks included.
     assert strip_lyric_annotations("hey [x [Chorus] 2] you") == "hey  you"
     assert strip_lyric_annotations(clean[0]) == clean[0]
+
+
+def test_split_fingerprint_tells_catalogues_apart_by_their_splits_only() -> None:
+    from recsys.catalog import split_fingerprint
+
+    df = pd.DataFrame({"song_id": ["a", "b", "c"], "split": ["train", "val", "test"], "title": ["x", "y", "z"]})
+    assert split_fingerprint(df) == split_fingerprint(df.iloc[::-1].assign(title="other"))  # row order and other columns do not count
+    assert split_fingerprint(df) != split_fingerprint(df.assign(split=["train", "test", "val"]))
+    assert split_fingerprint(df) != split_fingerprint(df.iloc[:2])

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsys.catalog import in_split
+from recsys.catalog import has_lyrics, in_split, split_fingerprint
 from recsys.errors import RecsysError
 from recsys.io import check_replaceable
 from recsys.progress import progress
@@ -82,7 +82,7 @@ def _fit_side_inputs(catalog: pd.DataFrame, topics_k: int, topics_grid: Sequence
     from training.topics import TopicModel, select_num_topics
 
     train = catalog[in_split(catalog, "train")]
-    texts = [t for t in train["lyrics"].fillna("").astype(str) if t.strip()]
+    texts = train.loc[has_lyrics(train), "lyrics"].astype(str).tolist()
     if not texts:
         raise RecsysError("catalogue: no training song has lyrics; cannot fit the topic model")
     if topics_grid:
@@ -157,7 +157,7 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
     for split in ("train", "val"):
         if not in_split(catalog, split)[rows].any():
             raise RecsysError(f"catalogue: no labelled songs in the {split} split")
-    lyricless = int((catalog["lyrics"].fillna("").astype(str).str.strip() == "").to_numpy()[rows].sum())
+    lyricless = int((~has_lyrics(catalog))[rows].sum())
     if lyricless:
         # Said rather than silently done: a --keep-unmatched import holds many such songs.
         notes.append(
@@ -458,6 +458,7 @@ def save_checkpoint(out_dir: Path, prep: Prepared, result: FitResult, *, device:
         "max_length": prep.max_length,
         "encoder": {"source": prep.encoder_path, "n_layers": result.model.n_layers, "freeze_layers": prep.freeze_layers, "precision": prep.precision},
         "topic_k": int(prep.topics.shape[1]),
+        "catalog_splits": split_fingerprint(prep.catalog),
         "train": {
             **result.settings, "max_chunks": prep.max_chunks, "min_genre_songs": prep.min_genre_songs,
             "best_epoch": result.best_epoch, "history": result.history,
