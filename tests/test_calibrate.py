@@ -44,3 +44,11 @@ def test_calibration_is_recorded_and_identity_without_fitting_songs() -> None:
     empty = fit_genre_calibration(np.zeros((0, 2)), np.zeros((0, 2)), ["folk", "pop"])
     assert not empty.fitted.any()
     np.testing.assert_array_equal(empty.transform(raw[:, None].repeat(2, axis=1)), raw[:, None].repeat(2, axis=1).astype(np.float32))
+
+
+def test_a_fit_that_would_reverse_the_head_s_order_keeps_the_raw_probability() -> None:
+    # Six songs whose labels run against the head's order by chance: the fit's slope is negative.
+    raw = np.array([[0.9], [0.8], [0.7], [0.3], [0.2], [0.1]])
+    calibration = fit_genre_calibration(raw, np.array([[0], [0], [1], [1], [0], [1]]), ["jazz"])
+    assert calibration.fitted.tolist() == [False] and calibration.slope.tolist() == [1.0]
+    np.testing.assert_array_equal(calibration.transform(raw), raw.astype(np.float32))
