@@ -133,6 +133,10 @@ class TopicModel:
     def save(self, path: str | Path) -> Path:
         """Write the model folder atomically: gensim model, gensim dictionary, params JSON."""
         path = Path(path)
+        # gensim pickles a log of dated events (and this save's temporary path) with each object:
+        # without it, the same seed writes the same bytes, and the model's hash is reproducible.
+        for part in (self.lda, self.lda.state, self.lda.id2word, self.dictionary):
+            part.lifecycle_events = None
         with atomic_path(path, marker=PARAMS_FILE) as tmp:
             tmp.mkdir()
             self.lda.save(str(tmp / MODEL_FILE))
