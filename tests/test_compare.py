@@ -39,3 +39,19 @@ def test_compare_writes_all_six_variants_and_the_tbert_checkpoint(demo_catalog_d
     loaded = load_model(model_out)
     assert loaded.config["moods"] == report["moods"] and loaded.config["genres"] == report["genres"]
     assert loaded.config["metrics"]["test"]["mood"]["n"] == saved["variants"]["tbert"]["metrics"]["mood"]["n"]
+
+
+def test_a_single_genre_gives_one_probability_column() -> None:
+    import numpy as np
+
+    from training.compare import _logreg, _ovr_logreg, _sklearn_variant
+    from training.labels import Labels
+
+    # scikit-learn reads one label column as a binary target and returns two columns: the
+    # comparison then failed on a catalogue whose songs all share one genre list.
+    rng = np.random.default_rng(0)
+    genre = (rng.random((40, 1)) < 0.5).astype(np.float32)
+    labels = Labels([], ["pop"], np.full(40, -1), genre, np.ones(40, dtype=bool))
+    features = np.c_[genre[:, 0] + 0.1 * rng.normal(size=40), rng.normal(size=40)]
+    _, probs = _sklearn_variant(labels, np.arange(40), features, _logreg, _ovr_logreg)(features)
+    assert probs.shape == (40, 1) and (probs[genre[:, 0] == 1, 0].mean() > probs[genre[:, 0] == 0, 0].mean() + 0.3)

@@ -76,7 +76,22 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
     header_only = tmp_path / "header.csv"
     header_only.write_text("artist,song,link,text\n")
     _fails(_import(str(header_only), "--out", str(out)), "header.csv", "no rows")
+    pd.DataFrame({"artist": pd.Series([], dtype=str), "song": pd.Series([], dtype=str), "link": pd.Series([], dtype=str),
+                  "text": pd.Series([], dtype=str)}).to_parquet(tmp_path / "empty.parquet")
+    _fails(_import(str(tmp_path / "empty.parquet"), "--out", str(out)), "empty.parquet", "no rows")
     assert not out.exists()
+
+
+def test_parquet_with_categorical_columns_imports_like_plain_values(tmp_path: Path, lyrics_csv: Path) -> None:
+    frame = pd.read_csv(lyrics_csv)
+    mapping = ("--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words", "--map", "mood=Feeling", "--map", "genres=Style")
+    outputs = []
+    for name, table in (("plain", frame), ("categorical", frame.astype({"Style": "category", "Feeling": "category"}))):
+        table.to_parquet(tmp_path / f"{name}.parquet")
+        outputs.append(tmp_path / f"{name}-out.parquet")
+        assert _import(str(tmp_path / f"{name}.parquet"), "--out", str(outputs[-1]), *mapping).exit_code == 0
+    plain, categorical = (load_catalog(path) for path in outputs)
+    assert plain.equals(categorical) and list(plain.set_index("title").loc["Café Blue", "genres"]) == ["electronic", "pop"]
 
 
 def test_output_never_overwrites_an_input_or_a_folder(tmp_path: Path, lyrics_csv: Path) -> None:

@@ -55,6 +55,10 @@ def _sklearn_variant(labels: Labels, train_rows: np.ndarray, x_train: Any, mood_
             mood[:, mood_clf.classes_] = mood_clf.predict_proba(x)
         if genre_clf is not None:
             genre = np.asarray(genre_clf.predict_proba(x), dtype=np.float32)
+            if len(labels.genres) == 1 and genre.shape[1] != 1:
+                # One genre: scikit-learn reads the single label column as a binary target and
+                # gives both classes' probabilities; the genre's is that of class 1.
+                genre = genre[:, list(genre_clf.classes_).index(1)][:, None]
         return mood, genre
 
     return probs

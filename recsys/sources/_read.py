@@ -54,9 +54,13 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.Data
         raise RecsysError(f"{path}: the file is empty")
     if path.suffix.lower() == ".parquet":
         try:
-            return pd.read_parquet(path)
+            df = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several types for damaged files
             raise RecsysError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+        if df.empty:
+            raise RecsysError(f"{path}: the file has columns but no rows")
+        # pandas writes categorical columns as dictionaries; the adapters expect plain values.
+        return df.astype({c: object for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)})
     text = _decode(path, path.read_bytes())
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     # index_col=False: a row with one field more than the header (a trailing comma, common in
