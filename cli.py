@@ -116,7 +116,9 @@ def catalog_demo(
     """Write a synthetic demo catalogue (generated lyrics, audio and labels), labelled synthetic."""
     from recsys.catalog import check_catalog_target, save_catalog
     from recsys.demo import generate_demo
+    from recsys.io import check_outside
 
+    check_outside(out)
     check_catalog_target(out)  # before generating, not after it
     df = generate_demo(n=n, seed=seed)
     save_catalog(df, out, metadata={"synthetic": "true", "generator": "recsys.demo", "seed": str(seed), "n": str(n)})
@@ -460,7 +462,9 @@ def evaluate_cmd(
 
     from recsys.artifacts import load_artifacts
     from recsys.evaluate import evaluate
+    from recsys.io import check_outside
 
+    check_outside(out)
     report = evaluate(load_artifacts(artifacts), out, ks=ks, n_boot=bootstrap, seed=seed, pool=pool,
                       baseline=load_artifacts(baseline) if baseline is not None else None)
     for warning in report["warnings"]:

@@ -116,12 +116,23 @@ def within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool
     return path == folder or folder in path.parents
 
 
+# The marker file (and key) of each recsys output directory, as their writers pass them to
+# atomic_path: such a directory is replaced, or verified file by file, as a whole.
+OUTPUT_MARKERS = (("manifest.json", "format_version", "artefact directory"), ("config.json", "format_version", "model"),
+                  ("compare.json", "variants", "comparison report"), ("evaluation.json", "results", "evaluation report"))
+
+
 def check_outside(out: str | os.PathLike[str], **inputs: str | os.PathLike[str] | None) -> None:
-    """Raise RecsysError when an input (``name=path``) is ``out`` or lies inside it: ``out`` is
-    replaced as a whole, so the input would be deleted with it."""
+    """Raise RecsysError when an input (``name=path``) is ``out`` or lies inside it (``out`` is
+    replaced as a whole, so the input would be deleted with it), or when ``out`` lies inside
+    another recsys output (whose next rewrite would delete it, or whose verification it breaks)."""
     for name, path in inputs.items():
         if path is not None and within(path, out):
             raise RecsysError(f"{path}: the {name} is --out {out} or lies inside it, and --out is replaced as a whole; write the output elsewhere")
+    for parent in Path(out).resolve().parents:
+        what = next((what for marker, key, what in OUTPUT_MARKERS if _holds_own_marker(parent, marker, key)), None)
+        if what is not None:
+            raise RecsysError(f"{out}: lies inside {parent}, a recsys {what} that is replaced or verified as a whole; write the output elsewhere")
 
 
 @contextmanager

@@ -233,3 +233,17 @@ def test_dropped_rows_and_unread_moods_are_reported(tmp_path: Path) -> None:
     assert "warning: generic: 2 rows without a title or an artist were dropped" in result.output
     assert "warning: 1 songs carry mood labels that map to none of happy, sad, angry, relaxed (e.g. 'ecstatic')" in result.output
     assert len(load_catalog(out)) == 1
+
+
+def test_an_output_inside_another_recsys_output_is_refused(tmp_path: Path, lyrics_csv: Path) -> None:
+    from test_recommend import write_tiny_artifacts
+
+    artifacts = write_tiny_artifacts(tmp_path / "artifacts")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text('{"format_version": 1}')
+    # Inside an artefact directory a new file breaks `recsys index verify`; inside a model, the
+    # next training run into that folder deletes it.
+    _fails(runner.invoke(app, ["catalog", "demo", "--out", str(artifacts / "demo.parquet"), "--n", "20"]), "lies inside", "a recsys artefact directory")
+    _fails(_import(str(lyrics_csv), "--out", str(tmp_path / "model" / "songs.parquet")), "lies inside", "a recsys model")
+    _fails(runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "model" / "eval")]), "a recsys model")
+    assert not (artifacts / "demo.parquet").exists() and not (tmp_path / "model" / "eval").exists()
