@@ -177,7 +177,7 @@ class Recommender:
             raise RecsysError(f"unknown mood {filters.mood!r}: choose one of {', '.join(MOODS)}")
         if filters.genre is not None:
             known = self.genres
-            if filters.genre.lower() not in known:
+            if lookup_key(filters.genre) not in {lookup_key(g) for g in known}:
                 raise RecsysError(f"no song has genre {filters.genre!r}; genres here: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''}")
         for option, year in (("--year-from", filters.year_from), ("--year-to", filters.year_to)):
             if year is not None and not YEARS[0] <= year <= YEARS[1]:
@@ -192,8 +192,9 @@ class Recommender:
             moods = songs.values("mood")
             keep &= np.array([moods[r] == filters.mood.lower() for r in rows], dtype=bool)
         if filters.genre is not None:
-            wanted, genres = filters.genre.lower(), songs.lists("genres")
-            keep &= np.array([wanted in [g.lower() for g in genres[r]] for r in rows], dtype=bool)
+            # Folded like titles: "HIP-HOP" and "Hip Hop" find "hip hop".
+            wanted, genres = lookup_key(filters.genre), songs.lists("genres")
+            keep &= np.array([wanted in [lookup_key(g) for g in genres[r]] for r in rows], dtype=bool)
         year = songs.numbers("year")[rows]
         if filters.year_from is not None:
             keep &= np.nan_to_num(year, nan=-np.inf) >= filters.year_from

@@ -203,6 +203,7 @@ def test_filters_fold_the_catalogue_side_too(tmp_path: Path) -> None:
     rec = Recommender(load_artifacts(write_tiny_artifacts(tmp_path / "a", edit=accented_artist_and_capital_genre)))
     assert 1 not in {r["row"] for r in rec.similar(0, k=7, filters=Filters(exclude_artist="bob grey"))}
     assert {r["row"] for r in rec.similar(0, k=7, filters=Filters(genre="rock"))} == {2, 4, 6}
+    assert {r["row"] for r in rec.similar(0, k=7, filters=Filters(genre="ROCK!"))} == {2, 4, 6}  # punctuation folded too
 
 
 def test_a_song_of_unknown_year_passes_no_year_filter(tmp_path: Path) -> None:
