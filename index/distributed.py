@@ -5,9 +5,10 @@ Each Ray actor loads the encoder once and runs ``index.embed.encode_pooled`` on 
 songs, so a cluster of N machines embeds N times as fast with the code the single-machine build
 uses. It returns the encoder's pooled vectors (the build's ``pooled.npy``): for a plain encoder
 that is its embedding; for a tBERT checkpoint the served embedding also needs each song's
-topics and audio through the model's head, which this job does not run. Results stream back in batches and are written into a memory-mapped ``.npy`` by row, so
-the driver never holds every vector at once; the IVF index then reads that file shard by
-shard (``recsys.dense.build_ivf_sharded``). Locally it runs on ``ray.init(num_cpus=...)``.
+topics and audio through the model's head, which this job does not run. Results stream back
+in batches and are written into a memory-mapped ``.npy`` by row, so the driver never holds
+every vector at once; the IVF index then reads that file shard by shard
+(``recsys.dense.build_ivf_sharded``). Locally it runs on ``ray.init(num_cpus=...)``.
 """
 
 from __future__ import annotations
