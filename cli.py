@@ -374,7 +374,7 @@ def similar_cmd(
     from recsys.resolve import resolve_title
 
     loaded = load_artifacts(artifacts)
-    row = resolve_title(loaded.table, title, artist)
+    row = resolve_title(loaded.table, title, artist, not_indexed=int((loaded.manifest.get("params") or {}).get("n_without_lyrics") or 0))
     results = Recommender(loaded, weight=weight, audio_weight=audio_weight, fusion=fusion).similar(  # type: ignore[arg-type]
         row, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain
     )

@@ -89,11 +89,13 @@ def _suggestions(songs: SongTable, normalised: np.ndarray, title: str) -> str:
     return f"; did you mean: {_describe(songs, rows)}" if len(rows) else ""
 
 
-def resolve_title(songs: SongTable, title: str, artist: str | None = None) -> int:
+def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, not_indexed: int = 0) -> int:
     """The row of ``songs`` whose title (and artist, if given) matches; RecsysError otherwise.
 
     The error lists the candidates ("Title — Artist (year)", semicolon-separated) when the
-    match is ambiguous, or the nearest titles when nothing matches.
+    match is ambiguous, or the nearest titles when nothing matches; ``not_indexed``, the
+    catalogue's songs left out of ``songs`` (no lyrics), is said there too, since the title may
+    be one of them.
     """
     if not title or not title.strip():
         raise RecsysError("empty title: give a song title, e.g. recsys similar \"Yesterday\"")
@@ -113,7 +115,9 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None) -> in
         if len(rows):
             break
     if first is None:
-        raise RecsysError(f"no song titled {shown} in the catalogue{_suggestions(songs, normalised(), title)}")
+        plural = not_indexed != 1
+        left_out = f" ({not_indexed} catalogue song{'s' * plural} without lyrics {'are' if plural else 'is'} not indexed)" if not_indexed else ""
+        raise RecsysError(f"no song titled {shown} among the {len(songs):,} indexed songs{left_out}{_suggestions(songs, normalised(), title)}")
     if len(rows) == 0:
         raise RecsysError(f"no song titled {shown} by {artist!r}; songs with that title: {_describe(songs, first)}")
     if len(rows) > 1:

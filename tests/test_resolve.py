@@ -50,6 +50,8 @@ def test_unknown_title_suggests_nearest() -> None:
         resolve_title(SONGS, "Bohemian Song")
     with pytest.raises(RecsysError, match=r"did you mean: Home — .*; Home — .*; Home — "):  # several suggestions
         resolve_title(SONGS, "Homes Sweet")
+    with pytest.raises(RecsysError, match=r"no song titled 'Qwerty' among the 8 indexed songs \(3 catalogue songs without lyrics are not indexed\)"):
+        resolve_title(SONGS, "Qwerty", not_indexed=3)  # a song without lyrics is in the catalogue, not in the artefacts
     with pytest.raises(RecsysError, match="empty title"):
         resolve_title(SONGS, " ")
 
