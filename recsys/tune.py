@@ -199,9 +199,14 @@ def tune_blend(
     blend = search_weight(precision, tol)
     tune_audio = audio and bool(recommender.audio.has[queries].any())
     audio_search = search_weight(lambda a: precision(blend.chosen, a), tol) if tune_audio else None
+    warnings = [artifacts.split_warning] if artifacts.split_warning else []
+    for name, search in (("w", blend), ("a", audio_search)):
+        if search is not None and max(p for _, p in search.grid) - min(p for _, p in search.grid) < 1e-12:
+            # A flat objective (one genre on every song, say) stores a weight that nothing chose.
+            warnings.append(f"every {name} on the grid scores the same precision@{k} ({search.grid[0][1]:.4f}) on these songs: the stored {name} says nothing")
     result = TuneResult(
         blend=blend, audio=audio_search, rrf_precision=precision(0.0, fusion="rrf"), k=k, tag=tag, split=split, n_queries=len(queries),
-        warnings=[artifacts.split_warning] if artifacts.split_warning else [],
+        warnings=warnings,
     )
     if save:
         _save(artifacts.path, result)
