@@ -311,8 +311,11 @@ def system_rankings(
         s[~has_audio[q]] = -np.inf
         return s
 
-    out["audio"] = _batched(queries, depth, allowed, audio_scores)
-    notes["audio"] = "queries without audio get no list (score 0); songs without audio are never recommended"
+    if has_audio.any():
+        out["audio"] = _batched(queries, depth, allowed, audio_scores)
+        notes["audio"] = "queries without audio get no list (score 0); songs without audio are never recommended"
+    else:  # a row of zeros would read as a retriever that failed
+        notes["audio"] = "not evaluated: no song has audio features"
     out["embedding"] = nearest_by_cosine(artifacts.embeddings, queries, depth, allowed)
     if not is_tbert:
         notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled vector centred on the catalogue mean (minilm: the same vector uncentred)"

@@ -219,6 +219,17 @@ def test_a_model_trained_on_other_splits_is_a_warning(tmp_path) -> None:
     assert tune_blend(other, k=2, save=False).warnings == [other.split_warning]
 
 
+def test_without_audio_the_audio_system_is_not_evaluated(tmp_path) -> None:
+    def no_audio(songs: pd.DataFrame) -> None:
+        songs.loc[:, AUDIO_FEATURES] = np.nan
+
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a", edit=no_audio))
+    rankings, notes = system_rankings(artifacts, np.array([0, 6]), 5)
+    assert "audio" not in rankings and notes["audio"] == "not evaluated: no song has audio features"
+    report = evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=10)
+    assert "audio" not in report["results"]["mood"]["systems"] and "hybrid" in report["results"]["mood"]["systems"]
+
+
 def test_the_random_baseline_follows_the_seed(tmp_path) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
     draws = [system_rankings(artifacts, np.array([0, 6]), 7, seed=seed)[0]["random"].tolist() for seed in (3, 3, 4)]
