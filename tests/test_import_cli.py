@@ -149,6 +149,18 @@ def test_trailing_commas_keep_columns_in_place_and_an_extra_value_is_refused(tmp
     _fails(_import(str(exported), "--out", str(out), *mapping), "exported.csv", "more fields than the header")
 
 
+def test_a_repeated_header_row_is_no_song_and_a_repeated_column_is_refused(tmp_path: Path) -> None:
+    joined = tmp_path / "joined.csv"
+    joined.write_text("Song,Band,Words,,\nHello,Adele,hello from the other side,,\nSong,Band,Words,,\nRed Door,Kay,na na red door,,\n")
+    out = tmp_path / "out.parquet"
+    mapping = ("--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words")
+    result = _import(str(joined), "--out", str(out), *mapping, "--keep-unmatched")
+    assert result.exit_code == 0, result.output
+    assert "1 rows repeat the header" in result.output and sorted(load_catalog(out)["title"]) == ["Hello", "Red Door"]
+    joined.write_text("Song,Band,Words,Band\nHello,Adele,hello from the other side,Someone\n")
+    _fails(_import(str(joined), "--out", str(out), *mapping), "joined.csv", "names column 'Band' twice")
+
+
 def test_utf16_and_binary_files_are_refused(tmp_path: Path, lyrics_csv: Path) -> None:
     out = tmp_path / "out.parquet"
     utf16 = tmp_path / "utf16.csv"

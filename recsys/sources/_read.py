@@ -7,6 +7,7 @@ Every adapter reads through :func:`read_table` so that bad input fails the same 
 from __future__ import annotations
 
 import ast
+import csv
 import io
 import re
 import tomllib
@@ -86,7 +87,20 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.Data
             warn(f"{path}: the file ends inside row {cut.group(1)} (cut off); that row was dropped")
     if df.empty:
         raise RecsysError(f"{path}: the file has a header but no rows")
+    header = [name.strip() for name in next(csv.reader(io.StringIO(text), delimiter=sep))]
+    twice = next((name for i, name in enumerate(header) if name and name in header[:i]), None)  # unnamed columns are ignored
+    if twice is not None:
+        # pandas would read the second as "name.1" and the adapters the first alone.
+        raise RecsysError(f"{path}: the header names column {twice!r} twice; rename one")
     df.columns = [str(c).strip() for c in df.columns]
+    # Files concatenated from several exports repeat their header: such a row is no song.
+    named = [i for i, name in enumerate(header) if name and i < df.shape[1]]
+    cells = df.iloc[:, named].fillna("").astype(str).apply(lambda column: column.str.strip()).to_numpy()
+    repeats = (cells == np.array([header[i] for i in named], dtype=object)).all(axis=1)
+    if repeats.any():
+        if warn:
+            warn(f"{path}: {int(repeats.sum())} rows repeat the header (files joined together?); dropped")
+        df = df[~repeats].reset_index(drop=True)
     return df
 
 
