@@ -135,6 +135,12 @@ class Recommender:
         """Every genre some song carries, lower-cased and sorted."""
         return sorted({g.lower() for gs in self.songs.lists("genres") for g in gs})
 
+    @cached_property
+    def genre_keys(self) -> list[frozenset[str]]:
+        """Each song's genres folded like titles (``lookup_key``), once: a --genre filter that
+        widens to the whole catalogue compares thousands of songs."""
+        return [frozenset(lookup_key(g) for g in gs) for gs in self.songs.lists("genres")]
+
     # --- candidates -----------------------------------------------------------------------
 
     def query_tokens(self, row: int) -> list[str]:
@@ -177,7 +183,7 @@ class Recommender:
             raise RecsysError(f"unknown mood {filters.mood!r}: choose one of {', '.join(MOODS)}")
         if filters.genre is not None:
             known = self.genres
-            if lookup_key(filters.genre) not in {lookup_key(g) for g in known}:
+            if not any(lookup_key(filters.genre) in keys for keys in self.genre_keys):
                 raise RecsysError(f"no song has genre {filters.genre!r}; genres here: {', '.join(known[:20])}{' ...' if len(known) > 20 else ''}")
         for option, year in (("--year-from", filters.year_from), ("--year-to", filters.year_to)):
             if year is not None and not YEARS[0] <= year <= YEARS[1]:
@@ -193,8 +199,8 @@ class Recommender:
             keep &= np.array([moods[r] == filters.mood.lower() for r in rows], dtype=bool)
         if filters.genre is not None:
             # Folded like titles: "HIP-HOP" and "Hip Hop" find "hip hop".
-            wanted, genres = lookup_key(filters.genre), songs.lists("genres")
-            keep &= np.array([wanted in [lookup_key(g) for g in genres[r]] for r in rows], dtype=bool)
+            wanted, genre_keys = lookup_key(filters.genre), self.genre_keys
+            keep &= np.array([wanted in genre_keys[r] for r in rows], dtype=bool)
         year = songs.numbers("year")[rows]
         if filters.year_from is not None:
             keep &= np.nan_to_num(year, nan=-np.inf) >= filters.year_from
