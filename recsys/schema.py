@@ -19,9 +19,15 @@ UNIT_FEATURES = [
     "liveness",
 ]
 CONTINUOUS_FEATURES = UNIT_FEATURES + ["loudness", "tempo"]
-# Values outside these are data errors (a column on another scale, a unit mix-up), not music.
-FEATURE_RANGES = {**{name: (0.0, 1.0) for name in UNIT_FEATURES}, "loudness": (-100.0, 10.0), "tempo": (0.0, 400.0)}
 CATEGORICAL_FEATURES = ["key", "mode", "time_signature"]
+# Values outside these are data errors (a column on another scale, a unit mix-up), not music.
+# Time signatures count beats per bar: Spotify gives 1 and 3..7, a "12/8" reads as 12.
+FEATURE_RANGES = {
+    **{name: (0.0, 1.0) for name in UNIT_FEATURES}, "loudness": (-100.0, 10.0), "tempo": (0.0, 400.0),
+    "key": (0.0, 11.0), "mode": (0.0, 1.0), "time_signature": (1.0, 12.0),
+}
+# Spotify's codes for "not detected" (key -1, time signature 0): read as missing, not as errors.
+UNKNOWN_CODES = {"key": -1.0, "time_signature": 0.0}
 AUDIO_FEATURES = CONTINUOUS_FEATURES + CATEGORICAL_FEATURES
 
 MOODS = ["happy", "sad", "angry", "relaxed"]

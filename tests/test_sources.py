@@ -92,6 +92,51 @@ def test_an_out_of_range_audio_value_is_quoted_in_the_file_s_own_unit(tmp_path: 
         audio(frame, tmp_path / "spotify_2000.csv", {"energy": "Energy"}, scale={"energy": 100.0})
 
 
+def test_key_mode_and_time_signature_are_read_checked_and_spotify_s_unknown_codes_are_missing(tmp_path: Path) -> None:
+    from recsys.sources.base import audio
+
+    path = tmp_path / "songs.csv"
+    columns = {"key": "key", "mode": "mode", "time_signature": "ts"}
+    frame = pd.DataFrame({"key": ["C#/Db", "-1", "11", ""], "mode": ["Minor", "1", "0", ""], "ts": ["4 beats", "0", "12/8", ""]})
+    out = audio(frame, path, columns)
+    assert out["key"].isna().tolist() == [False, True, False, True] and out.loc[[0, 2], "key"].tolist() == [1.0, 11.0]
+    assert out.loc[[0, 1, 2], "mode"].tolist() == [0.0, 1.0, 0.0] and pd.isna(out.loc[3, "mode"])
+    assert out["time_signature"].isna().tolist() == [False, True, False, True] and out.loc[[0, 2], "time_signature"].tolist() == [4.0, 12.0]
+    for column, value, message in (
+        ("key", "12", r"row 2 column 'key': 12 is outside key's range 0\.\.11"),
+        ("key", "H", r"row 2 column 'key': 'H' is not a key \(a pitch class"),
+        ("mode", "2", r"row 2 column 'mode': 2 is outside mode's range 0\.\.1"),
+        ("mode", "dorian", r"row 2 column 'mode': 'dorian' is not a mode"),
+        ("ts", "120", r"row 2 column 'ts': 120 is outside time_signature's range 1\.\.12"),
+    ):
+        with pytest.raises(RecsysError, match=message):
+            audio(pd.DataFrame({column: [value]}), path, {next(k for k, v in columns.items() if v == column): column})
+
+
+def test_parquet_label_cells_become_text_and_several_labels_in_one_cell_fail(tmp_path: Path) -> None:
+    lyrics = ["love you baby tonight"] * 3
+    mapping = {"title": "title", "artist": "artist", "lyrics": "lyrics", "mood": "mood"}
+
+    def imported(moods: list) -> pd.DataFrame:
+        path = tmp_path / "songs.parquet"
+        pd.DataFrame({"title": ["a", "b", "c"], "artist": ["x", "y", "z"], "lyrics": lyrics, "mood": moods}).to_parquet(path)
+        warnings: list[str] = []
+        df = import_sources([path], mapping=mapping, on_warning=warnings.append)
+        return df.assign(warned=" | ".join(warnings))
+
+    numbers = imported([1, 0, None])
+    assert [list(m) for m in numbers["moods_raw"]] == [["1"], ["0"], []] and numbers["mood"].isna().all()
+    assert "map to none of happy" in numbers["warned"].iloc[0]  # reported, not lost as before
+    flags = imported([True, False, True])
+    assert [list(m) for m in flags["moods_raw"]] == [["true"], ["false"], ["true"]]
+    lists = imported([["happy"], ["sad"], []])
+    assert lists["mood"].tolist()[:2] == ["happy", "sad"] and pd.isna(lists["mood"].iloc[2])
+    with pytest.raises(RecsysError, match=r"row 2 column 'mood': holds 2 labels \('happy, sad'\); this field takes one per song"):
+        imported([["happy", "sad"], ["sad"], ["happy"]])
+    with pytest.raises(RecsysError, match=r"row 2 column 'mood': .* is not a label \(a dict\)"):
+        imported([{"a": 1}, {"a": 2}, {"a": 3}])
+
+
 def test_conflict_rules_and_provenance(tmp_path: Path) -> None:
     # The same song in four formats: MusicMood (full lyrics, explicit mood), tcc (preprocessed
     # lyrics, min-max audio), Spotify playlists (Spotify-scale audio), Deezer (derived mood).
@@ -105,8 +150,13 @@ def test_conflict_rules_and_provenance(tmp_path: Path) -> None:
                                             "playlist_genre": "pop", "energy": 0.7, "loudness": -6.0}])
     deezer = _write(tmp_path / "dz.csv", [{"artist_name": "Band", "track_name": "Night song", "valence": 1.0,
                                            "arousal": 1.0}])
-    df = import_sources([musicmood, tcc, spotify, deezer])
+    warnings: list[str] = []
+    df = import_sources([musicmood, tcc, spotify, deezer], on_warning=warnings.append)
     assert len(df) == 1
+    assert [w for w in warnings if "different moods" in w] == [
+        "1 songs get different moods from different sources or rows (e.g. 'Night Song (Remastered 2011)' by 'The Band': "
+        "sad (musicmood), happy (deezer_mood)); explicit labels win over derived ones, and for the 0 where labels of the same kind "
+        "disagree, source priority and then file order decide (data/SCHEMA.md)"]
     row = df.iloc[0]
     assert row["lyrics"] == "full words here" and row["lyrics_kind"] == "full"
     assert row["energy"] == 0.7 and row["loudness"] == -6.0 and row["audio_source"] == "spotify_playlists"
@@ -116,6 +166,17 @@ def test_conflict_rules_and_provenance(tmp_path: Path) -> None:
     prov = json.loads(row["provenance"])
     assert prov["lyrics"] == "musicmood" and prov["audio"] == "spotify_playlists" and prov["mood"] == "musicmood"
     assert set(row["source"]) == {"musicmood", "tcc_ceds", "spotify_playlists", "deezer_mood"}
+
+
+def test_files_of_one_kind_that_disagree_on_a_mood_resolve_by_file_order_and_are_counted(tmp_path: Path) -> None:
+    mapping = {"title": "title", "artist": "artist", "lyrics": "lyrics", "mood": "mood"}
+    first = _write(tmp_path / "first.csv", [{"title": "Rain", "artist": "Ann", "lyrics": "grey skies again today", "mood": "happy"}])
+    second = _write(tmp_path / "second.csv", [{"title": "rain", "artist": "ANN", "lyrics": "grey skies again today", "mood": "sad"}])
+    for files, kept in (([first, second], "happy"), ([second, first], "sad")):
+        warnings: list[str] = []
+        df = import_sources(files, mapping=mapping, on_warning=warnings.append)
+        assert df["mood"].tolist() == [kept]
+        assert any(w.startswith("1 songs get different moods") and "for the 1 where labels of the same kind disagree" in w for w in warnings)
 
 
 def test_unmatched_rows_are_dropped_unless_kept_and_swaps_are_fixed(tmp_path: Path) -> None:

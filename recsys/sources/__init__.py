@@ -132,6 +132,10 @@ def import_sources(
         warn(f"{src}: {n} rows had title and artist swapped; fixed by matching other sources")
     for src, n in sorted(stats.placeholder_lyrics.items()):
         warn(f"{src}: {n} rows hold placeholder text instead of lyrics (e.g. 'yet to be released', '[Instrumental]'); read as no lyrics")
+    if stats.mood_conflicts:
+        warn(f"{stats.mood_conflicts} songs get different moods from different sources or rows (e.g. {stats.mood_conflict_example}); "
+             f"explicit labels win over derived ones, and for the {stats.mood_ties} where labels of the same kind disagree, source priority "
+             "and then file order decide (data/SCHEMA.md)")
     if stats.dropped_unmatched:
         warn(f"{stats.dropped_unmatched} songs never joined to lyrics were dropped (--keep-unmatched keeps them)")
     if joined.empty:

@@ -117,9 +117,36 @@ def read_toml(path: Path, what: str) -> dict:
         raise RecsysError(f"{path}: cannot read the {what} ({exc.strerror})") from None
 
 
-def one_label(column: pd.Series) -> pd.Series:
-    """Each cell as a list of its one label, an empty list where the cell is missing."""
-    return column.map(lambda value: [value] if isinstance(value, str) else [])
+def label_cells(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """A one-label-per-song column (a mood, a genre) as strings, None where the cell is empty.
+
+    CSV cells are strings already. Parquet cells may be numbers or booleans, which become their
+    text (so the tag table can map them, or the import reports them as unmapped), and lists,
+    where one label is that label and several are an error naming the row: the field holds one.
+    """
+
+    def label(position: int, value: object) -> str | None:
+        if isinstance(value, (list, tuple, np.ndarray)):
+            present = [v for v in value if v is not None and not (isinstance(v, float) and np.isnan(v))]
+            if len(present) > 1:
+                raise RecsysError(f"{path}: {cell_at(position, column)}: holds {len(present)} labels ({shorten(', '.join(map(str, present)))}); this field takes one per song")
+            return label(position, present[0]) if present else None
+        if isinstance(value, str):
+            return value
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            return None
+        if isinstance(value, (bool, np.bool_)):
+            return str(bool(value)).lower()
+        if isinstance(value, (int, float, np.integer, np.floating)):
+            return f"{value:g}"
+        raise RecsysError(f"{path}: {cell_at(position, column)}: {shorten(str(value))} is not a label (a {type(value).__name__})")
+
+    return pd.Series([label(i, v) for i, v in enumerate(df[column])], index=df.index, dtype=object)
+
+
+def one_label(labels: pd.Series) -> pd.Series:
+    """Each label as a one-item list, an empty list where there is none (see :func:`label_cells`)."""
+    return labels.map(lambda value: [value] if isinstance(value, str) else [])
 
 
 def require(df: pd.DataFrame, columns: list[str], path: Path, fmt: str) -> None:
@@ -142,9 +169,13 @@ def numeric(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
 
 def cell(bad: pd.Series, column: str) -> str:
     """'row N column C' of the first True in ``bad`` (positions in file order)."""
-    pos = int(np.flatnonzero(bad.to_numpy())[0])
+    return cell_at(int(np.flatnonzero(bad.to_numpy())[0]), column)
+
+
+def cell_at(position: int, column: str) -> str:
+    """'row N column C' of the row at ``position`` (0-based, in file order)."""
     # +2: one for the header line, one for 1-based numbering, so it matches an editor's line.
-    return f"row {pos + 2} column {column!r}"
+    return f"row {position + 2} column {column!r}"
 
 
 def year_of(series: pd.Series) -> pd.Series:

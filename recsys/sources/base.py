@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from recsys.errors import RecsysError
-from recsys.schema import FEATURE_RANGES
+from recsys.schema import FEATURE_RANGES, UNKNOWN_CODES
 from recsys.sources._read import cell, numeric
+from recsys.text import shorten
 
 # Conflict ranks (higher wins): Spotify-scale audio beats tcc's min-max audio; explicit mood
 # labels beat moods derived from valence/arousal, AllMusic quadrants or playlist names.
@@ -41,12 +42,13 @@ class Adapter:
 
 
 def audio(df: pd.DataFrame, path: Path, columns: dict[str, str], scale: dict[str, float] | None = None) -> pd.DataFrame:
-    """Numeric audio columns renamed to catalogue names (``columns``: canonical -> source column),
-    divided by ``scale`` where a source uses another unit (Spotify-2000's 0..100)."""
+    """Audio columns renamed to catalogue names (``columns``: canonical -> source column),
+    divided by ``scale`` where a source uses another unit (Spotify-2000's 0..100); key, mode and
+    time signature read from their names too ("C#/Db", "Major", "4 beats")."""
     out = pd.DataFrame(index=df.index)
     for canonical, column in columns.items():
         if column in df.columns:
-            raw = numeric(df, column, path)
+            raw = _categorical(df, column, canonical, path) if canonical in CATEGORICAL_PARSERS else numeric(df, column, path)
             unit = (scale or {}).get(canonical, 1.0)
             values = raw / unit
             low, high = FEATURE_RANGES.get(canonical, (-np.inf, np.inf))
@@ -74,6 +76,24 @@ def mode_number(series: pd.Series) -> pd.Series:
 def beats(series: pd.Series) -> pd.Series:
     """Beats per bar from 4, "4 beats" or "4/4"."""
     return pd.to_numeric(series.astype("string").str.extract(r"(\d+)", expand=False), errors="coerce")
+
+
+CATEGORICAL_PARSERS: dict[str, Callable[[pd.Series], pd.Series]] = {"key": key_number, "mode": mode_number, "time_signature": beats}
+_CATEGORICAL_FORMS = {
+    "key": "key (a pitch class 0..11 or a name such as C#)", "mode": "mode (1/0 or Major/Minor)",
+    "time_signature": "time signature (beats per bar, such as 4 or 4/4)",
+}
+
+
+def _categorical(df: pd.DataFrame, column: str, canonical: str, path: Path) -> pd.Series:
+    """Key, mode or time signature as numbers; Spotify's "not detected" codes become missing and a
+    present cell the parser cannot read is an error naming it."""
+    raw = df[column]
+    values = CATEGORICAL_PARSERS[canonical](raw)
+    unread = values.isna() & raw.notna() & raw.astype("string").str.strip().ne("")
+    if unread.any():
+        raise RecsysError(f"{path}: {cell(unread, column)}: {shorten(str(raw[unread].iloc[0]))} is not a {_CATEGORICAL_FORMS[canonical]}")
+    return values.mask(values == UNKNOWN_CODES.get(canonical))
 
 
 def strip_quotes(series: pd.Series) -> pd.Series:

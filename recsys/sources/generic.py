@@ -21,10 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from recsys.catalog import song_key
-from recsys.schema import AUDIO_FEATURES, CONTINUOUS_FEATURES, LYRICS_KINDS
+from recsys.schema import AUDIO_FEATURES, LYRICS_KINDS
 from recsys.errors import RecsysError
-from recsys.sources._read import one_label, read_toml, split_list, year_of
-from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, audio, beats, key_number, mode_number
+from recsys.sources._read import label_cells, one_label, read_toml, split_list, year_of
+from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, audio
 
 FIELDS = ["title", "artist", "year", "lyrics", "mood", "genres", "tags"] + AUDIO_FEATURES
 
@@ -76,14 +76,11 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
     if "lyrics" in col:
         out["lyrics"] = col["lyrics"]
         out["lyrics_kind"] = mapping.get("lyrics_kind", "full")
-    for feature, values in audio(df, path, {f: mapping[f] for f in CONTINUOUS_FEATURES if f in col}).items():
+    for feature, values in audio(df, path, {f: mapping[f] for f in AUDIO_FEATURES if f in col}).items():
         out[feature] = values
-    for feature, convert in {"key": key_number, "mode": mode_number, "time_signature": beats}.items():
-        if feature in col:
-            out[feature] = convert(col[feature])
     if "mood" in col:
-        out["mood_label"] = col["mood"]
-        out["moods_raw"] = one_label(col["mood"])
+        out["mood_label"] = label_cells(df, mapping["mood"], path)
+        out["moods_raw"] = one_label(out["mood_label"])
     if "genres" in col:
         out["genres_raw"] = col["genres"].map(split_list)
     if "tags" in col:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.schema import AUDIO_FEATURES
-from recsys.text import normalize_text
+from recsys.text import normalize_text, shorten
 from recsys.sources.base import Adapter
 from recsys.sources.tags import TagTable
 
@@ -47,6 +47,9 @@ class JoinStats:
     dropped_unmatched: int = 0
     nameless: dict[str, int] = field(default_factory=dict)  # rows without a title or an artist, dropped
     placeholder_lyrics: dict[str, int] = field(default_factory=dict)
+    mood_conflicts: int = 0  # songs whose sources (or rows) give different moods
+    mood_ties: int = 0  # of them, songs whose best-ranked labels disagree: source priority and file order decide
+    mood_conflict_example: str = ""  # one of them: "'title' by artist: sad (src), happy (src)"
 
 
 def _clean(series: pd.Series) -> pd.Series:
@@ -125,6 +128,19 @@ def _union(df: pd.DataFrame, column: str) -> pd.Series:
     return exploded.groupby("_key", sort=False)[column].agg(list)
 
 
+def _count_mood_conflicts(df: pd.DataFrame, stats: JoinStats) -> None:
+    labelled = df[df["_mood"].notna()]
+    moods = labelled.groupby("_key", sort=False)["_mood"].nunique()
+    conflicting = moods.index[moods > 1]
+    stats.mood_conflicts = len(conflicting)
+    best = labelled[labelled["_mood_rank"] == labelled.groupby("_key", sort=False)["_mood_rank"].transform("max")]
+    stats.mood_ties = int((best.groupby("_key", sort=False)["_mood"].nunique() > 1).sum())
+    if stats.mood_conflicts:
+        rows = labelled[labelled["_key"] == conflicting[0]].sort_values("_order", kind="stable")
+        labels = ", ".join(f"{mood} ({src})" for mood, src in zip(rows["_mood"], rows["_src"]))
+        stats.mood_conflict_example = f"{shorten(rows['title'].iloc[0])} by {shorten(rows['artist'].iloc[0])}: {labels}"
+
+
 def join_sources(
     frames: list[SourceFrame],
     tags: TagTable,
@@ -160,6 +176,7 @@ def join_sources(
 
     if on_progress:
         on_progress("resolving conflicts")
+    _count_mood_conflicts(df, stats)
     first = df.sort_values("_order", kind="stable").drop_duplicates("_key").set_index("_key")
     out = pd.DataFrame(index=first.index)
     lyr = _best(df, df["lyrics"].notna(), ["_kind_rank", "_order"], [False, True])

@@ -12,25 +12,15 @@ from pathlib import Path
 import pandas as pd
 
 from recsys.schema import AUDIO_FEATURES, UNIT_FEATURES
-from recsys.sources._read import one_label, split_list, year_of
-from recsys.sources.base import AUDIO_SPOTIFY, Adapter, audio, beats, key_number, mode_number
+from recsys.sources._read import label_cells, one_label, split_list, year_of
+from recsys.sources.base import AUDIO_SPOTIFY, Adapter, audio
 
-_SAME = {c: c for c in AUDIO_FEATURES if c not in ("key", "mode", "time_signature")}
+_SAME = {c: c for c in AUDIO_FEATURES}
 
 
 def _first_artist(series: pd.Series) -> pd.Series:
     # Multi-artist cells ("ZAYN, PARTYNEXTDOOR") join other sources on the lead artist.
     return series.astype("string").str.split(",").str[0].str.strip()
-
-
-def _categoricals(out: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
-    if "key" in df.columns:
-        out["key"] = key_number(df["key"])
-    if "mode" in df.columns:
-        out["mode"] = mode_number(df["mode"])
-    if "time_signature" in df.columns:
-        out["time_signature"] = beats(df["time_signature"])
-    return out
 
 
 def load_spotify_2000(df: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -42,12 +32,12 @@ def load_spotify_2000(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out = audio(df, path, columns, scale={c: 100.0 for c in UNIT_FEATURES})
     out["title"], out["artist"] = df["Title"], df["Artist"]
     out["year"] = year_of(df["Year"]) if "Year" in df.columns else None
-    out["genres_raw"] = one_label(df["Top Genre"])
+    out["genres_raw"] = one_label(label_cells(df, "Top Genre", path))
     return out
 
 
 def load_playlists(df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    out = _categoricals(audio(df, path, _SAME), df)
+    out = audio(df, path, _SAME)
     out["title"], out["artist"] = df["track_name"], _first_artist(df["track_artist"])
     if "track_album_release_date" in df.columns:
         out["year"] = year_of(df["track_album_release_date"])
@@ -57,7 +47,7 @@ def load_playlists(df: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def load_artist_genres(df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    out = _categoricals(audio(df, path, _SAME), df)
+    out = audio(df, path, _SAME)
     out["title"], out["artist"] = df["track_name"], df["artist_name"]
     out["genres_raw"] = df["genres"].map(split_list)
     return out
@@ -70,7 +60,7 @@ def load_hot100(df: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def load_songs_normalize(df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    out = _categoricals(audio(df, path, _SAME), df)
+    out = audio(df, path, _SAME)
     out["title"], out["artist"] = df["song"], df["artist"]
     out["year"] = year_of(df["year"]) if "year" in df.columns else None
     out["genres_raw"] = df["genre"].map(split_list)
@@ -78,7 +68,7 @@ def load_songs_normalize(df: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def load_top_songs(df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    out = _categoricals(audio(df, path, _SAME), df)
+    out = audio(df, path, _SAME)
     out["title"], out["artist"] = df["track_name"], _first_artist(df["artist_names"])
     return out
 
