@@ -239,7 +239,7 @@ def index_build(
     precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU or a CPU with AMX or AVX512-BF16, else fp32), fp32, bf16, or int8 (dynamic quantisation, CPU)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     threads: int | None = typer.Option(None, "--threads", help="torch and FAISS threads (default: all)."),
-    max_chunks: int | None = typer.Option(None, "--max-chunks", help="Embed only each song's first N chunks (default: all; capped songs are reported)."),
+    max_chunks: int | None = typer.Option(None, "--max-chunks", help="Embed only each song's first N chunks (default: as the tBERT model was trained, all unless its training capped them; capped songs are reported)."),
 ) -> None:
     """Embed, index (FAISS + BM25) and cluster a catalogue's songs into an artefact directory."""
     from index.build import build_index
@@ -252,9 +252,10 @@ def index_build(
         precision=precision, device=device, threads=threads, max_chunks=max_chunks,
     )
     params = read_manifest(out)["params"]
+    cap = f" to their first {params['max_chunks']} chunks" if params["max_chunks"] else ""
     typer.echo(
         f"{out}: {params['n_indexed']} songs indexed ({params['n_without_lyrics']} without lyrics skipped, "
-        f"{params['n_chunked']} chunked, {params['n_capped']} capped), {params['model_kind']} embeddings d={params['embedding_dim']}, "
+        f"{params['n_chunked']} chunked, {params['n_capped']} capped{cap}), {params['model_kind']} embeddings d={params['embedding_dim']}, "
         f"faiss {params['faiss_kind_built']}, k={params['chosen_k']}, "
         f"{params['embed_songs_per_s']} songs/s ({params['precision_used']}), stages {params['timings_s']}"
     )

@@ -70,7 +70,10 @@ def build_index(
     progress: bool = True,
     max_chunks: int | None = None,
 ) -> Path:
-    """Embed, index and cluster the catalogue's songs with lyrics; publish ``out_dir`` atomically."""
+    """Embed, index and cluster the catalogue's songs with lyrics; publish ``out_dir`` atomically.
+
+    ``max_chunks`` defaults to the one a tBERT checkpoint was trained with (all chunks unless
+    training capped them)."""
     import torch
 
     from index.clusters import check_k_range, cluster_songs, save_plots
@@ -103,6 +106,9 @@ def build_index(
 
         check_label_sets(catalog, embedder.config, str(catalog_path))
     model_dir = embedder.path if plain else Path(model_path)  # type: ignore[arg-type]
+    if max_chunks is None and not plain:
+        # Embed as the model was trained: its head learnt from the mean of each song's first chunks.
+        max_chunks = (embedder.config.get("train") or {}).get("max_chunks")
     if threads:
         torch.set_num_threads(threads)
         set_threads(threads)

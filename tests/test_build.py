@@ -112,6 +112,28 @@ def test_genre_probabilities_are_platt_scaled_on_the_validation_songs(built: Pat
         assert probs[:, genres.index(g)].mean() == pytest.approx(share, abs=0.005)
 
 
+def test_build_embeds_as_a_checkpoint_trained_with_max_chunks_was_trained(
+    built: Path, small_catalog: tuple[Path, pd.DataFrame], tbert_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    assert load_artifacts(built).manifest["params"]["max_chunks"] is None  # trained on every chunk, built on every chunk
+    capped_model = tmp_path / "model"
+    shutil.copytree(tbert_dir, capped_model)
+    config = json.loads((capped_model / "config.json").read_text())
+    config["train"]["max_chunks"] = 1
+    (capped_model / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "A"
+    result = CliRunner().invoke(app, ["index", "build", "--catalog", str(small_catalog[0]), "--model", str(capped_model), "--out", str(out),
+                                      "--k-min", "3", "--k-max", "4", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    params = load_artifacts(out).manifest["params"]
+    assert params["max_chunks"] == 1 and params["n_capped"] == params["n_chunked"] > 0
+    assert f"{params['n_capped']} capped to their first 1 chunks" in result.output
+
+
 def test_free_text_query_of_a_songs_lyrics_lands_on_its_centred_row(built: Path, small_catalog: tuple[Path, pd.DataFrame]) -> None:
     from index.embed import query_encoder
 
