@@ -486,6 +486,12 @@ def evaluate_cmd(
         if diffs:
             typer.echo("hybrid minus, precision@10 (paired 95% interval): "
                        + "; ".join(f"{name} {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for name, d in diffs.items()))
+    balanced = report["balanced"]
+    if balanced:
+        typer.echo("balanced precision@10 (mean of mood and genre): "
+                   + "; ".join(f"{name} {v['mean']:.3f}" for name, v in balanced["systems"].items())
+                   + ". Hybrid minus (paired 95% interval): "
+                   + "; ".join(f"{name} {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for name, d in balanced.get("hybrid_minus", {}).items()))
     typer.echo(f"wrote {out / 'evaluation.md'}, {out / 'evaluation.json'}, {out / 'evaluation_p10.png'}")
 
 

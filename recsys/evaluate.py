@@ -92,13 +92,22 @@ def same_artist_at_k(ranked: np.ndarray, queries: np.ndarray, artist_keys: np.nd
 
 def bootstrap_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high): percentile bootstrap interval of the mean over queries."""
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) == 0:
+    return stratified_bootstrap_ci([values], n_boot=n_boot, seed=seed, level=level)
+
+
+def stratified_bootstrap_ci(
+    strata: Sequence[np.ndarray], *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """(mean, low, high) of the mean of the strata's means (mood queries, genre queries): each
+    resample draws every stratum's queries from that stratum alone, so each keeps its weight."""
+    arrays = [np.asarray(values, dtype=np.float64) for values in strata]
+    if not arrays or any(len(values) == 0 for values in arrays):
         return float("nan"), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    means = np.mean([values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1) for values in arrays], axis=0)
     tail = (1.0 - level) / 2.0
-    return float(values.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+    point = float(np.mean([values.mean() for values in arrays]))
+    return point, float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
 
 # --- relevance ---------------------------------------------------------------------------------
@@ -380,6 +389,7 @@ def evaluate(
     notes: dict[str, Any] = {}
     rankings: dict[str, np.ndarray] = {}
     has_audio = Recommender(artifacts).audio.has
+    per_tag_p10: dict[str, dict[str, np.ndarray]] = {}
     for tag in TAGS:
         mask = labels.has(tag)[queries]
         if not mask.any():
@@ -403,6 +413,7 @@ def evaluate(
             metrics["same-artist@10"] = bootstrap_ci(same_artist_at_k(tag_ranked, tag_queries, artist_keys, 10), n_boot=n_boot, seed=seed)
             results[tag]["systems"][name] = {m: {"mean": v[0], "low": v[1], "high": v[2]} for m, v in metrics.items()}
         results[tag]["hybrid_minus"] = paired_differences(per_query_p10, "hybrid", n_boot=n_boot, seed=seed)
+        per_tag_p10[tag] = per_query_p10
     warnings = [artifacts.split_warning] if artifacts.split_warning else []
     if (artifacts.manifest.get("tuning") or {}).get("split") == split:
         warnings.append(f"w and a were tuned on the {split} songs evaluated here, so the hybrid's scores are optimistic; tune on val")
@@ -412,7 +423,8 @@ def evaluate(
     report = {
         "artifacts": str(artifacts.path), "baseline": str(baseline.path) if baseline is not None else None, "split": split, "pool": pool, "n_songs": len(songs), "n_queries": int(len(queries)),
         "ks": ks, "bootstrap": n_boot, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),
-        "notes": notes, "warnings": warnings, "results": results, "head_probabilities": head_probabilities(songs, _params(artifacts), split),
+        "notes": notes, "warnings": warnings, "results": results, "balanced": balanced_precision(per_tag_p10, n_boot=n_boot, seed=seed),
+        "head_probabilities": head_probabilities(songs, _params(artifacts), split),
     }
     # One directory, renamed into place whole: a failure never leaves a new table beside an old chart.
     with atomic_path(out_dir, marker=REPORT_FILE, marker_key="results") as tmp:
@@ -455,6 +467,27 @@ def head_probabilities(songs: pd.DataFrame, params: dict[str, Any], split: str) 
     return out
 
 
+def balanced_precision(per_tag: dict[str, dict[str, np.ndarray]], *, n_boot: int, seed: int) -> dict[str, Any]:
+    """Precision@10 averaged over the tag types (the mean of the mood and the genre figure, as
+    ``recsys tune``'s balanced objective weighs them) for every system, and the hybrid minus each
+    system, paired; intervals resample each tag type's queries separately. Empty unless both tag
+    types have queries."""
+    if set(per_tag) != set(TAGS):
+        return {}
+    names = [name for name in per_tag[TAGS[0]] if all(name in per_tag[tag] for tag in TAGS)]
+
+    def interval(strata: list[np.ndarray]) -> dict[str, float]:
+        mean, low, high = stratified_bootstrap_ci(strata, n_boot=n_boot, seed=seed)
+        return {"mean": mean, "low": low, "high": high}
+
+    out: dict[str, Any] = {"systems": {name: interval([per_tag[tag][name] for tag in TAGS]) for name in names}}
+    if "hybrid" in names:
+        out["hybrid_minus"] = {
+            name: interval([per_tag[tag]["hybrid"] - per_tag[tag][name] for tag in TAGS]) for name in names if name != "hybrid"
+        }
+    return out
+
+
 def paired_differences(per_query: dict[str, np.ndarray], reference: str, *, n_boot: int, seed: int) -> dict[str, Any]:
     """``reference`` minus every other system, per query on the same queries: the mean difference
     and its bootstrap 95% interval (resampling queries, so the pairing is kept). An interval
@@ -489,6 +522,15 @@ def markdown_report(report: dict[str, Any]) -> str:
             lines += ["", "Hybrid minus each system, precision@10, paired over the same queries (mean [95% interval]):", ""]
             lines += ["| " + " | ".join(diffs) + " |", "|---" * len(diffs) + "|"]
             lines.append("| " + " | ".join(f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for d in diffs.values()) + " |")
+    balanced = report.get("balanced") or {}
+    if balanced:
+        lines += ["", "## Balanced precision@10 (the mean of the mood and genre figures, as tuning weighs them)", "",
+                  "| system | precision@10 | hybrid minus system, paired |", "|---|---|---|"]
+        minus = balanced.get("hybrid_minus", {})
+        for system, v in balanced["systems"].items():
+            d = minus.get(system)
+            paired = f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else ""
+            lines.append(f"| {system} | {v['mean']:.3f} [{v['low']:.3f}, {v['high']:.3f}] | {paired} |")
     for task, block in report.get("head_probabilities", {}).items():
         lines += ["", f"## {task} probabilities shown by --explain ({block['n_songs']} {report['split']} songs, Brier {block['brier']:.3f})", ""]
         lines += ["| class | songs | observed share | mean predicted |", "|---|---|---|---|"]

@@ -24,6 +24,7 @@ from recsys.evaluate import (
     precision_at_k,
     relevance_matrix,
     same_artist_at_k,
+    stratified_bootstrap_ci,
     system_rankings,
 )
 from recsys.recommend import Recommender
@@ -70,6 +71,21 @@ def test_bootstrap_interval() -> None:
     # A 95% interval: a 90% one would be 16% narrower.
     assert high - low == pytest.approx(2 * 1.96 * values.std() / np.sqrt(200), rel=0.08)
     assert bootstrap_ci(values, n_boot=10_000, seed=3) == (mean, low, high)  # seeded
+
+
+def test_stratified_bootstrap_weighs_each_stratum_equally_and_resamples_within_it() -> None:
+    mood, genre = np.array([1.0, 1.0]), np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    # The mean of the strata's means, not of all 8 queries (0.25): each tag type counts once.
+    assert stratified_bootstrap_ci([mood, genre], n_boot=200, seed=0) == (0.5, 0.5, 0.5)
+    # Resampling within strata: constant strata give a zero-width interval whatever their sizes.
+    values = np.random.default_rng(1).random(200)
+    mean, low, high = stratified_bootstrap_ci([values, np.full(50, 0.2)], n_boot=10_000, seed=3)
+    assert mean == pytest.approx((values.mean() + 0.2) / 2)
+    # Half the width of the one-stratum interval: the constant stratum adds no spread, halved by the averaging.
+    _, one_low, one_high = bootstrap_ci(values, n_boot=10_000, seed=3)
+    assert high - low == pytest.approx((one_high - one_low) / 2, rel=1e-9)
+    assert bootstrap_ci(values, n_boot=500, seed=4) == stratified_bootstrap_ci([values], n_boot=500, seed=4)
+    assert np.isnan(stratified_bootstrap_ci([values, np.array([])], n_boot=10, seed=0)[0])
 
 
 def test_paired_differences_keep_queries_paired() -> None:
@@ -137,8 +153,16 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     assert diffs["embedding"]["mean"] == pytest.approx(p10["hybrid"] - p10["embedding"])
     saved = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert saved["results"]["genre"]["n_queries"] == 2
+    # Balanced: the mean of the mood and genre precision@10, and the paired hybrid-minus of the same.
+    genre_p10 = {name: values["precision@10"]["mean"] for name, values in report["results"]["genre"]["systems"].items()}
+    balanced = saved["balanced"]
+    assert set(balanced["systems"]) == set(systems) and set(balanced["hybrid_minus"]) == set(systems) - {"hybrid"}
+    for name in systems:
+        assert balanced["systems"][name]["mean"] == pytest.approx((p10[name] + genre_p10[name]) / 2)
+    assert balanced["hybrid_minus"]["tfidf"]["mean"] == pytest.approx((p10["hybrid"] + genre_p10["hybrid"] - p10["tfidf"] - genre_p10["tfidf"]) / 2)
     markdown = (tmp_path / "eval" / "evaluation.md").read_text()
     assert "## mood (2 queries, 100% with audio features)" in markdown and "| hybrid |" in markdown and "Hybrid minus each system" in markdown
+    assert "## Balanced precision@10 (the mean of the mood and genre figures, as tuning weighs them)" in markdown
     assert "## mood probabilities shown by --explain (2 test songs, Brier" in markdown
     assert (tmp_path / "eval" / "evaluation_p10.png").stat().st_size > 1000
 
@@ -344,3 +368,14 @@ def test_nearest_by_cosine_gives_ties_at_the_cut_to_the_lower_rows() -> None:
     allowed = np.zeros(len(vectors), dtype=bool)
     allowed[[0, 2, 8]] = True
     assert nearest_by_cosine(vectors, np.array([0]), 3, allowed).tolist() == [[8, 2, -1]]
+
+
+def test_no_balanced_summary_when_one_tag_type_has_no_queries(tmp_path) -> None:
+    def no_test_genres(songs: pd.DataFrame) -> None:
+        for row in (0, 6):
+            songs.at[row, "genres"] = []
+
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a", edit=no_test_genres))
+    report = evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=10)
+    assert set(report["results"]) == {"mood"} and report["balanced"] == {}
+    assert "Balanced precision@10" not in (tmp_path / "eval" / "evaluation.md").read_text()
