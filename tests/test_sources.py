@@ -97,44 +97,66 @@ def test_key_mode_and_time_signature_are_read_checked_and_spotify_s_unknown_code
 
     path = tmp_path / "songs.csv"
     columns = {"key": "key", "mode": "mode", "time_signature": "ts"}
-    frame = pd.DataFrame({"key": ["C#/Db", "-1", "11", ""], "mode": ["Minor", "1", "0", ""], "ts": ["4 beats", "0", "12/8", ""]})
+    frame = pd.DataFrame({"key": ["C#/Db", "-1", "11.0", ""], "mode": ["Minor", "1", "0", ""], "ts": ["4 beats", "0", "12/8", "4.0"]})
     out = audio(frame, path, columns)
     assert out["key"].isna().tolist() == [False, True, False, True] and out.loc[[0, 2], "key"].tolist() == [1.0, 11.0]
     assert out.loc[[0, 1, 2], "mode"].tolist() == [0.0, 1.0, 0.0] and pd.isna(out.loc[3, "mode"])
-    assert out["time_signature"].isna().tolist() == [False, True, False, True] and out.loc[[0, 2], "time_signature"].tolist() == [4.0, 12.0]
+    assert out["time_signature"].isna().tolist() == [False, True, False, False] and out.loc[[0, 2, 3], "time_signature"].tolist() == [4.0, 12.0, 4.0]
     for column, value, message in (
         ("key", "12", r"row 2 column 'key': 12 is outside key's range 0\.\.11"),
         ("key", "H", r"row 2 column 'key': 'H' is not a key \(a pitch class"),
         ("mode", "2", r"row 2 column 'mode': 2 is outside mode's range 0\.\.1"),
         ("mode", "dorian", r"row 2 column 'mode': 'dorian' is not a mode"),
         ("ts", "120", r"row 2 column 'ts': 120 is outside time_signature's range 1\.\.12"),
+        # Whole values only: a fraction or a sign is a column mix-up, never rounded or stripped.
+        ("key", "3.6", r"row 2 column 'key': '3\.6' is not a key"),
+        ("mode", "0.5", r"row 2 column 'mode': '0\.5' is not a mode"),
+        ("mode", "true", r"row 2 column 'mode': 'true' is not a mode"),
+        ("ts", "-4", r"row 2 column 'ts': '-4' is not a time signature"),
+        ("ts", "4.5", r"row 2 column 'ts': '4\.5' is not a time signature"),
+        ("ts", "1e+20", r"row 2 column 'ts': '1e\+20' is not a time signature"),
+        ("ts", "1,000", r"row 2 column 'ts': '1,000' is not a time signature"),
     ):
         with pytest.raises(RecsysError, match=message):
             audio(pd.DataFrame({column: [value]}), path, {next(k for k, v in columns.items() if v == column): column})
 
 
-def test_parquet_label_cells_become_text_and_several_labels_in_one_cell_fail(tmp_path: Path) -> None:
+def test_parquet_cells_read_as_a_csv_would_hold_them(tmp_path: Path) -> None:
     lyrics = ["love you baby tonight"] * 3
-    mapping = {"title": "title", "artist": "artist", "lyrics": "lyrics", "mood": "mood"}
+    mapping = {"title": "title", "artist": "artist", "lyrics": "lyrics", "mood": "mood", "year": "year"}
 
-    def imported(moods: list) -> pd.DataFrame:
+    def imported(**columns: list) -> pd.DataFrame:
         path = tmp_path / "songs.parquet"
-        pd.DataFrame({"title": ["a", "b", "c"], "artist": ["x", "y", "z"], "lyrics": lyrics, "mood": moods}).to_parquet(path)
+        table = {"title": ["a", "b", "c"], "artist": ["x", "y", "z"], "lyrics": lyrics, "mood": [None] * 3, "year": [None] * 3}
+        pd.DataFrame({**table, **columns}).to_parquet(path)
         warnings: list[str] = []
         df = import_sources([path], mapping=mapping, on_warning=warnings.append)
         return df.assign(warned=" | ".join(warnings))
 
-    numbers = imported([1, 0, None])
-    assert [list(m) for m in numbers["moods_raw"]] == [["1"], ["0"], []] and numbers["mood"].isna().all()
-    assert "map to none of happy" in numbers["warned"].iloc[0]  # reported, not lost as before
-    flags = imported([True, False, True])
-    assert [list(m) for m in flags["moods_raw"]] == [["true"], ["false"], ["true"]]
-    lists = imported([["happy"], ["sad"], []])
-    assert lists["mood"].tolist()[:2] == ["happy", "sad"] and pd.isna(lists["mood"].iloc[2])
-    with pytest.raises(RecsysError, match=r"row 2 column 'mood': holds 2 labels \('happy, sad'\); this field takes one per song"):
-        imported([["happy", "sad"], ["sad"], ["happy"]])
-    with pytest.raises(RecsysError, match=r"row 2 column 'mood': .* is not a label \(a dict\)"):
-        imported([{"a": 1}, {"a": 2}, {"a": 3}])
+    # Numbers and booleans become text (as before they vanished without a word), every digit kept.
+    numbers = imported(mood=[1234567, 0, None])
+    assert [list(m) for m in numbers["moods_raw"]] == [["1234567"], ["0"], []] and numbers["mood"].isna().all()
+    assert "map to none of happy" in numbers["warned"].iloc[0]
+    assert [list(m) for m in imported(mood=[True, False, True])["moods_raw"]] == [["true"], ["false"], ["true"]]
+    # A float column with a gap (how pandas stores whole numbers beside a missing one) keeps "1999", not "1999.0".
+    gap = imported(title=[1999.0, None, 22.0], year=[1999.0, None, 12004.0])
+    assert gap["title"].tolist() == ["1999", "22"] and gap["year"].iloc[0] == 1999
+    assert pd.isna(gap["year"].iloc[1])  # 12004 is no year; the unanchored pattern read it as 2004
+    # Lists: one label is that label (blanks dropped), lyrics are their lines, blank labels are no labels.
+    lists = imported(mood=[["happy", " "], ["sad"], ["  "]], lyrics=[["line one here", "line two here"], ["more words here"], ["and more here"]])
+    assert lists["mood"].tolist()[:2] == ["happy", "sad"] and list(lists["moods_raw"].iloc[2]) == []
+    assert lists["lyrics"].iloc[0] == "line one here\nline two here"
+    assert list(imported(mood=["", " ", "happy"])["moods_raw"].iloc[1]) == []
+    with pytest.raises(RecsysError, match=r"row 2 column 'mood': holds 2 values \('happy, sad'\); this field takes one per song"):
+        imported(mood=[["happy", "sad"], ["sad"], ["happy"]])
+    with pytest.raises(RecsysError, match=r"row 3 column 'title': holds 2 values"):
+        imported(title=[["a"], ["b", "c"], ["d"]])
+    with pytest.raises(RecsysError, match=r"row 2 column 'mood': .* is not a value a catalogue field can hold \(a dict\)"):
+        imported(mood=[{"a": 1}, {"a": 2}, {"a": 3}])
+    # A column the index holds (df.set_index("title")) is a column like the others.
+    path = tmp_path / "indexed.parquet"
+    pd.DataFrame({"title": ["a", "b"], "artist": ["x", "y"], "lyrics": lyrics[:2]}).set_index("title").to_parquet(path)
+    assert import_sources([path], mapping={"title": "title", "artist": "artist", "lyrics": "lyrics"})["title"].tolist() == ["a", "b"]
 
 
 def test_conflict_rules_and_provenance(tmp_path: Path) -> None:

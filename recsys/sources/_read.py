@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import csv
+import datetime
+import decimal
 import io
 import re
 import tomllib
@@ -25,7 +27,7 @@ TABLE_SUFFIXES = {".csv", ".tsv", ".parquet"}
 # Tried in order; cp1252 and latin-1 only after the text has passed the binary check.
 _ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 _TRUNCATED = re.compile(r"EOF inside string starting at row (\d+)")
-_YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
+_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")  # "12004" is no year, not 2004
 
 
 def _decode(path: Path, raw: bytes) -> str:
@@ -44,7 +46,8 @@ def _decode(path: Path, raw: bytes) -> str:
 
 
 def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Read a CSV/TSV (any of the fallback encodings) or Parquet file; all CSV cells as strings.
+    """Read a CSV/TSV (any of the fallback encodings) or Parquet file, every cell as text (None
+    where empty; a Parquet list cell as a list of texts), so that adapters read both alike.
 
     A file cut off inside its last quoted record (partial downloads) loses that record with a
     warning; any other parse error fails.
@@ -54,14 +57,7 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.Data
     if path.stat().st_size == 0:
         raise RecsysError(f"{path}: the file is empty")
     if path.suffix.lower() == ".parquet":
-        try:
-            df = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises several types for damaged files
-            raise RecsysError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
-        if df.empty:
-            raise RecsysError(f"{path}: the file has columns but no rows")
-        # pandas writes categorical columns as dictionaries; the adapters expect plain values.
-        return df.astype({c: object for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)})
+        return _read_parquet(path)
     text = _decode(path, path.read_bytes())
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     # index_col=False: a row with one field more than the header (a trailing comma, common in
@@ -104,6 +100,62 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.Data
     return df
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise RecsysError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+    names = [str(name).strip() for name in table.column_names]
+    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if twice is not None:
+        raise RecsysError(f"{path}: the file names column {twice!r} twice; rename one")
+    if table.num_rows == 0:
+        raise RecsysError(f"{path}: the file has columns but no rows")
+    df = table.to_pandas()
+    if not isinstance(df.index, pd.RangeIndex) or df.index.name is not None:
+        df = df.reset_index()  # pandas stores a set index (df.set_index("Song")) apart from the columns
+    columns = {}
+    for column in df.columns:
+        values = []
+        for position, value in enumerate(df[column].tolist()):
+            try:
+                values.append(_text(value))
+            except TypeError:
+                raise RecsysError(f"{path}: {cell_at(position, str(column))}: {shorten(str(value))} is not a value a "
+                                  f"catalogue field can hold (a {type(value).__name__})") from None
+        columns[str(column).strip()] = pd.Series(values, dtype=object)
+    return pd.DataFrame(columns)
+
+
+def _text(value: object) -> str | list[str] | None:
+    """A Parquet cell as a CSV file would hold it: integral numbers without ".0" (a float column
+    of years or titles with a gap), other floats exactly (``repr``), booleans as true/false,
+    dates in ISO form, lists as lists of texts; TypeError for anything else (structs, bytes)."""
+    if isinstance(value, str):
+        return value or None
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if np.isnan(number):
+            return None
+        return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
+    if isinstance(value, (decimal.Decimal, datetime.date, datetime.time)):
+        return value.isoformat() if not isinstance(value, decimal.Decimal) else str(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        items = [_text(item) for item in value]
+        if any(isinstance(item, list) for item in items):
+            raise TypeError("a list of lists")
+        return [item for item in items if item is not None]  # type: ignore[misc]
+    raise TypeError(type(value).__name__)
+
+
 def read_toml(path: Path, what: str) -> dict:
     """A TOML file's table; a missing, unreadable or invalid file is one line naming it and
     ``what`` it should be ("mapping", "tag table")."""
@@ -117,35 +169,25 @@ def read_toml(path: Path, what: str) -> dict:
         raise RecsysError(f"{path}: cannot read the {what} ({exc.strerror})") from None
 
 
-def label_cells(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    """A one-label-per-song column (a mood, a genre) as strings, None where the cell is empty.
+def single_cells(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """A field of one value per song (a title, a year, a mood, a genre) as text, None where the
+    cell is empty or blank. A Parquet list cell holding one value is that value; one holding
+    several is an error naming the row."""
 
-    CSV cells are strings already. Parquet cells may be numbers or booleans, which become their
-    text (so the tag table can map them, or the import reports them as unmapped), and lists,
-    where one label is that label and several are an error naming the row: the field holds one.
-    """
-
-    def label(position: int, value: object) -> str | None:
-        if isinstance(value, (list, tuple, np.ndarray)):
-            present = [v for v in value if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    def single(position: int, value: object) -> str | None:
+        if isinstance(value, list):
+            present = [item for item in value if item.strip()]
             if len(present) > 1:
-                raise RecsysError(f"{path}: {cell_at(position, column)}: holds {len(present)} labels ({shorten(', '.join(map(str, present)))}); this field takes one per song")
-            return label(position, present[0]) if present else None
-        if isinstance(value, str):
-            return value
-        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-            return None
-        if isinstance(value, (bool, np.bool_)):
-            return str(bool(value)).lower()
-        if isinstance(value, (int, float, np.integer, np.floating)):
-            return f"{value:g}"
-        raise RecsysError(f"{path}: {cell_at(position, column)}: {shorten(str(value))} is not a label (a {type(value).__name__})")
+                raise RecsysError(f"{path}: {cell_at(position, column)}: holds {len(present)} values "
+                                  f"({shorten(', '.join(present))}); this field takes one per song")
+            value = present[0] if present else None
+        return value if isinstance(value, str) and value.strip() else None
 
-    return pd.Series([label(i, v) for i, v in enumerate(df[column])], index=df.index, dtype=object)
+    return pd.Series([single(i, v) for i, v in enumerate(df[column])], index=df.index, dtype=object)
 
 
 def one_label(labels: pd.Series) -> pd.Series:
-    """Each label as a one-item list, an empty list where there is none (see :func:`label_cells`)."""
+    """Each label as a one-item list, an empty list where there is none (see :func:`single_cells`)."""
     return labels.map(lambda value: [value] if isinstance(value, str) else [])
 
 

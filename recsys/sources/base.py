@@ -8,6 +8,7 @@ later by the tag table), ``moods_raw genres_raw tags_raw`` (lists of raw strings
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -60,22 +61,31 @@ def audio(df: pd.DataFrame, path: Path, columns: dict[str, str], scale: dict[str
     return out
 
 
+def _whole_numbers(series: pd.Series) -> pd.Series:
+    """Numbers that are whole (3, "3.0"); NaN for anything else, which the caller reports: a
+    pitch class of 3.6 is a column mix-up, not a key to round."""
+    values = pd.to_numeric(series, errors="coerce")
+    return values.where(values == values.round())
+
+
 def key_number(series: pd.Series) -> pd.Series:
-    """Pitch class 0..11 from numbers or letter names such as "C#/Db" or "F"."""
-    as_num = pd.to_numeric(series, errors="coerce")
+    """Pitch class 0..11 from whole numbers or letter names such as "C#/Db" or "F"."""
     letters = series.astype("string").str.split("/").str[0].str.strip().str.upper().map(KEY_NAMES)
-    return as_num.fillna(letters.astype("float64"))
+    return _whole_numbers(series).fillna(letters.astype("float64"))
 
 
 def mode_number(series: pd.Series) -> pd.Series:
     """1 major / 0 minor from 1/0 or "Major"/"Minor"."""
     words = series.astype("string").str.strip().str.lower().map({"major": 1.0, "minor": 0.0})
-    return pd.to_numeric(series, errors="coerce").fillna(words.astype("float64"))
+    return _whole_numbers(series).fillna(words.astype("float64"))
+
+
+_BEATS = re.compile(r"^\s*(\d+)(?:\.0+)?\s*(?:/\s*\d+|beats?)?\s*$", re.IGNORECASE)
 
 
 def beats(series: pd.Series) -> pd.Series:
-    """Beats per bar from 4, "4 beats" or "4/4"."""
-    return pd.to_numeric(series.astype("string").str.extract(r"(\d+)", expand=False), errors="coerce")
+    """Beats per bar from a whole cell such as 4, "4.0", "4 beats" or "4/4" ("-4" or "4.5" are none)."""
+    return pd.to_numeric(series.astype("string").str.extract(_BEATS, expand=False), errors="coerce")
 
 
 CATEGORICAL_PARSERS: dict[str, Callable[[pd.Series], pd.Series]] = {"key": key_number, "mode": mode_number, "time_signature": beats}

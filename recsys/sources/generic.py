@@ -23,7 +23,7 @@ import pandas as pd
 from recsys.catalog import song_key
 from recsys.schema import AUDIO_FEATURES, LYRICS_KINDS
 from recsys.errors import RecsysError
-from recsys.sources._read import label_cells, one_label, read_toml, split_list, year_of
+from recsys.sources._read import one_label, read_toml, single_cells, split_list, year_of
 from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, audio
 
 FIELDS = ["title", "artist", "year", "lyrics", "mood", "genres", "tags"] + AUDIO_FEATURES
@@ -62,7 +62,7 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
         if field != "lyrics_kind" and column not in df.columns:
             raise RecsysError(f"{path}: mapping names column {column!r} for {field!r}, but the file has no such column")
     col = {f: df[c] for f, c in mapping.items() if f != "lyrics_kind"}
-    out = pd.DataFrame({"title": col["title"], "artist": col["artist"]})
+    out = pd.DataFrame({"title": single_cells(df, mapping["title"], path), "artist": single_cells(df, mapping["artist"], path)})
     keys = pd.Series([song_key(a, t) for a, t in zip(out["artist"], out["title"])])
     # Nameless rows (key "||" and the like) are dropped and reported later, not duplicates.
     named = ~keys.str.startswith("||") & ~keys.str.endswith("||")
@@ -72,14 +72,15 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
         raise RecsysError(f"{path}: rows {rows[0]} and {rows[1]} are the same song ({out['artist'].iloc[rows[0] - 2]} - "
                           f"{out['title'].iloc[rows[0] - 2]}); remove the duplicate")
     if "year" in col:
-        out["year"] = year_of(col["year"])
+        out["year"] = year_of(single_cells(df, mapping["year"], path))
     if "lyrics" in col:
-        out["lyrics"] = col["lyrics"]
+        # A Parquet list cell is read as the lyric's lines.
+        out["lyrics"] = col["lyrics"].map(lambda text: "\n".join(text) if isinstance(text, list) else text)
         out["lyrics_kind"] = mapping.get("lyrics_kind", "full")
     for feature, values in audio(df, path, {f: mapping[f] for f in AUDIO_FEATURES if f in col}).items():
         out[feature] = values
     if "mood" in col:
-        out["mood_label"] = label_cells(df, mapping["mood"], path)
+        out["mood_label"] = single_cells(df, mapping["mood"], path)
         out["moods_raw"] = one_label(out["mood_label"])
     if "genres" in col:
         out["genres_raw"] = col["genres"].map(split_list)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys.sources._read import label_cells, one_label
+from recsys.sources._read import one_label, single_cells
 from recsys.sources.base import MOOD_EXPLICIT, Adapter, strip_quotes
 
 
@@ -14,14 +14,14 @@ def load_lyrics(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out = pd.DataFrame({"title": strip_quotes(df["song"]), "artist": strip_quotes(df["artist"])})
     out["lyrics"] = strip_quotes(df["lyrics"])
     out["lyrics_kind"] = "full"
-    out["mood_label"] = label_cells(df, "mood", path)
+    out["mood_label"] = single_cells(df, "mood", path)
     out["moods_raw"] = one_label(out["mood_label"])
     return out
 
 
 def load_labels(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out = pd.DataFrame({"title": strip_quotes(df["Title"]), "artist": strip_quotes(df["Artist"])})
-    out["mood_label"] = label_cells(df, "Mood", path)
+    out["mood_label"] = single_cells(df, "Mood", path)
     out["moods_raw"] = one_label(out["mood_label"])
     return out
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys.sources._read import label_cells, one_label, year_of
+from recsys.sources._read import one_label, single_cells, year_of
 from recsys.sources.base import MOOD_EXPLICIT, Adapter
 
 
@@ -14,9 +14,9 @@ def load(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out = pd.DataFrame({"title": df["title"], "artist": df["artist"], "lyrics": df["lyrics"]})
     out["lyrics_kind"] = "full"
     out["year"] = year_of(df["year"]) if "year" in df.columns else None
-    out["mood_label"] = label_cells(df, "mood", path)
+    out["mood_label"] = single_cells(df, "mood", path)
     out["moods_raw"] = one_label(out["mood_label"])
-    out["genres_raw"] = one_label(label_cells(df, "genre", path))
+    out["genres_raw"] = one_label(single_cells(df, "genre", path))
     return out
 
 

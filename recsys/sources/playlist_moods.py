@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from recsys.schema import AUDIO_FEATURES
-from recsys.sources._read import label_cells, one_label, year_of
+from recsys.sources._read import one_label, single_cells, year_of
 from recsys.sources.base import AUDIO_SPOTIFY, MOOD_DERIVED, Adapter, audio
 
 
@@ -16,7 +16,7 @@ def load(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out["title"] = df["name"]
     out["artist"] = df["artist"]
     out["year"] = year_of(df["release_date"]) if "release_date" in df.columns else None
-    out["mood_label"] = label_cells(df, "mood", path)
+    out["mood_label"] = single_cells(df, "mood", path)
     out["moods_raw"] = one_label(out["mood_label"])
     return out
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from recsys.schema import AUDIO_FEATURES, UNIT_FEATURES
-from recsys.sources._read import label_cells, one_label, split_list, year_of
+from recsys.sources._read import one_label, single_cells, split_list, year_of
 from recsys.sources.base import AUDIO_SPOTIFY, Adapter, audio
 
 _SAME = {c: c for c in AUDIO_FEATURES}
@@ -32,7 +32,7 @@ def load_spotify_2000(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out = audio(df, path, columns, scale={c: 100.0 for c in UNIT_FEATURES})
     out["title"], out["artist"] = df["Title"], df["Artist"]
     out["year"] = year_of(df["Year"]) if "Year" in df.columns else None
-    out["genres_raw"] = one_label(label_cells(df, "Top Genre", path))
+    out["genres_raw"] = one_label(single_cells(df, "Top Genre", path))
     return out
 
 

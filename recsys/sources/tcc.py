@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys.sources._read import label_cells, numeric, one_label, year_of
+from recsys.sources._read import numeric, one_label, single_cells, year_of
 from recsys.sources.base import AUDIO_MINMAX, Adapter, audio
 
 # Spotify loudness spans about -60..0 dB; tcc min-max scaled it over its own songs, whose true
@@ -25,7 +25,7 @@ def load(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     out["year"] = year_of(df["release_date"]) if "release_date" in df.columns else None
     out["lyrics"] = df["lyrics"]
     out["lyrics_kind"] = "preprocessed"
-    out["genres_raw"] = one_label(label_cells(df, "genre", path))
+    out["genres_raw"] = one_label(single_cells(df, "genre", path))
     out["tags_raw"] = df["topic"].map(lambda t: [f"topic:{t}"] if isinstance(t, str) else []) if "topic" in df else None
     return out
 
