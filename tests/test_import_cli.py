@@ -59,6 +59,36 @@ def test_generic_file_with_map_options_and_cp1252(tmp_path: Path, lyrics_csv: Pa
     assert list(df.loc["Café Blue", "genres"]) == ["electronic", "pop"]
 
 
+def test_a_file_mixing_utf8_and_cp1252_lines_keeps_each_line_right_and_says_so(tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes("Song,Band,Words\nDéjà Vu,Beyoncé,la la la la\n".encode() + "Café,Zoë,na na na na\n".encode("cp1252"))
+    out = tmp_path / "out.parquet"
+    result = _import(str(mixed), "--out", str(out), "--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words")
+    assert result.exit_code == 0, result.output
+    # Decoded whole as cp1252, the UTF-8 line became "DÃ©jÃ  Vu" by "BeyoncÃ©", silently.
+    assert sorted(load_catalog(out)["artist"]) == ["Beyoncé", "Zoë"]
+    assert "1 of 4 lines are not UTF-8 (the first is line 3) and were read as Windows-1252" in result.output
+
+
+def test_cell_errors_name_the_spreadsheet_row_and_the_line_it_starts_on(tmp_path: Path) -> None:
+    text = ('Song,Band,Lyrics,Key\nA,X,"one\ntwo\nthree",5\nSong,Band,Lyrics,Key\nB,Y,w w w,6\nC,Z,w w w,H\n')
+    (tmp_path / "keys.csv").write_text(text)
+    mapping = ["--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Lyrics", "--map", "key=Key"]
+    # Record 5 of the file (the repeated header is row 3), starting on line 7 after the three-line lyric.
+    _fails(_import(str(tmp_path / "keys.csv"), "--out", str(tmp_path / "o.parquet"), *mapping), "row 5 (line 7) column 'Key': 'H' is not a key")
+    (tmp_path / "plain.csv").write_text("Song,Band,Lyrics,Key\nA,X,w w w,5\nB,Y,w w w,H\n")
+    _fails(_import(str(tmp_path / "plain.csv"), "--out", str(tmp_path / "o.parquet"), *mapping), "plain.csv: row 3 column 'Key': 'H' is not a key")
+
+
+def test_a_parquet_file_naming_a_column_twice_is_one_clear_error(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"]), pa.array(["c"])], names=["Song", "Band", "Song"]), tmp_path / "twice.parquet")
+    _fails(_import(str(tmp_path / "twice.parquet"), "--out", str(tmp_path / "o.parquet"), "--map", "title=Song", "--map", "artist=Band"),
+           "twice.parquet: the file names column 'Song' twice; rename one")
+
+
 def test_toml_mapping_file(tmp_path: Path, lyrics_csv: Path) -> None:
     mapping = tmp_path / "map.toml"
     mapping.write_text('lyrics_kind = "full"\n[columns]\ntitle = "Song"\nartist = "Band"\nlyrics = "Words"\n')
@@ -209,7 +239,7 @@ def test_duplicates_merge_in_known_formats_but_fail_in_generic_files(tmp_path: P
     assert result.exit_code == 0 and "1 duplicate rows of the same song merged" in result.output
     assert len(load_catalog(out)) == 1
     _fails(_import(str(known), "--out", str(tmp_path / "g.parquet"), "--map", "title=song", "--map", "artist=artist"),
-           "rows 2 and 3", "same song")
+           "row 2 and row 3 are the same song", "same song")
 
 
 def test_bad_mappings_and_tag_tables(tmp_path: Path, lyrics_csv: Path) -> None:

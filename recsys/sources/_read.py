@@ -24,25 +24,43 @@ from recsys.errors import RecsysError
 from recsys.text import shorten
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet"}
-# Tried in order; cp1252 and latin-1 only after the text has passed the binary check.
-_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 _TRUNCATED = re.compile(r"EOF inside string starting at row (\d+)")
+# DataFrame.attrs keys read_table sets when a CSV's rows are not numbered by position alone.
+_ROWS, _LINES = "recsys_rows", "recsys_lines"
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")  # "12004" is no year, not 2004
 
 
-def _decode(path: Path, raw: bytes) -> str:
+def _decode(path: Path, raw: bytes, warn: Callable[[str], None] | None) -> str:
     if b"\x00" in raw[:65536]:
         raise RecsysError(f"{path}: not a UTF-8/Latin-1 text file (NUL bytes: binary or UTF-16); re-save it as UTF-8 CSV")
-    for encoding in _ENCODINGS:
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\r\n")
-        if controls > 0.01 * max(1, min(len(text), 65536)):
-            raise RecsysError(f"{path}: looks like a binary file, not CSV text")
-        return text
-    raise RecsysError(f"{path}: cannot decode the file as UTF-8, cp1252 or Latin-1")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Line by line, so that the lines that are UTF-8 stay right in a file saved by two
+        # programs; decoding it whole as cp1252 would garble every accented name in them.
+        lines = raw.split(b"\n")
+        decoded = [_decode_line(line) for line in lines]
+        fallback = [i for i, (_, utf8) in enumerate(decoded) if not utf8]
+        text = "\n".join(line for line, _ in decoded).removeprefix("\ufeff")
+        if warn:
+            warn(f"{path}: {len(fallback)} of {len(lines)} lines are not UTF-8 (the first is line {fallback[0] + 1}) and were read as "
+                 "Windows-1252; check the accented names there, or re-save the file as UTF-8")
+    controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\r\n")
+    if controls > 0.01 * max(1, min(len(text), 65536)):
+        raise RecsysError(f"{path}: looks like a binary file, not CSV text")
+    return text
+
+
+def _decode_line(line: bytes) -> tuple[str, bool]:
+    """(text, whether it was UTF-8); cp1252, and Latin-1 for the five bytes cp1252 leaves undefined."""
+    try:
+        return line.decode("utf-8"), True
+    except UnicodeDecodeError:
+        pass
+    try:
+        return line.decode("cp1252"), False
+    except UnicodeDecodeError:
+        return line.decode("latin-1"), False
 
 
 def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
@@ -58,7 +76,7 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.Data
         raise RecsysError(f"{path}: the file is empty")
     if path.suffix.lower() == ".parquet":
         return _read_parquet(path)
-    text = _decode(path, path.read_bytes())
+    text = _decode(path, path.read_bytes(), warn)
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     # index_col=False: a row with one field more than the header (a trailing comma, common in
     # spreadsheet exports) must not turn its first field into the index and shift every column.
@@ -93,24 +111,48 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.Data
     named = [i for i, name in enumerate(header) if name and i < df.shape[1]]
     cells = df.iloc[:, named].fillna("").astype(str).apply(lambda column: column.str.strip()).to_numpy()
     repeats = (cells == np.array([header[i] for i in named], dtype=object)).all(axis=1)
+    rows, lines = np.arange(len(df)) + 2, _record_lines(text, sep, len(df))
     if repeats.any():
         if warn:
             warn(f"{path}: {int(repeats.sum())} rows repeat the header (files joined together?); dropped")
-        df = df[~repeats].reset_index(drop=True)
+        df, rows, lines = df[~repeats].reset_index(drop=True), rows[~repeats], lines[~repeats] if lines is not None else None
+    if not np.array_equal(rows, np.arange(len(df)) + 2) or (lines is not None and not np.array_equal(lines, rows)):
+        df.attrs.update({_ROWS: rows, _LINES: lines})  # for messages: see row_at
     return df
+
+
+def _record_lines(text: str, sep: str, n_rows: int) -> np.ndarray | None:
+    """The line each of the first ``n_rows`` data records starts on (a quoted lyric spans
+    several); None where Python's csv module reads the records otherwise than pandas did."""
+    starts, previous = [], 0
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    try:
+        for record in reader:
+            if record:  # pandas skips blank lines too
+                starts.append(previous + 1)
+            previous = reader.line_num
+    except csv.Error:  # a file cut off inside a quoted record: pandas dropped that record
+        pass
+    return np.array(starts[1:]) if len(starts) == n_rows + 1 else None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
+    def unreadable(exc: Exception) -> RecsysError:  # pyarrow raises several types for damaged files
+        return RecsysError(f"{path}: not a readable Parquet file ({type(exc).__name__})")
+
+    try:
+        names = [str(name).strip() for name in pq.read_schema(path).names]
+    except Exception as exc:
+        raise unreadable(exc) from None
+    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if twice is not None:  # pyarrow would refuse to read it without saying why
+        raise RecsysError(f"{path}: the file names column {twice!r} twice; rename one")
     try:
         table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for damaged files
-        raise RecsysError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
-    names = [str(name).strip() for name in table.column_names]
-    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
-    if twice is not None:
-        raise RecsysError(f"{path}: the file names column {twice!r} twice; rename one")
+    except Exception as exc:
+        raise unreadable(exc) from None
     if table.num_rows == 0:
         raise RecsysError(f"{path}: the file has columns but no rows")
     df = table.to_pandas()
@@ -123,7 +165,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
             try:
                 values.append(_text(value))
             except TypeError:
-                raise RecsysError(f"{path}: {cell_at(position, str(column))}: {shorten(str(value))} is not a value a "
+                raise RecsysError(f"{path}: {cell_at(df, position, str(column))}: {shorten(str(value))} is not a value a "
                                   f"catalogue field can hold (a {type(value).__name__})") from None
         columns[str(column).strip()] = pd.Series(values, dtype=object)
     return pd.DataFrame(columns)
@@ -178,7 +220,7 @@ def single_cells(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
         if isinstance(value, list):
             present = [item for item in value if item.strip()]
             if len(present) > 1:
-                raise RecsysError(f"{path}: {cell_at(position, column)}: holds {len(present)} values "
+                raise RecsysError(f"{path}: {cell_at(df, position, column)}: holds {len(present)} values "
                                   f"({shorten(', '.join(present))}); this field takes one per song")
             value = present[0] if present else None
         return value if isinstance(value, str) and value.strip() else None
@@ -205,19 +247,28 @@ def numeric(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
     present = raw.notna() & raw.astype(str).str.strip().ne("")
     bad = present & ~np.isfinite(values)
     if bad.any():
-        raise RecsysError(f"{path}: {cell(bad, column)}: {shorten(raw[bad].iloc[0])} is not a finite number")
+        raise RecsysError(f"{path}: {cell(df, bad, column)}: {shorten(raw[bad].iloc[0])} is not a finite number")
     return values
 
 
-def cell(bad: pd.Series, column: str) -> str:
-    """'row N column C' of the first True in ``bad`` (positions in file order)."""
-    return cell_at(int(np.flatnonzero(bad.to_numpy())[0]), column)
+def cell(df: pd.DataFrame, bad: pd.Series, column: str) -> str:
+    """'row N column C' of the first True in ``bad`` (positions in ``df``, as read)."""
+    return cell_at(df, int(np.flatnonzero(bad.to_numpy())[0]), column)
 
 
-def cell_at(position: int, column: str) -> str:
-    """'row N column C' of the row at ``position`` (0-based, in file order)."""
-    # +2: one for the header line, one for 1-based numbering, so it matches an editor's line.
-    return f"row {position + 2} column {column!r}"
+def cell_at(df: pd.DataFrame, position: int, column: str) -> str:
+    """'row N column C' of ``df``'s row at ``position`` (0-based)."""
+    return f"{row_at(df, position)} column {column!r}"
+
+
+def row_at(df: pd.DataFrame, position: int) -> str:
+    """'row N' as a spreadsheet numbers ``df``'s row at ``position`` (the header is row 1), and
+    the editor line it starts on where the two differ (lyrics spanning lines, dropped rows)."""
+    rows, lines = df.attrs.get(_ROWS), df.attrs.get(_LINES)
+    # +2: one for the header line, one for 1-based numbering.
+    row = int(rows[position]) if rows is not None else position + 2
+    line = int(lines[position]) if lines is not None else row
+    return f"row {row}" + (f" (line {line})" if line != row else "")
 
 
 def year_of(series: pd.Series) -> pd.Series:

@@ -56,7 +56,7 @@ def audio(df: pd.DataFrame, path: Path, columns: dict[str, str], scale: dict[str
             outside = values.notna() & ~values.between(low, high)
             if outside.any():
                 # In the file's own unit, so the message quotes the cell as the user sees it.
-                raise RecsysError(f"{path}: {cell(outside, column)}: {raw[outside].iloc[0]:g} is outside {canonical}'s range {low * unit:g}..{high * unit:g}")
+                raise RecsysError(f"{path}: {cell(df, outside, column)}: {raw[outside].iloc[0]:g} is outside {canonical}'s range {low * unit:g}..{high * unit:g}")
             out[canonical] = values
     return out
 
@@ -102,7 +102,7 @@ def _categorical(df: pd.DataFrame, column: str, canonical: str, path: Path) -> p
     values = CATEGORICAL_PARSERS[canonical](raw)
     unread = values.isna() & raw.notna() & raw.astype("string").str.strip().ne("")
     if unread.any():
-        raise RecsysError(f"{path}: {cell(unread, column)}: {shorten(str(raw[unread].iloc[0]))} is not a {_CATEGORICAL_FORMS[canonical]}")
+        raise RecsysError(f"{path}: {cell(df, unread, column)}: {shorten(str(raw[unread].iloc[0]))} is not a {_CATEGORICAL_FORMS[canonical]}")
     return values.mask(values == UNKNOWN_CODES.get(canonical))
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from recsys.catalog import song_key
 from recsys.schema import AUDIO_FEATURES, LYRICS_KINDS
 from recsys.errors import RecsysError
-from recsys.sources._read import one_label, read_toml, single_cells, split_list, year_of
+from recsys.sources._read import one_label, read_toml, row_at, single_cells, split_list, year_of
 from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, audio
 
 FIELDS = ["title", "artist", "year", "lyrics", "mood", "genres", "tags"] + AUDIO_FEATURES
@@ -68,9 +69,9 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
     named = ~keys.str.startswith("||") & ~keys.str.endswith("||")
     dup = keys.duplicated(keep=False) & named
     if dup.any():
-        rows = [i + 2 for i in dup[dup].index[:2]]
-        raise RecsysError(f"{path}: rows {rows[0]} and {rows[1]} are the same song ({out['artist'].iloc[rows[0] - 2]} - "
-                          f"{out['title'].iloc[rows[0] - 2]}); remove the duplicate")
+        first, second = np.flatnonzero(dup.to_numpy())[:2]
+        raise RecsysError(f"{path}: {row_at(df, first)} and {row_at(df, second)} are the same song ({out['artist'].iloc[first]} - "
+                          f"{out['title'].iloc[first]}); remove the duplicate")
     if "year" in col:
         out["year"] = year_of(single_cells(df, mapping["year"], path))
     if "lyrics" in col:
