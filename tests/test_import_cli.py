@@ -55,6 +55,7 @@ def test_generic_file_with_map_options_and_cp1252(tmp_path: Path, lyrics_csv: Pa
     assert result.exit_code == 0, result.output
     df = load_catalog(out).set_index("title")
     assert df.loc["Café Blue", "artist"] == "Zoë"
+    assert "mixes encodings" not in result.output  # cp1252 throughout: nothing to check
     assert df.loc["Café Blue", "mood"] == "happy" and df.loc["Red Door", "mood"] == "sad"
     assert list(df.loc["Café Blue", "genres"]) == ["electronic", "pop"]
 
@@ -67,7 +68,7 @@ def test_a_file_mixing_utf8_and_cp1252_lines_keeps_each_line_right_and_says_so(t
     assert result.exit_code == 0, result.output
     # Decoded whole as cp1252, the UTF-8 line became "DÃ©jÃ  Vu" by "BeyoncÃ©", silently.
     assert sorted(load_catalog(out)["artist"]) == ["Beyoncé", "Zoë"]
-    assert "1 of 4 lines are not UTF-8 (the first is line 3) and were read as Windows-1252" in result.output
+    assert "mixes encodings: 1 lines are not UTF-8 (the first is line 3) and were read as Windows-1252" in result.output
 
 
 def test_cell_errors_name_the_spreadsheet_row_and_the_line_it_starts_on(tmp_path: Path) -> None:
@@ -78,6 +79,24 @@ def test_cell_errors_name_the_spreadsheet_row_and_the_line_it_starts_on(tmp_path
     _fails(_import(str(tmp_path / "keys.csv"), "--out", str(tmp_path / "o.parquet"), *mapping), "row 5 (line 7) column 'Key': 'H' is not a key")
     (tmp_path / "plain.csv").write_text("Song,Band,Lyrics,Key\nA,X,w w w,5\nB,Y,w w w,H\n")
     _fails(_import(str(tmp_path / "plain.csv"), "--out", str(tmp_path / "o.parquet"), *mapping), "plain.csv: row 3 column 'Key': 'H' is not a key")
+
+
+def test_odd_files_in_a_folder_old_mac_line_ends_and_a_cut_off_file(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    # A Parquet file of other data (a struct column) in the folder is skipped, as any unknown format is.
+    pd.DataFrame({"x": [{"a": 1}]}).to_parquet(folder / "unrelated.parquet")
+    # Excel's "CSV (Macintosh)" ends lines with CR alone.
+    (folder / "mm.csv").write_bytes(b"file,artist,title,lyrics,genre,mood\rf,Ann,Rain,grey skies again today,Rock,sad\r")
+    out = tmp_path / "o.parquet"
+    result = _import(str(folder), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "unrelated.parquet: skipped" in result.output and load_catalog(out)["title"].tolist() == ["Rain"]
+    # A file cut off inside its last record still numbers the rows before it by their lines.
+    cut = tmp_path / "cut.csv"
+    cut.write_text('Song,Band,Lyrics,Key\nA,X,"one\ntwo",5\nB,Y,w w w,H\nC,Z,"never closed')
+    _fails(_import(str(cut), "--out", str(out), "--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Lyrics", "--map", "key=Key"),
+           "row 3 (line 4) column 'Key': 'H' is not a key")
 
 
 def test_a_parquet_file_naming_a_column_twice_is_one_clear_error(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ def test_key_mode_and_time_signature_are_read_checked_and_spotify_s_unknown_code
         # Whole values only: a fraction or a sign is a column mix-up, never rounded or stripped.
         ("key", "3.6", r"row 2 column 'key': '3\.6' is not a key"),
         ("mode", "0.5", r"row 2 column 'mode': '0\.5' is not a mode"),
-        ("mode", "true", r"row 2 column 'mode': 'true' is not a mode"),
+        ("mode", "dur", r"row 2 column 'mode': 'dur' is not a mode"),
         ("ts", "-4", r"row 2 column 'ts': '-4' is not a time signature"),
         ("ts", "4.5", r"row 2 column 'ts': '4\.5' is not a time signature"),
         ("ts", "1e+20", r"row 2 column 'ts': '1e\+20' is not a time signature"),
@@ -142,6 +142,7 @@ def test_parquet_cells_read_as_a_csv_would_hold_them(tmp_path: Path) -> None:
     gap = imported(title=[1999.0, None, 22.0], year=[1999.0, None, 12004.0])
     assert gap["title"].tolist() == ["1999", "22"] and gap["year"].iloc[0] == 1999
     assert pd.isna(gap["year"].iloc[1])  # 12004 is no year; the unanchored pattern read it as 2004
+    assert imported(year=["20040501", "1999-02-03", "5/1/1987"])["year"].tolist() == [2004, 1999, 1987]  # compact dates too
     # Lists: one label is that label (blanks dropped), lyrics are their lines, blank labels are no labels.
     lists = imported(mood=[["happy", " "], ["sad"], ["  "]], lyrics=[["line one here", "line two here"], ["more words here"], ["and more here"]])
     assert lists["mood"].tolist()[:2] == ["happy", "sad"] and list(lists["moods_raw"].iloc[2]) == []
@@ -153,6 +154,25 @@ def test_parquet_cells_read_as_a_csv_would_hold_them(tmp_path: Path) -> None:
         imported(title=[["a"], ["b", "c"], ["d"]])
     with pytest.raises(RecsysError, match=r"row 2 column 'mood': .* is not a value a catalogue field can hold \(a dict\)"):
         imported(mood=[{"a": 1}, {"a": 2}, {"a": 3}])
+    # A column of structs is no error while nothing reads it; mapped, it is one naming the cell.
+    path = tmp_path / "album.parquet"
+    pd.DataFrame({"title": ["a", "b"], "artist": ["x", "y"], "lyrics": lyrics[:2], "album": [{"n": 1}, {"n": 2}]}).to_parquet(path)
+    assert len(import_sources([path], mapping={"title": "title", "artist": "artist", "lyrics": "lyrics"})) == 2
+    with pytest.raises(RecsysError, match=r"album.parquet: row 2 column 'album': .* is not a value a catalogue field can hold \(a dict\)"):
+        import_sources([path], mapping={"title": "title", "artist": "artist", "lyrics": "lyrics", "genres": "album"})
+    # Numeric audio columns stay numbers; a boolean mode is major/minor, a boolean key an error.
+    path = tmp_path / "audio.parquet"
+    pd.DataFrame({"title": ["a", "b"], "artist": ["x", "y"], "lyrics": lyrics[:2], "mode": [True, False], "energy": [0.25, 0.5]}).to_parquet(path)
+    audio_mapping = {"title": "title", "artist": "artist", "lyrics": "lyrics", "mode": "mode", "energy": "energy"}
+    assert import_sources([path], mapping=audio_mapping)[["mode", "energy"]].values.tolist() == [[1, 0.25], [0, 0.5]]
+    with pytest.raises(RecsysError, match=r"row 2 column 'mode': .* is not a key"):
+        import_sources([path], mapping={"title": "title", "artist": "artist", "lyrics": "lyrics", "key": "mode"})
+    # Formats other than the generic one read Parquet lists too: MusicMood with its lyric as lines.
+    path = tmp_path / "musicmood.parquet"
+    pd.DataFrame({"file": ["f"], "artist": ["x"], "title": [["one title"]], "lyrics": [["first line here", "second line"]],
+                  "genre": ["Rock"], "mood": ["sad"]}).to_parquet(path)
+    musicmood = import_sources([path])
+    assert musicmood["title"].tolist() == ["one title"] and musicmood["lyrics"].tolist() == ["first line here\nsecond line"]
     # A column the index holds (df.set_index("title")) is a column like the others.
     path = tmp_path / "indexed.parquet"
     pd.DataFrame({"title": ["a", "b"], "artist": ["x", "y"], "lyrics": lyrics[:2]}).set_index("title").to_parquet(path)

@@ -25,14 +25,29 @@ from recsys.text import shorten
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet"}
 _TRUNCATED = re.compile(r"EOF inside string starting at row (\d+)")
-# DataFrame.attrs keys read_table sets when a CSV's rows are not numbered by position alone.
-_ROWS, _LINES = "recsys_rows", "recsys_lines"
-_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")  # "12004" is no year, not 2004
+# DataFrame.attrs keys read_table sets: how a CSV's rows are numbered where position alone would
+# misnumber them, and the Parquet columns left out because no field can hold their cells.
+_NUMBERING, _UNREADABLE = "recsys_numbering", "recsys_unreadable"
+
+
+class _Numbering:
+    """Spreadsheet rows and starting lines of a CSV's records. pandas deep-copies ``attrs`` into
+    every frame and column derived from one, and compares them when concatenating: this
+    immutable holder copies as itself and compares by identity."""
+
+    def __init__(self, rows: np.ndarray, lines: np.ndarray | None) -> None:
+        self.rows, self.lines = rows, lines
+
+    def __deepcopy__(self, memo: dict) -> "_Numbering":
+        return self
+# A year standing alone or opening a compact date ("20040501"): "12004" is no year, not 2004.
+_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?=\D|$|\d{4}(?!\d))")
 
 
 def _decode(path: Path, raw: bytes, warn: Callable[[str], None] | None) -> str:
     if b"\x00" in raw[:65536]:
         raise RecsysError(f"{path}: not a UTF-8/Latin-1 text file (NUL bytes: binary or UTF-16); re-save it as UTF-8 CSV")
+    mixed: list[int] = []
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -40,14 +55,17 @@ def _decode(path: Path, raw: bytes, warn: Callable[[str], None] | None) -> str:
         # programs; decoding it whole as cp1252 would garble every accented name in them.
         lines = raw.split(b"\n")
         decoded = [_decode_line(line) for line in lines]
-        fallback = [i for i, (_, utf8) in enumerate(decoded) if not utf8]
         text = "\n".join(line for line, _ in decoded).removeprefix("\ufeff")
-        if warn:
-            warn(f"{path}: {len(fallback)} of {len(lines)} lines are not UTF-8 (the first is line {fallback[0] + 1}) and were read as "
-                 "Windows-1252; check the accented names there, or re-save the file as UTF-8")
+        if any(utf8 and not line.isascii() for line, utf8 in zip(lines, (u for _, u in decoded))):
+            mixed = [i for i, (_, utf8) in enumerate(decoded) if not utf8]
     controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\r\n")
     if controls > 0.01 * max(1, min(len(text), 65536)):
         raise RecsysError(f"{path}: looks like a binary file, not CSV text")
+    if mixed and warn:
+        warn(f"{path}: mixes encodings: {len(mixed)} lines are not UTF-8 (the first is line {mixed[0] + 1}) and were read as "
+             "Windows-1252; check the accented names there, or re-save the file as UTF-8")
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")  # classic Mac line ends (Excel's "CSV (Macintosh)")
     return text
 
 
@@ -64,8 +82,10 @@ def _decode_line(line: bytes) -> tuple[str, bool]:
 
 
 def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Read a CSV/TSV (any of the fallback encodings) or Parquet file, every cell as text (None
-    where empty; a Parquet list cell as a list of texts), so that adapters read both alike.
+    """Read a CSV/TSV (any of the fallback encodings) or Parquet file. CSV cells are text (None
+    where empty); Parquet numeric columns stay numbers (text fields spell them with
+    :func:`number_text`), other Parquet cells become text or lists of texts, and a column whose
+    cells no field can hold is left out, to fail only if an adapter reads it (:func:`require`).
 
     A file cut off inside its last quoted record (partial downloads) loses that record with a
     warning; any other parse error fails.
@@ -117,7 +137,7 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pd.Data
             warn(f"{path}: {int(repeats.sum())} rows repeat the header (files joined together?); dropped")
         df, rows, lines = df[~repeats].reset_index(drop=True), rows[~repeats], lines[~repeats] if lines is not None else None
     if not np.array_equal(rows, np.arange(len(df)) + 2) or (lines is not None and not np.array_equal(lines, rows)):
-        df.attrs.update({_ROWS: rows, _LINES: lines})  # for messages: see row_at
+        df.attrs[_NUMBERING] = _Numbering(rows, lines)  # for messages: see row_at
     return df
 
 
@@ -133,7 +153,8 @@ def _record_lines(text: str, sep: str, n_rows: int) -> np.ndarray | None:
             previous = reader.line_num
     except csv.Error:  # a file cut off inside a quoted record: pandas dropped that record
         pass
-    return np.array(starts[1:]) if len(starts) == n_rows + 1 else None
+    # One more record than pandas kept: the record a cut-off file ends inside, which pandas dropped.
+    return np.array(starts[1 : n_rows + 1]) if len(starts) in (n_rows + 1, n_rows + 2) else None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -158,38 +179,62 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     df = table.to_pandas()
     if not isinstance(df.index, pd.RangeIndex) or df.index.name is not None:
         df = df.reset_index()  # pandas stores a set index (df.set_index("Song")) apart from the columns
-    columns = {}
+    columns: dict[str, pd.Series] = {}
+    unreadable: dict[str, str] = {}
     for column in df.columns:
-        values = []
-        for position, value in enumerate(df[column].tolist()):
+        name, series = str(column).strip(), df[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            series = series.astype(object)
+        if pd.api.types.is_numeric_dtype(series.dtype):
+            # Numbers stay numbers for the audio columns; text fields spell them with number_text.
+            columns[name] = series.reset_index(drop=True)
+            continue
+        if pd.api.types.infer_dtype(series, skipna=True) == "string":  # the common case, without a loop in Python
+            text = series.astype(object)
+            columns[name] = text.where(text.notna() & (text != ""), None).reset_index(drop=True)
+            continue
+        values: list[object] = []
+        for position, value in enumerate(series.tolist()):
             try:
                 values.append(_text(value))
             except TypeError:
-                raise RecsysError(f"{path}: {cell_at(df, position, str(column))}: {shorten(str(value))} is not a value a "
-                                  f"catalogue field can hold (a {type(value).__name__})") from None
-        columns[str(column).strip()] = pd.Series(values, dtype=object)
-    return pd.DataFrame(columns)
+                # Only an error if an adapter reads this column (see require): other columns may hold anything.
+                unreadable[name] = f"{cell_at(df, position, name)}: {shorten(str(value))} is not a value a catalogue field can hold (a {type(value).__name__})"
+                break
+        else:
+            columns[name] = pd.Series(values, dtype=object)
+    out = pd.DataFrame(columns)
+    out.attrs[_UNREADABLE] = unreadable
+    return out
 
 
-def _text(value: object) -> str | list[str] | None:
-    """A Parquet cell as a CSV file would hold it: integral numbers without ".0" (a float column
-    of years or titles with a gap), other floats exactly (``repr``), booleans as true/false,
-    dates in ISO form, lists as lists of texts; TypeError for anything else (structs, bytes)."""
-    if isinstance(value, str):
-        return value or None
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
+def number_text(value: object) -> str | None:
+    """A number as a CSV file would hold it: whole numbers without ".0" (a float column of years
+    or titles with a gap), other floats exactly (``repr``), booleans as true/false; None for a
+    missing value or anything that is not a number."""
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if isinstance(value, (int, np.integer)):
         return str(int(value))
-    if isinstance(value, (float, np.floating)):
+    if isinstance(value, (float, np.floating)) and not np.isnan(value):
         number = float(value)
-        if np.isnan(number):
-            return None
         return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
-    if isinstance(value, (decimal.Decimal, datetime.date, datetime.time)):
-        return value.isoformat() if not isinstance(value, decimal.Decimal) else str(value)
+    return None
+
+
+def _text(value: object) -> str | list[str] | None:
+    """A Parquet cell of a non-numeric column as text (dates in ISO form), a list of texts, or
+    None; TypeError for anything else (structs, bytes)."""
+    if isinstance(value, str):
+        return value or None
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (bool, np.bool_, int, np.integer, float, np.floating)):
+        return number_text(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
     if isinstance(value, (list, tuple, np.ndarray)):
         items = [_text(item) for item in value]
         if any(isinstance(item, list) for item in items):
@@ -213,8 +258,8 @@ def read_toml(path: Path, what: str) -> dict:
 
 def single_cells(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
     """A field of one value per song (a title, a year, a mood, a genre) as text, None where the
-    cell is empty or blank. A Parquet list cell holding one value is that value; one holding
-    several is an error naming the row."""
+    cell is empty or blank. Parquet numbers are spelt as a CSV holds them (:func:`number_text`); a
+    list cell holding one value is that value, one holding several an error naming the row."""
 
     def single(position: int, value: object) -> str | None:
         if isinstance(value, list):
@@ -223,9 +268,24 @@ def single_cells(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
                 raise RecsysError(f"{path}: {cell_at(df, position, column)}: holds {len(present)} values "
                                   f"({shorten(', '.join(present))}); this field takes one per song")
             value = present[0] if present else None
-        return value if isinstance(value, str) and value.strip() else None
+        text = value if isinstance(value, str) else number_text(value)
+        return text if text and text.strip() else None
 
     return pd.Series([single(i, v) for i, v in enumerate(df[column])], index=df.index, dtype=object)
+
+
+def text_fields(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A source frame's title, artist and lyrics as text, whatever format read them from Parquet:
+    a list of lines is a lyric, a title or artist list holding one value is that value (several
+    are an error naming the row; rows number as in ``frame``, which keeps the file's order)."""
+    for field in ("title", "artist", "lyrics"):
+        if field not in frame or pd.api.types.infer_dtype(frame[field], skipna=True) in ("string", "empty"):
+            continue
+        if field == "lyrics":
+            frame[field] = frame[field].map(lambda text: "\n".join(text) if isinstance(text, list) else text)
+        else:
+            frame[field] = single_cells(frame, field, path)
+    return frame
 
 
 def one_label(labels: pd.Series) -> pd.Series:
@@ -237,7 +297,15 @@ def require(df: pd.DataFrame, columns: list[str], path: Path, fmt: str) -> None:
     """Fail naming the first required column the file lacks."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
+        check_readable(df, missing[0], path)
         raise RecsysError(f"{path}: missing required column {missing[0]!r} for format {fmt}")
+
+
+def check_readable(df: pd.DataFrame, column: str, path: Path) -> None:
+    """Fail naming the cell that kept a Parquet column out of ``df`` (a struct, bytes), if it was."""
+    reason = df.attrs.get(_UNREADABLE, {}).get(column)
+    if reason:
+        raise RecsysError(f"{path}: {reason}")
 
 
 def numeric(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
@@ -262,12 +330,12 @@ def cell_at(df: pd.DataFrame, position: int, column: str) -> str:
 
 
 def row_at(df: pd.DataFrame, position: int) -> str:
-    """'row N' as a spreadsheet numbers ``df``'s row at ``position`` (the header is row 1), and
-    the editor line it starts on where the two differ (lyrics spanning lines, dropped rows)."""
-    rows, lines = df.attrs.get(_ROWS), df.attrs.get(_LINES)
+    """'row N' of ``df``'s row at ``position``, records counted from the header's row 1, and the
+    editor line it starts on where the two differ (lyrics spanning lines, dropped rows)."""
+    numbering = df.attrs.get(_NUMBERING)
     # +2: one for the header line, one for 1-based numbering.
-    row = int(rows[position]) if rows is not None else position + 2
-    line = int(lines[position]) if lines is not None else row
+    row = int(numbering.rows[position]) if numbering is not None else position + 2
+    line = int(numbering.lines[position]) if numbering is not None and numbering.lines is not None else row
     return f"row {row}" + (f" (line {line})" if line != row else "")
 
 
@@ -282,6 +350,9 @@ def split_list(value: object, seps: str = ",;|") -> list[str]:
         return [str(v).strip() for v in value if str(v).strip()]
     if value is None or pd.isna(value):
         return []
+    number = number_text(value)
+    if number is not None:
+        return [number]
     text = str(value).strip()
     if text.startswith("[") and text.endswith("]"):
         try:

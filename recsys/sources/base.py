@@ -64,7 +64,9 @@ def audio(df: pd.DataFrame, path: Path, columns: dict[str, str], scale: dict[str
 def _whole_numbers(series: pd.Series) -> pd.Series:
     """Numbers that are whole (3, "3.0"); NaN for anything else, which the caller reports: a
     pitch class of 3.6 is a column mix-up, not a key to round."""
-    values = pd.to_numeric(series, errors="coerce")
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return pd.Series(np.nan, index=series.index)  # True is no pitch class; a mode reads it by name
+    values = pd.to_numeric(series, errors="coerce").astype("float64")
     return values.where(values == values.round())
 
 
@@ -75,8 +77,8 @@ def key_number(series: pd.Series) -> pd.Series:
 
 
 def mode_number(series: pd.Series) -> pd.Series:
-    """1 major / 0 minor from 1/0 or "Major"/"Minor"."""
-    words = series.astype("string").str.strip().str.lower().map({"major": 1.0, "minor": 0.0})
+    """1 major / 0 minor from 1/0, "Major"/"Minor" or true/false (a Parquet "is major" flag)."""
+    words = series.astype("string").str.strip().str.lower().map({"major": 1.0, "minor": 0.0, "true": 1.0, "false": 0.0})
     return _whole_numbers(series).fillna(words.astype("float64"))
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 from recsys.catalog import song_key
 from recsys.schema import AUDIO_FEATURES, LYRICS_KINDS
 from recsys.errors import RecsysError
-from recsys.sources._read import one_label, read_toml, row_at, single_cells, split_list, year_of
+from recsys.sources._read import check_readable, one_label, read_toml, row_at, single_cells, split_list, year_of
 from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, audio
 
 FIELDS = ["title", "artist", "year", "lyrics", "mood", "genres", "tags"] + AUDIO_FEATURES
@@ -61,8 +61,10 @@ def parse_mapping(mapping: Path | dict[str, str] | None) -> dict[str, str]:
 def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame:
     for field, column in mapping.items():
         if field != "lyrics_kind" and column not in df.columns:
+            check_readable(df, column, path)
             raise RecsysError(f"{path}: mapping names column {column!r} for {field!r}, but the file has no such column")
     col = {f: df[c] for f, c in mapping.items() if f != "lyrics_kind"}
+    # Here and not in text_fields, so that an error names the file's own column.
     out = pd.DataFrame({"title": single_cells(df, mapping["title"], path), "artist": single_cells(df, mapping["artist"], path)})
     keys = pd.Series([song_key(a, t) for a, t in zip(out["artist"], out["title"])])
     # Nameless rows (key "||" and the like) are dropped and reported later, not duplicates.
@@ -75,8 +77,7 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
     if "year" in col:
         out["year"] = year_of(single_cells(df, mapping["year"], path))
     if "lyrics" in col:
-        # A Parquet list cell is read as the lyric's lines.
-        out["lyrics"] = col["lyrics"].map(lambda text: "\n".join(text) if isinstance(text, list) else text)
+        out["lyrics"] = col["lyrics"]
         out["lyrics_kind"] = mapping.get("lyrics_kind", "full")
     for feature, values in audio(df, path, {f: mapping[f] for f in AUDIO_FEATURES if f in col}).items():
         out[feature] = values
