@@ -273,7 +273,7 @@ def index_verify(path: Path = typer.Argument(..., help="Artefact directory.")) -
 
 
 # Options shared by `similar` and `search`, which rank the same way.
-K_OPTION = typer.Option(10, "-k", "--k", help="Number of songs to return.")
+K_OPTION = typer.Option(10, "-k", "--k", help="Number of songs to return. Past 100 the candidate lists deepen to k each, so the first songs can differ from a smaller k's.")
 MOOD_OPTION = typer.Option(None, "--mood", help="Only songs with this mood.")
 GENRE_OPTION = typer.Option(None, "--genre", help="Only songs with this genre.")
 YEAR_FROM_OPTION = typer.Option(None, "--year-from", help="Only songs from this year on.")

@@ -5,9 +5,10 @@ place only when the build finished and manifest.json is written, so a build kill
 leaves the previous one untouched.
 
 Reading: ``load_artifacts`` checks the manifest before anything is used. Sizes of every file are
-checked always (cheap, catches truncation and swapped files); full SHA-256 hashes only with
-``verify="full"`` (``recsys index verify``), because hashing a large embeddings file on every
-query would cost seconds.
+checked always (cheap; catches truncation, and swapped files of another size); full SHA-256
+hashes only with ``verify="full"`` (``recsys index verify``), because hashing a large embeddings
+file on every query would cost seconds. Same-size damage is found by the hashes, or by the
+query path where it reads NaN or infinite values.
 """
 
 from __future__ import annotations
@@ -155,6 +156,18 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         labels = params.get(name, [])
         if not (isinstance(labels, list) and all(isinstance(label, str) for label in labels)):
             raise RecsysError(f"{path}: params.{name} must be a list of label names; rebuild the artefacts")
+    # Read on the query path: a wrong type would be a traceback there (`index verify` hashes files, not these).
+    def whole(value: Any, least: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+    model, max_chunks = params.get("model"), params.get("max_chunks")
+    for name, valid, expected in (
+        ("n_without_lyrics", whole(params.get("n_without_lyrics", 0), 0), "a whole number"),
+        ("max_chunks", max_chunks is None or whole(max_chunks, 1), "a whole number above 0, or null"),
+        ("model", model is None or (isinstance(model, str) and model != ""), "a model directory's path, or null"),
+    ):
+        if not valid:
+            raise RecsysError(f"{path}: params.{name} must be {expected}, got {json.dumps(params.get(name))[:40]}; rebuild the artefacts")
     tuning = manifest.get("tuning")
     tuned_files = tuning.get("files", {}) if isinstance(tuning, dict) else None
     if tuning is not None and not (isinstance(tuned_files, dict) and all(isinstance(v, str) for v in tuned_files.values())):

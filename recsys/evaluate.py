@@ -189,12 +189,14 @@ class CandidateTable:
         cls, recommender: Any, queries: Sequence[int], *, allowed: np.ndarray | None = None, depth: int = 0, desc: str = "candidates"
     ) -> "CandidateTable":
         """Candidates of every query; with ``allowed`` (an (n,) song mask) only allowed songs are
-        kept, and N widens (x4, as Recommender.rank does for filters) until ``depth`` remain."""
+        kept, and N (at least ``depth``) widens (x4, as Recommender.rank does for filters) until
+        ``depth`` remain."""
         found = []
         with progress() as bar:
             task = bar.add_task(desc, total=len(queries), info="")
             for q in queries:
-                q, n = int(q), recommender.n_candidates
+                # As Recommender.rank: N is at least the depth, so a deep cut-off is not cut short by the pool.
+                q, n = int(q), max(recommender.n_candidates, depth)
                 while True:
                     c = recommender.candidates(recommender.query_tokens(q), recommender.embeddings[q], n, query_row=q)
                     if allowed is None:
@@ -330,7 +332,7 @@ def system_rankings(
         notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled vector centred on the catalogue mean (minilm: the same vector uncentred)"
     table = CandidateTable.build(recommender, queries, allowed=allowed, depth=depth, desc="hybrid candidates")
     out["hybrid"] = table.take(table.ranked(depth, weight=recommender.weight, audio_weight=recommender.audio_weight))
-    notes["hybrid"] = {"w": recommender.weight, "a": recommender.audio_weight, "n_candidates": recommender.n_candidates}
+    notes["hybrid"] = {"w": recommender.weight, "a": recommender.audio_weight, "n_candidates": max(recommender.n_candidates, depth)}
     if recommender.audio_weight > 0:
         out["hybrid_no_audio"] = table.take(table.ranked(depth, weight=recommender.weight))
         notes["hybrid_no_audio"] = "the hybrid without its audio term (a = 0), same w and candidates"

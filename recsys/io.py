@@ -93,6 +93,9 @@ def check_replaceable(target: str | os.PathLike[str], marker: str | None = None,
         if target.is_dir() and not target.is_symlink():
             raise RecsysError(f"{target}: is a directory; give a file path to write to")
         return
+    if target.is_symlink():
+        # The new directory would be renamed over the link, not into the folder it names.
+        raise RecsysError(f"{target}: is a symbolic link; give the directory itself ({target.resolve()})")
     if target.exists() and not target.is_dir():
         raise RecsysError(f"{target}: is a file; give a directory path to write to")
     if target.is_dir() and any(target.iterdir()) and not _holds_own_marker(target, marker, marker_key):

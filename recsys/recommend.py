@@ -20,6 +20,9 @@ insensitive to the scales of the two scores; it leaves the audio signal out.
 
 Filters (mood, genre, year range, excluded artist) apply to the candidates before the top k is
 taken; if they leave fewer than k songs, N grows (x4) until the whole catalogue is candidates.
+N is 100, or k when k is larger: so up to k = 100 a smaller k's list is the start of a larger
+one's, and past it (or when filters widen N) the deeper lists can bring in songs that the audio
+term lifts above ones a shorter list showed.
 """
 
 from __future__ import annotations
@@ -162,6 +165,9 @@ class Recommender:
         if query_row is not None:
             rows = rows[rows != query_row]
         bm25 = bm25_all[rows]
+        if not np.isfinite(bm25).all():
+            row = int(rows[~np.isfinite(bm25)][0])
+            raise RecsysError(f"{self.artifacts.path}/bm25: the weights of song row {row} hold NaN or infinite values; the artefacts are damaged, rebuild them")
         top = bm25.max() if len(bm25) else 0.0
         norm = bm25 / top if top > 0 else np.zeros(len(rows))
         cosine = np.asarray(self.embeddings[rows] @ np.asarray(vector, dtype=np.float32), dtype=np.float64)

@@ -26,6 +26,7 @@ FUZZY_CUTOFF = 80.0
 # Rain" scores 88.9 against "Dancing on the Train" and 86.5 against "Dancing down the Rain".
 NEAR_TIE = 3.0
 MAX_LISTED = 8
+MAX_ARTISTS = 40
 
 
 def _describe(songs: SongTable, rows: np.ndarray) -> str:
@@ -35,7 +36,9 @@ def _describe(songs: SongTable, rows: np.ndarray) -> str:
     for row in rows[:MAX_LISTED]:
         when = f" ({int(years[row])})" if not math.isnan(years[row]) else ""
         shown.append(f"{titles[row]} — {artists[row]}{when}")
-    more = f"; and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else ""
+    rest = list(dict.fromkeys(str(artists[row]) for row in rows[MAX_LISTED:]))
+    # Their artists at least, so that every one of them can be picked with --artist.
+    more = f"; and {len(rows) - MAX_LISTED} more, by {', '.join(rest[:MAX_ARTISTS])}{', ...' if len(rest) > MAX_ARTISTS else ''}" if rest else ""
     return "; ".join(shown) + more
 
 

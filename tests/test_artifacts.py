@@ -152,6 +152,11 @@ def test_damage_is_reported_naming_the_file(built: Path, tmp_path: Path) -> None
     ({"hashes": {"files": {"songs.parquet": {"bytes": "12", "sha256": "ab"}}}}, "the entry of 'songs.parquet' needs a whole number of bytes"),
     ({"params": ["x"]}, "params must be a JSON object"),
     ({"params": {"mood_labels": 5}}, "params.mood_labels must be a list of label names"),
+    ({"params": {"n_without_lyrics": "abc"}}, "params.n_without_lyrics must be a whole number, got \"abc\""),
+    ({"params": {"n_without_lyrics": 1e400}}, "params.n_without_lyrics must be a whole number, got Infinity"),
+    ({"params": {"max_chunks": "abc"}}, "params.max_chunks must be a whole number above 0, or null"),
+    ({"params": {"model": 123}}, "params.model must be a model directory's path, or null, got 123"),
+    ({"params": {"model": ""}}, "params.model must be a model directory's path, or null"),
     ({"tuning": {"files": ["tuning.json"]}}, "tuning must be a JSON object whose files map names to paths"),
 ])
 def test_a_hand_edited_manifest_is_one_line_naming_it(built: Path, edit: dict, message: str) -> None:

@@ -204,10 +204,15 @@ def test_a_candidate_table_widens_past_a_small_pool_and_pads_short_lists(tmp_pat
 
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
     allowed = Labels.from_songs(artifacts.songs).has("genre")  # all but song 7
-    # One candidate per retriever is too few for a depth of 5: N grows until all songs are candidates.
+    # N starts at the depth (5), not at the pool's 1, and every allowed candidate it finds is kept.
     table = CandidateTable.build(Recommender(artifacts, n_candidates=1), np.array([0, 6]), allowed=allowed, depth=5)
-    assert table.valid.sum(axis=1).tolist() == [6, 6]
+    assert table.valid.sum(axis=1).tolist() == [6, 5]
     assert table.take(table.ranked(6, weight=1.0))[0].tolist() == [2, 1, 5, 6, 3, 4]  # by cosine alone
+    # Two allowed songs the first lists miss: N grows (x4) until they are candidates.
+    few = np.zeros(len(allowed), dtype=bool)
+    few[[3, 4]] = True
+    widened = CandidateTable.build(Recommender(artifacts, n_candidates=1), np.array([0]), allowed=few, depth=2)
+    assert sorted(widened.rows[0][widened.valid[0]].tolist()) == [3, 4]
     # Without a pool: song 0 gets Grey Window (BM25) and Tears (FAISS), song 3 only Party (both):
     # its shorter list is padded, and padding is never ranked.
     short = CandidateTable.build(Recommender(artifacts, n_candidates=1), np.array([0, 3]))
@@ -356,6 +361,11 @@ def test_reports_replace_only_earlier_reports_and_stay_whole(tmp_path) -> None:
     (tmp_path / "web" / "evaluation.json").write_text('{"name": "my app"}')
     with pytest.raises(RecsysError, match="holds no evaluation.json of recsys's"):
         evaluate(artifacts, tmp_path / "web", n_boot=10)
+    # A link to an earlier report: before, exit 1 naming a hidden temporary ("Not a directory").
+    (tmp_path / "link").symlink_to(tmp_path / "eval")
+    with pytest.raises(RecsysError, match=r"link: is a symbolic link; give the directory itself \(.*eval\)"):
+        evaluate(artifacts, tmp_path / "link", n_boot=10)
+    assert json.loads((tmp_path / "eval" / "evaluation.json").read_text())["bootstrap"] == 2
 
 
 def test_nearest_by_cosine_gives_ties_at_the_cut_to_the_lower_rows() -> None:
@@ -380,3 +390,14 @@ def test_no_balanced_summary_when_one_tag_type_has_no_queries(tmp_path) -> None:
     report = evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=10)
     assert set(report["results"]) == {"mood"} and report["balanced"] == {}
     assert "Balanced precision@10" not in (tmp_path / "eval" / "evaluation.md").read_text()
+
+
+def test_a_cut_off_deeper_than_the_candidate_pool_ranks_as_the_served_query_does(tmp_path) -> None:
+    from recsys.evaluate import CandidateTable
+
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
+    recommender = Recommender(artifacts, n_candidates=1, weight=0.7)
+    served = [r["row"] for r in recommender.similar(0, k=4)]
+    # Before, the table kept the 1-candidate pools while `similar -k 4` searched 4 deep: precision@4 scored a shorter list.
+    table = CandidateTable.build(recommender, np.array([0]), depth=4)
+    assert table.take(table.ranked(4, weight=0.7))[0].tolist() == served and len(served) == 4

@@ -273,3 +273,14 @@ def test_a_damaged_query_vector_names_the_file_and_row(tmp_path) -> None:
     # A damaged candidate, too: its NaN score would otherwise reach the --json output, which no JSON parser reads.
     with pytest.raises(RecsysError, match=r"a/embeddings.npy: row 2 holds NaN or infinite values"):
         Recommender(load_artifacts(path)).similar(0, k=3)
+
+
+def test_damaged_bm25_weights_are_an_error_not_nan_scores(tmp_path) -> None:
+    path = write_tiny_artifacts(tmp_path / "a")
+    stored = np.load(path / "bm25" / "weights" / "data.npy", mmap_mode="r+")  # same size: only a full verify sees it
+    stored[:] = np.nan
+    stored.flush()
+    del stored
+    # Before, "bm25_raw": NaN reached --json (no JSON parser reads it) and the lexical signal vanished.
+    with pytest.raises(RecsysError, match=r"a/bm25: the weights of song row \d+ hold NaN or infinite values; the artefacts are damaged"):
+        Recommender(load_artifacts(path)).similar(0, k=3)
