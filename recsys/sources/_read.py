@@ -40,6 +40,8 @@ class _Numbering:
 
     def __deepcopy__(self, memo: dict) -> "_Numbering":
         return self
+
+
 # A year standing alone or opening a compact date ("20040501"): "12004" is no year, not 2004.
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?=\D|$|\d{4}(?!\d))")
 
@@ -56,7 +58,7 @@ def _decode(path: Path, raw: bytes, warn: Callable[[str], None] | None) -> str:
         lines = raw.split(b"\n")
         decoded = [_decode_line(line) for line in lines]
         text = "\n".join(line for line, _ in decoded).removeprefix("\ufeff")
-        if any(utf8 and not line.isascii() for line, utf8 in zip(lines, (u for _, u in decoded))):
+        if any(utf8 and not line.isascii() for line, (_, utf8) in zip(lines, decoded)):
             mixed = [i for i, (_, utf8) in enumerate(decoded) if not utf8]
     controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\r\n")
     if controls > 0.01 * max(1, min(len(text), 65536)):
@@ -160,20 +162,20 @@ def _record_lines(text: str, sep: str, n_rows: int) -> np.ndarray | None:
 def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
-    def unreadable(exc: Exception) -> RecsysError:  # pyarrow raises several types for damaged files
+    def damaged(exc: Exception) -> RecsysError:  # pyarrow raises several types for damaged files
         return RecsysError(f"{path}: not a readable Parquet file ({type(exc).__name__})")
 
     try:
         names = [str(name).strip() for name in pq.read_schema(path).names]
     except Exception as exc:
-        raise unreadable(exc) from None
+        raise damaged(exc) from None
     twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
     if twice is not None:  # pyarrow would refuse to read it without saying why
         raise RecsysError(f"{path}: the file names column {twice!r} twice; rename one")
     try:
         table = pq.read_table(path)
     except Exception as exc:
-        raise unreadable(exc) from None
+        raise damaged(exc) from None
     if table.num_rows == 0:
         raise RecsysError(f"{path}: the file has columns but no rows")
     df = table.to_pandas()
