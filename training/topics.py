@@ -67,6 +67,22 @@ def _fit_lda(corpus: BowCorpus, dictionary: Dictionary, num_topics: int, passes:
     )
 
 
+def _save_lda(lda: Any, fname: str) -> None:
+    """``LdaModel.save`` with its defaults, but with the attributes it leaves out of the pickle
+    in a fixed order: gensim builds that list from a set, whose order follows the process's string
+    hash seed, so two processes wrote different bytes for the same model. ``LdaModel.load`` reads
+    the files back (state and id2word beside the pickle, the large arrays as .npy)."""
+    from gensim import utils
+
+    lda.state.save(utils.smart_extension(fname, ".state"))
+    utils.pickle(lda.id2word, utils.smart_extension(fname, ".id2word"))
+    separately = ["expElogbeta", "sstats"] + [
+        name for name in ("alpha", "eta")
+        if isinstance(getattr(lda, name), str) or (isinstance(getattr(lda, name), np.ndarray) and getattr(lda, name).ndim != 1)
+    ]
+    utils.SaveLoad.save(lda, fname, ignore=("dispatcher", "id2word", "state"), separately=separately)
+
+
 class TopicModel:
     """A fitted LDA model with its dictionary; ``transform`` gives (n, k) topic proportions."""
 
@@ -139,7 +155,7 @@ class TopicModel:
             part.lifecycle_events = None
         with atomic_path(path, marker=PARAMS_FILE) as tmp:
             tmp.mkdir()
-            self.lda.save(str(tmp / MODEL_FILE))
+            _save_lda(self.lda, str(tmp / MODEL_FILE))
             self.dictionary.save(str(tmp / DICTIONARY_FILE))
             meta = {"format_version": FORMAT_VERSION, "params": self.params, "vocab_size": len(self.dictionary)}
             (tmp / PARAMS_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
