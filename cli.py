@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -502,6 +503,9 @@ def main() -> None:
     # standalone mode.
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
+    from recsys.io import on_interrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
     try:
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:

@@ -225,6 +225,11 @@ def load_catalog(path: str | Path) -> pd.DataFrame:
         raise RecsysError(f"{path}: not a recsys catalogue (no recsys.catalog_format metadata); import it first")
     if version != str(CATALOG_FORMAT_VERSION):
         raise RecsysError(f"{path}: catalogue format {shorten(version)}, this recsys reads {CATALOG_FORMAT_VERSION}")
+    # Checked before conform, which adds every missing column empty: a catalogue without titles
+    # would train and build, and then no title could be found.
+    missing = [column for column in (*REQUIRED_COLUMNS, "split") if column not in df.columns]
+    if missing:
+        raise RecsysError(f"{path}: missing required column(s) {', '.join(missing)}; import the sources again (recsys catalog import)")
     df = conform(df)
     validate(df, str(path))
     return df

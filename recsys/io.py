@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -161,6 +162,8 @@ def atomic_path(target: str | os.PathLike[str], marker: str | None = None, marke
     staged = tmp / target.name
     try:
         yield staged
+        if _INTERRUPTED.is_set():
+            raise KeyboardInterrupt  # a Ctrl-C that the work swallowed: publish nothing
         if not staged.exists():
             raise FileNotFoundError(f"nothing was written for {target}")
         if target.is_dir() and not target.is_symlink():
@@ -177,6 +180,18 @@ def atomic_path(target: str | os.PathLike[str], marker: str | None = None, marke
             os.replace(staged, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Set by the CLI's SIGINT handler. A Ctrl-C that lands in a C callback (numba compiling UMAP's
+# code during a build) is swallowed there and the work goes on, so atomic_path checks this flag
+# before it publishes anything.
+_INTERRUPTED = threading.Event()
+
+
+def on_interrupt(signum: int, frame: Any) -> None:
+    """SIGINT handler: remember the interrupt, then raise it as Python's default handler does."""
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
 
 
 def json_text(data: Any) -> str:

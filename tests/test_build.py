@@ -277,7 +277,7 @@ def test_cli_catalogue_with_other_labels_than_the_checkpoint_is_one_line_exit_2(
     from cli import app
 
     df = small_catalog[1].copy()
-    df["genres"] = [["polka"] for _ in range(len(df))]  # a class the checkpoint never saw
+    df["genres"] = [["polka"] if i % 2 else ["ska"] for i in range(len(df))]  # classes the checkpoint never saw
     other = tmp_path / "other.parquet"
     save_catalog(df, other)
     result = CliRunner().invoke(app, ["index", "build", "--catalog", str(other), "--model", str(tbert_dir), "--out", str(tmp_path / "A")])
@@ -285,3 +285,24 @@ def test_cli_catalogue_with_other_labels_than_the_checkpoint_is_one_line_exit_2(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "label set differs" in lines[0] and "polka" in lines[0]
     assert not (tmp_path / "A").exists()
+
+
+def test_an_interrupt_swallowed_by_the_work_still_publishes_nothing(tmp_path: Path) -> None:
+    import recsys.io as rio
+
+    with atomic_path(tmp_path / "A", marker="manifest.json") as staged:
+        staged.mkdir()
+        (staged / "manifest.json").write_text('{"format_version": 1}')
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with atomic_path(tmp_path / "A", marker="manifest.json") as staged:
+                staged.mkdir()
+                (staged / "manifest.json").write_text('{"format_version": 2}')
+                try:  # as numba's ctypes callback does with a Ctrl-C during UMAP's compilation
+                    rio.on_interrupt(signal.SIGINT, None)
+                except KeyboardInterrupt:
+                    pass
+        assert json.loads((tmp_path / "A" / "manifest.json").read_text()) == {"format_version": 1}
+        assert [p.name for p in tmp_path.iterdir()] == ["A"]  # no temporary left
+    finally:
+        rio._INTERRUPTED.clear()

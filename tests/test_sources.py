@@ -335,3 +335,19 @@ def test_split_fingerprint_tells_catalogues_apart_by_their_splits_only() -> None
     assert split_fingerprint(df) == split_fingerprint(df.iloc[::-1].assign(title="other"))  # row order and other columns do not count
     assert split_fingerprint(df) != split_fingerprint(df.assign(split=["train", "test", "val"]))
     assert split_fingerprint(df) != split_fingerprint(df.iloc[:2])
+
+
+def test_a_catalogue_missing_a_required_column_is_refused_on_load(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from recsys.catalog import save_catalog
+    from recsys.demo import generate_demo
+
+    path = tmp_path / "c.parquet"
+    save_catalog(generate_demo(n=20, seed=0), path)
+    table = pq.read_table(path)
+    for column in ("title", "split"):
+        # The file keeps its recsys metadata: only the column is gone (a hand-edited catalogue).
+        pq.write_table(table.drop_columns([column]), tmp_path / "edited.parquet")
+        with pytest.raises(RecsysError, match=f"edited.parquet: missing required column\\(s\\) {column}; import the sources again"):
+            load_catalog(tmp_path / "edited.parquet")

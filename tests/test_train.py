@@ -111,10 +111,14 @@ def test_catalogue_without_genres_trains_mood_only(demo_catalog_df: pd.DataFrame
 def test_bad_inputs_fail_with_one_line(demo_catalog_df: pd.DataFrame, tmp_path: Path) -> None:
     df = demo_catalog_df.head(50).copy()
     df["mood"], df["genres"] = None, [[] for _ in range(len(df))]
-    with pytest.raises(RecsysError, match="the train split has no mood labels and no genre with at least 3 training songs"):
+    with pytest.raises(RecsysError, match="the train split has no mood labels and fewer than two genres with at least 3 training songs"):
         train(df, tmp_path / "m", FAST)
     df["mood"] = "happy"
-    with pytest.raises(RecsysError, match=r"the train split has only one mood \(happy\) and no genre"):
+    with pytest.raises(RecsysError, match=r"the train split has only one mood \(happy\) and fewer than two genres"):
+        train(df, tmp_path / "m", FAST)
+    # One genre on every song teaches nothing either (it trained to a loss of 0 and reported F1 1.0).
+    df["genres"] = [["rock"] for _ in range(len(df))]
+    with pytest.raises(RecsysError, match=r"only one mood \(happy\) and fewer than two genres with at least 3 training songs; nothing to train on"):
         train(df, tmp_path / "m", FAST)
     with pytest.raises(RecsysError, match="the train split is empty"):
         train(demo_catalog_df.head(50).assign(split="test"), tmp_path / "m", FAST)
@@ -123,6 +127,16 @@ def test_bad_inputs_fail_with_one_line(demo_catalog_df: pd.DataFrame, tmp_path: 
     with pytest.raises(RecsysError, match="notes: exists, is not empty and holds no config.json"):
         train(demo_catalog_df.head(50), tmp_path / "notes", FAST)
     assert (tmp_path / "notes" / "keep.txt").read_text() == "x"
+
+
+def test_a_lyric_too_long_to_train_on_whole_is_refused_before_the_topic_fit(demo_catalog_df: pd.DataFrame, tmp_path: Path) -> None:
+    df = demo_catalog_df.head(50).copy()
+    row = df.index[(df["split"] == "train") & df["mood"].notna()][0]
+    df.loc[row, "lyrics"] = "love " * 10_000  # 10,000 tokens: 334 chunks of 32; they would all sit in memory in one step
+    settings = replace(FAST, max_chunks=None, lda_passes=1000)  # a topic fit this long would stall the test: the check comes first
+    with pytest.raises(RecsysError, match=r"makes 334 chunks of 32 tokens, .* pass --max-chunks \(at most 256\)"):
+        train(df, tmp_path / "m", settings)
+    assert not (tmp_path / "m").exists()
 
 
 def test_encoder_settings_are_checked_before_the_topic_fit(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811

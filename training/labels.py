@@ -42,14 +42,18 @@ class Labels:
 
 
 def label_sets(catalog: pd.DataFrame, min_genre_songs: int) -> tuple[list[str], list[str]]:
-    """Moods (canonical order) and genres with at least ``min_genre_songs`` training songs."""
+    """Moods (canonical order) and genres with at least ``min_genre_songs`` training songs; a
+    single mood or a single genre is none."""
     train = catalog[in_split(catalog, "train")]
     present = set(train["mood"].dropna().astype(str))
     moods = [m for m in MOODS if m in present]
     counts = pd.Series([g for gs in train["genres"] for g in gs], dtype=object).value_counts()
     genres = sorted(str(g) for g, c in counts.items() if c >= min_genre_songs)
+    # One class teaches nothing: every song labelled with a genre carries the only one there is.
     if len(moods) == 1:
-        moods = []  # one class teaches nothing
+        moods = []
+    if len(genres) == 1:
+        genres = []
     return moods, genres
 
 

@@ -25,11 +25,18 @@ from recsys.catalog import has_lyrics, in_split, split_fingerprint
 from recsys.errors import RecsysError
 from recsys.io import check_replaceable
 from recsys.progress import progress
+from recsys.text import shorten
 from training.encoding import Chunks, chunk_token_ids, pad_batch
 from training.labels import Labels, encode_labels, genre_thresholds, label_sets, neighbour_precision, score_tasks
 from training.model import CONFIG_FILE, TBert, build_encoder, check_max_length, masked_losses, pool_songs, read_config, save_model
 from training.options import TrainOptions
 from training.runtime import autocast, resolve_device, resolve_precision
+
+
+# Training keeps every chunk of a batch's songs in memory for the backward pass, so one very long
+# lyric can exhaust it (a 100,000-word lyric passed 14 GB). The real catalogue's longest lyric
+# makes 138 chunks of 128 tokens.
+MAX_TRAIN_CHUNKS = 256
 
 
 def set_seed(seed: int) -> None:
@@ -144,7 +151,7 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
     labels = encode_labels(catalog, moods, genres)
     train_moods = sorted(set(catalog.loc[in_split(catalog, "train"), "mood"].dropna().astype(str)))
     no_moods = f"only one mood ({train_moods[0]})" if train_moods else "no mood labels"
-    no_genres = f"no genre with at least {min_genre_songs} training songs"
+    no_genres = f"fewer than two genres with at least {min_genre_songs} training songs"
     if not in_split(catalog, "train").any():
         raise RecsysError("catalogue: the train split is empty; nothing to train on")
     if not labels.moods and not labels.genres:
@@ -171,19 +178,26 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
     if not 0 <= freeze_layers <= n_layers:
         raise RecsysError(f"--freeze-layers must be between 0 and {n_layers} for this encoder, got {freeze_layers}")
     check_max_length(max_length, encoder, tokenizer)
+    lyrics = catalog["lyrics"].fillna("").astype(str).tolist()
+    t = time.perf_counter()
+    chunks = chunk_token_ids(tokenizer, [lyrics[r] for r in rows], max_length, max_chunks)
+    timings["tokenize_s"] = time.perf_counter() - t
+    longest = int(np.argmax(chunks.chunks_per_song))
+    if chunks.chunks_per_song[longest] > MAX_TRAIN_CHUNKS:
+        song = catalog.iloc[rows[longest]]
+        raise RecsysError(
+            f"catalogue: the lyric of {shorten(song['title'])} by {shorten(song['artist'])} makes {chunks.chunks_per_song[longest]} chunks "
+            f"of {max_length} tokens, and training holds every chunk of a batch's songs in memory at once; pass --max-chunks "
+            f"(at most {MAX_TRAIN_CHUNKS}) to train on each song's first chunks"
+        )
+    if chunks.n_capped:
+        notes.append(f"max_chunks={max_chunks}: {chunks.n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunks")
 
     t = time.perf_counter()
     topic_model, features = _fit_side_inputs(catalog, options.topics_k, options.topics_grid, options.lda_passes, seed, notes)
     timings["side_inputs_s"] = time.perf_counter() - t
-    lyrics = catalog["lyrics"].fillna("").astype(str).tolist()
     topics = np.asarray(topic_model.transform(lyrics), dtype=np.float32)
     audio = np.asarray(features.transform(catalog), dtype=np.float32)
-
-    t = time.perf_counter()
-    chunks = chunk_token_ids(tokenizer, [lyrics[r] for r in rows], max_length, max_chunks)
-    timings["tokenize_s"] = time.perf_counter() - t
-    if chunks.n_capped:
-        notes.append(f"max_chunks={max_chunks}: {chunks.n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunks")
     offsets = np.concatenate([[0], np.cumsum(chunks.chunks_per_song)]).astype(np.int64)
 
     cache, cached_pooled = None, None
