@@ -182,7 +182,7 @@ def train_cmd(
 
     check_outside(out, catalogue=catalog, **{"--model": model, "--save-model": save_model})
     if save_model is not None:
-        check_outside(save_model, catalogue=catalog, **{"--out": out})
+        check_outside(save_model, option="--save-model", catalogue=catalog, **{"--out": out})
     df = load_catalog(catalog)
     try:
         grid = tuple(int(k) for k in topics_grid.split(",")) if topics_grid else None

@@ -232,4 +232,15 @@ def load_catalog(path: str | Path) -> pd.DataFrame:
         raise RecsysError(f"{path}: missing required column(s) {', '.join(missing)}; import the sources again (recsys catalog import)")
     df = conform(df)
     validate(df, str(path))
+    df.attrs[_SOURCE] = str(path)
     return df
+
+
+# Where load_catalog read a catalogue from, for messages about its content (pandas keeps attrs
+# through copies and selections).
+_SOURCE = "recsys_source"
+
+
+def catalog_name(df: pd.DataFrame) -> str:
+    """The file a catalogue was loaded from, or "catalogue" for one built in memory."""
+    return str(df.attrs.get(_SOURCE, "catalogue"))

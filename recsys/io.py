@@ -126,13 +126,14 @@ OUTPUT_MARKERS = (("manifest.json", "format_version", "artefact directory"), ("c
                   ("compare.json", "variants", "comparison report"), ("evaluation.json", "results", "evaluation report"))
 
 
-def check_outside(out: str | os.PathLike[str], **inputs: str | os.PathLike[str] | None) -> None:
-    """Raise RecsysError when an input (``name=path``) is ``out`` or lies inside it (``out`` is
-    replaced as a whole, so the input would be deleted with it), or when ``out`` lies inside
-    another recsys output (whose next rewrite would delete it, or whose verification it breaks)."""
+def check_outside(out: str | os.PathLike[str], *, option: str = "--out", **inputs: str | os.PathLike[str] | None) -> None:
+    """Raise RecsysError when an input (``name=path``) is ``out`` (given as ``option``) or lies
+    inside it (``out`` is replaced as a whole, so the input would be deleted with it), or when
+    ``out`` lies inside another recsys output (whose next rewrite would delete it, or whose
+    verification it breaks)."""
     for name, path in inputs.items():
         if path is not None and within(path, out):
-            raise RecsysError(f"{path}: the {name} is --out {out} or lies inside it, and --out is replaced as a whole; write the output elsewhere")
+            raise RecsysError(f"{path}: the {name} is {option} {out} or lies inside it, and {option} is replaced as a whole; write the output elsewhere")
     for parent in Path(out).resolve().parents:
         what = next((what for marker, key, what in OUTPUT_MARKERS if _holds_own_marker(parent, marker, key)), None)
         if what is not None:

@@ -13,6 +13,7 @@ import pytest
 import torch
 from test_model import two_layer_encoder  # noqa: F401  (session fixture shared with this module)
 
+from recsys.catalog import load_catalog, save_catalog
 from recsys.errors import RecsysError
 from training.model import load_model
 import numpy as np
@@ -122,6 +123,10 @@ def test_bad_inputs_fail_with_one_line(demo_catalog_df: pd.DataFrame, tmp_path: 
         train(df, tmp_path / "m", FAST)
     with pytest.raises(RecsysError, match="the train split is empty"):
         train(demo_catalog_df.head(50).assign(split="test"), tmp_path / "m", FAST)
+    # A catalogue read from a file is named by it in these messages.
+    save_catalog(demo_catalog_df.head(50).assign(split="test"), tmp_path / "all_test.parquet")
+    with pytest.raises(RecsysError, match=r"all_test.parquet: the train split is empty"):
+        train(load_catalog(tmp_path / "all_test.parquet"), tmp_path / "m", FAST)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("x")
     with pytest.raises(RecsysError, match="notes: exists, is not empty and holds no config.json"):
@@ -201,6 +206,8 @@ def test_cli_refuses_outputs_that_would_swallow_an_input(demo_catalog_df: pd.Dat
         ("train", "--compare", "--catalog", str(catalog), "--out", str(tmp_path / "r"), "--save-model", str(tmp_path / "r" / "model")): "the --save-model is --out",
         ("train", "--compare", "--catalog", str(catalog), "--out", str(tmp_path / "r"), "--save-model", str(tmp_path / "r")): "the --save-model is --out",
         ("index", "build", "--catalog", str(catalog), "--out", str(tmp_path / "m")): "the catalogue is --out",
+        # The option named is the one given: this said "the catalogue is --out".
+        ("train", "--compare", "--catalog", str(catalog), "--out", str(tmp_path / "r"), "--save-model", str(catalog)): "the catalogue is --save-model",
     }
     for args, message in runs.items():
         result = CliRunner().invoke(app, list(args))

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from recsys.catalog import catalog_name
 from recsys.schema import CONTINUOUS_FEATURES
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, check_replaceable, pyplot, save_figure, write_json
@@ -100,7 +101,7 @@ def compare(catalog: pd.DataFrame, out_dir: str | Path, options: TrainOptions = 
     labels = prep.labels
     train_pos, val_pos, test_pos = prep.split_rows("train"), prep.split_rows("val"), prep.split_rows("test")
     if not len(test_pos):
-        raise RecsysError("catalogue: no labelled songs in the test split; nothing to compare on")
+        raise RecsysError(f"{catalog_name(catalog)}: no labelled songs in the test split; nothing to compare on")
     train_rows, val_rows, test_rows = prep.rows[train_pos], prep.rows[val_pos], prep.rows[test_pos]
     lyrics = prep.catalog["lyrics"].fillna("").astype(str).to_numpy()
     results: dict[str, dict[str, Any]] = {}
@@ -202,7 +203,7 @@ def _markdown(report: dict[str, Any]) -> str:
         "# Model comparison (test split)",
         "",
         f"Songs with labels: {report['songs']['train']} train, {report['songs']['val']} val, {report['songs']['test']} test. "
-        f"Encoder `{Path(s['encoder']).name}`, max_length {s['max_length']}, max_chunks {s['max_chunks']}, "
+        f"Encoder `{Path(s['encoder']).parent.name}/{Path(s['encoder']).name}`, max_length {s['max_length']}, max_chunks {s['max_chunks']}, "
         f"{s['freeze_layers']} frozen layers, up to {s['epochs']} epochs (encoder lr {s['lr']}, head lr {s['head_lr']}, {s['precision']}), "
         f"LDA k={s['topics_k']}, sampler {s['sampler']}, seed {s['seed']}.",
         f"Moods: {', '.join(report['moods']) or 'none'}. Genres (at least {s['min_genre_songs']} training songs): {', '.join(report['genres']) or 'none'}.",

@@ -34,8 +34,9 @@ def _build_dictionary(token_lists: Sequence[list[str]], no_below: int, no_above:
     dictionary.filter_extremes(no_below=no_below, no_above=no_above, keep_n=keep_n)
     if len(dictionary) == 0:
         raise RecsysError(
-            f"topics: no words left after filtering {len(token_lists)} lyrics "
-            f"(no_below={no_below}, no_above={no_above}); give more songs or lower no_below"
+            f"topics: no words left after filtering {len(token_lists)} lyrics (no_below={no_below}, no_above={no_above}): "
+            "too few words shared by enough songs; lyric words are Latin letters after folding accents, so lyrics "
+            "in other scripts give none; give more songs with such lyrics"
         )
     return dictionary
 

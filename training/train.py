@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recsys.catalog import has_lyrics, in_split, split_fingerprint
+from recsys.catalog import catalog_name, has_lyrics, in_split, split_fingerprint
 from recsys.errors import RecsysError
 from recsys.io import check_replaceable
 from recsys.progress import progress
@@ -91,7 +91,7 @@ def _fit_side_inputs(catalog: pd.DataFrame, topics_k: int, topics_grid: Sequence
     train = catalog[in_split(catalog, "train")]
     texts = train.loc[has_lyrics(train), "lyrics"].astype(str).tolist()
     if not texts:
-        raise RecsysError("catalogue: no training song has lyrics; cannot fit the topic model")
+        raise RecsysError(f"{catalog_name(catalog)}: no training song has lyrics; cannot fit the topic model")
     if topics_grid:
         topic_model, _ = select_num_topics(texts, list(topics_grid), seed=seed, passes=lda_passes)  # shows its own bar
         notes.append(f"topics: chose k={topic_model.num_topics} from grid {list(topics_grid)} by c_v coherence")
@@ -153,9 +153,9 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
     no_moods = f"only one mood ({train_moods[0]})" if train_moods else "no mood labels"
     no_genres = f"fewer than two genres with at least {min_genre_songs} training songs"
     if not in_split(catalog, "train").any():
-        raise RecsysError("catalogue: the train split is empty; nothing to train on")
+        raise RecsysError(f"{catalog_name(catalog)}: the train split is empty; nothing to train on")
     if not labels.moods and not labels.genres:
-        raise RecsysError(f"catalogue: the train split has {no_moods} and {no_genres}; nothing to train on")
+        raise RecsysError(f"{catalog_name(catalog)}: the train split has {no_moods} and {no_genres}; nothing to train on")
     if not labels.moods:
         notes.append(f"the train split has {no_moods}: training the genre head only")
     if not labels.genres:
@@ -163,7 +163,7 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
     rows = np.flatnonzero(labels.labelled)
     for split in ("train", "val"):
         if not in_split(catalog, split)[rows].any():
-            raise RecsysError(f"catalogue: no labelled songs in the {split} split")
+            raise RecsysError(f"{catalog_name(catalog)}: no labelled songs in the {split} split")
     lyricless = int((~has_lyrics(catalog))[rows].sum())
     if lyricless:
         # Said rather than silently done: a --keep-unmatched import holds many such songs.
@@ -186,7 +186,7 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
     if chunks.chunks_per_song[longest] > MAX_TRAIN_CHUNKS:
         song = catalog.iloc[rows[longest]]
         raise RecsysError(
-            f"catalogue: the lyric of {shorten(song['title'])} by {shorten(song['artist'])} makes {chunks.chunks_per_song[longest]} chunks "
+            f"{catalog_name(catalog)}: the lyric of {shorten(song['title'])} by {shorten(song['artist'])} makes {chunks.chunks_per_song[longest]} chunks "
             f"of {max_length} tokens, and training holds every chunk of a batch's songs in memory at once; pass --max-chunks "
             f"(at most {MAX_TRAIN_CHUNKS}) to train on each song's first chunks"
         )
