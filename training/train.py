@@ -34,7 +34,7 @@ from training.runtime import autocast, resolve_device, resolve_precision
 
 
 # Training keeps every chunk of a batch's songs in memory for the backward pass, so one very long
-# lyric can exhaust it (a 100,000-word lyric passed 14 GB). The real catalogue's longest lyric
+# lyric can exhaust it (one 100,000-word lyric passed 14 GB). The real catalogue's longest lyric
 # makes 138 chunks of 128 tokens.
 MAX_TRAIN_CHUNKS = 256
 
