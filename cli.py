@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import math
-import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -452,7 +451,7 @@ def tune_cmd(
 def evaluate_cmd(
     artifacts: Path = _artifacts_option(),
     out: Path = typer.Option(..., "--out", help="Directory for evaluation.json, evaluation.md and the chart."),
-    ks: list[int] = typer.Option([5, 10, 20], "--k", help="Cut-offs for precision@k (repeatable)."),
+    ks: list[int] = typer.Option([5, 10, 20], "--k", help="Cut-offs for precision@k (repeatable; 1 to 100, the candidates each retriever gives a query)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals."),
     seed: int = _seed_option("Seed of the random baseline and the bootstrap."),
     pool: str = typer.Option("all", "--pool", help="all: rank every song; labelled: only songs carrying the scored tag type."),
@@ -503,11 +502,11 @@ def main() -> None:
     # standalone mode.
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-    from recsys.io import on_interrupt
+    from recsys.io import interrupts_remembered
 
-    signal.signal(signal.SIGINT, on_interrupt)
     try:
-        code = app(standalone_mode=False)
+        with interrupts_remembered():
+            code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx is not None else "see recsys --help")
         code = 2

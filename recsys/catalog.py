@@ -131,7 +131,7 @@ def validate(df: pd.DataFrame, source: str = "catalogue") -> None:
     """Raise :class:`RecsysError` naming the first problem that would break a later stage."""
     missing = [c for c in REQUIRED_COLUMNS if c not in df]
     if missing:
-        raise RecsysError(f"{source}: missing required column(s) {', '.join(missing)}")
+        raise RecsysError(f"{source}: missing required column(s) {', '.join(missing)}; import the sources again (recsys catalog import)")
     if df.empty:
         raise RecsysError(f"{source}: the catalogue has no songs")
     dup = df["song_id"][df["song_id"].duplicated()]
@@ -205,10 +205,11 @@ def catalog_metadata(path: str | Path) -> dict[str, str]:
 
 
 def load_catalog(path: str | Path) -> pd.DataFrame:
-    """Read and validate a catalogue written by :func:`save_catalog`.
+    """Read and validate a catalogue written by :func:`save_catalog`; its path is kept for
+    messages about its content (:func:`catalog_name`).
 
-    Fails with one clear line on a missing file, a file that is not Parquet, or a catalogue
-    format this version cannot read.
+    Fails with one clear line on a missing file, a file that is not Parquet, a catalogue format
+    this version cannot read, or a catalogue missing a required column or holding bad values.
     """
     path = Path(path)
     if not path.exists():
@@ -225,13 +226,10 @@ def load_catalog(path: str | Path) -> pd.DataFrame:
         raise RecsysError(f"{path}: not a recsys catalogue (no recsys.catalog_format metadata); import it first")
     if version != str(CATALOG_FORMAT_VERSION):
         raise RecsysError(f"{path}: catalogue format {shorten(version)}, this recsys reads {CATALOG_FORMAT_VERSION}")
-    # Checked before conform, which adds every missing column empty: a catalogue without titles
+    # Validated before conform, which adds every missing column empty: a catalogue without titles
     # would train and build, and then no title could be found.
-    missing = [column for column in (*REQUIRED_COLUMNS, "split") if column not in df.columns]
-    if missing:
-        raise RecsysError(f"{path}: missing required column(s) {', '.join(missing)}; import the sources again (recsys catalog import)")
-    df = conform(df)
     validate(df, str(path))
+    df = conform(df)
     df.attrs[_SOURCE] = str(path)
     return df
 

@@ -42,7 +42,7 @@ from recsys.catalog import in_split
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, check_replaceable, pyplot, save_figure, within, write_json
 from recsys.progress import progress
-from recsys.recommend import MAX_K, Recommender, linear_scores, rrf_scores
+from recsys.recommend import N_CANDIDATES, Recommender, linear_scores, rrf_scores
 from recsys.text import normalize_text, shorten
 from recsys.vectors import best_indices
 
@@ -189,14 +189,12 @@ class CandidateTable:
         cls, recommender: Any, queries: Sequence[int], *, allowed: np.ndarray | None = None, depth: int = 0, desc: str = "candidates"
     ) -> "CandidateTable":
         """Candidates of every query; with ``allowed`` (an (n,) song mask) only allowed songs are
-        kept, and N (at least ``depth``) widens (x4, as Recommender.rank does for filters) until
-        ``depth`` remain."""
+        kept, and N widens (x4, as Recommender.rank does for filters) until ``depth`` remain."""
         found = []
         with progress() as bar:
             task = bar.add_task(desc, total=len(queries), info="")
             for q in queries:
-                # As Recommender.rank: N is at least the depth, so a deep cut-off is not cut short by the pool.
-                q, n = int(q), max(recommender.n_candidates, depth)
+                q, n = int(q), recommender.n_candidates
                 while True:
                     c = recommender.candidates(recommender.query_tokens(q), recommender.embeddings[q], n, query_row=q)
                     if allowed is None:
@@ -332,7 +330,7 @@ def system_rankings(
         notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled vector centred on the catalogue mean (minilm: the same vector uncentred)"
     table = CandidateTable.build(recommender, queries, allowed=allowed, depth=depth, desc="hybrid candidates")
     out["hybrid"] = table.take(table.ranked(depth, weight=recommender.weight, audio_weight=recommender.audio_weight))
-    notes["hybrid"] = {"w": recommender.weight, "a": recommender.audio_weight, "n_candidates": max(recommender.n_candidates, depth)}
+    notes["hybrid"] = {"w": recommender.weight, "a": recommender.audio_weight, "n_candidates": recommender.n_candidates}
     if recommender.audio_weight > 0:
         out["hybrid_no_audio"] = table.take(table.ranked(depth, weight=recommender.weight))
         notes["hybrid_no_audio"] = "the hybrid without its audio term (a = 0), same w and candidates"
@@ -363,10 +361,11 @@ def evaluate(
     ``baseline`` (loaded artefacts of a plain-encoder build of the same catalogue) gives a
     tBERT build its off-the-shelf ``minilm`` row.
     """
-    if any(not 1 <= int(k) <= MAX_K for k in ks):
-        # Rankings are held to the deepest cut-off for every query and system: an unbounded one
-        # would be a memory error, not an answer.
-        raise RecsysError(f"--k values must be between 1 and {MAX_K}, got {list(ks)}")
+    if any(not 1 <= int(k) <= N_CANDIDATES for k in ks):
+        # The hybrid ranks the N_CANDIDATES each retriever gives a query, as `recsys similar` does
+        # up to k = N_CANDIDATES; deeper, the served query searches deeper too, so one candidate
+        # table could not score both a deep cut-off and a shallow one as served (tune has the same bound).
+        raise RecsysError(f"--k values must be between 1 and {N_CANDIDATES} (the candidates each retriever gives a query), got {list(ks)}")
     if not 1 <= n_boot <= MAX_BOOTSTRAP:
         # Each interval draws (resamples x queries) indices at once.
         raise RecsysError(f"--bootstrap must be between 1 and {MAX_BOOTSTRAP:,} resamples, got {shorten(n_boot, 12)}")

@@ -8,8 +8,8 @@ import json
 import os
 import re
 import shutil
+import signal
 import tempfile
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -163,7 +163,7 @@ def atomic_path(target: str | os.PathLike[str], marker: str | None = None, marke
     staged = tmp / target.name
     try:
         yield staged
-        if _INTERRUPTED.is_set():
+        if _interrupt["seen"]:
             raise KeyboardInterrupt  # a Ctrl-C that the work swallowed: publish nothing
         if not staged.exists():
             raise FileNotFoundError(f"nothing was written for {target}")
@@ -183,16 +183,29 @@ def atomic_path(target: str | os.PathLike[str], marker: str | None = None, marke
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-# Set by the CLI's SIGINT handler. A Ctrl-C that lands in a C callback (numba compiling UMAP's
-# code during a build) is swallowed there and the work goes on, so atomic_path checks this flag
-# before it publishes anything.
-_INTERRUPTED = threading.Event()
+# Set while a CLI command runs by its SIGINT handler. A Ctrl-C that lands in a C callback (numba
+# compiling UMAP's code during a build) is swallowed there and the work goes on, so atomic_path
+# checks this before it publishes anything. A plain value: a signal handler must not take a lock.
+_interrupt = {"seen": False}
 
 
 def on_interrupt(signum: int, frame: Any) -> None:
     """SIGINT handler: remember the interrupt, then raise it as Python's default handler does."""
-    _INTERRUPTED.set()
+    _interrupt["seen"] = True
     raise KeyboardInterrupt
+
+
+@contextmanager
+def interrupts_remembered() -> Iterator[None]:
+    """Within the block, a Ctrl-C is remembered even where the work swallows it (see
+    :func:`on_interrupt`); the previous handler and a clear memory come back after it."""
+    _interrupt["seen"] = False
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _interrupt["seen"] = False
 
 
 def json_text(data: Any) -> str:

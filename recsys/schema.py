@@ -41,4 +41,5 @@ COLUMNS = (
     + AUDIO_FEATURES
     + ["audio_source", "mood", "moods_raw", "genres", "tags_raw", "source", "provenance", "split"]
 )
-REQUIRED_COLUMNS = ["song_id", "title", "artist"]
+# A saved catalogue lacking one of these was edited by hand: conform would fill it with nulls.
+REQUIRED_COLUMNS = ["song_id", "title", "artist", "split"]

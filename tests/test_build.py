@@ -288,21 +288,27 @@ def test_cli_catalogue_with_other_labels_than_the_checkpoint_is_one_line_exit_2(
 
 
 def test_an_interrupt_swallowed_by_the_work_still_publishes_nothing(tmp_path: Path) -> None:
-    import recsys.io as rio
+    from recsys.io import interrupts_remembered, on_interrupt
 
-    with atomic_path(tmp_path / "A", marker="manifest.json") as staged:
-        staged.mkdir()
-        (staged / "manifest.json").write_text('{"format_version": 1}')
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            with atomic_path(tmp_path / "A", marker="manifest.json") as staged:
-                staged.mkdir()
-                (staged / "manifest.json").write_text('{"format_version": 2}')
+    def write(version: int) -> None:
+        with atomic_path(tmp_path / "A", marker="manifest.json") as staged:
+            staged.mkdir()
+            (staged / "manifest.json").write_text(json.dumps({"format_version": version}))
+            if version == 2:
                 try:  # as numba's ctypes callback does with a Ctrl-C during UMAP's compilation
-                    rio.on_interrupt(signal.SIGINT, None)
+                    on_interrupt(signal.SIGINT, None)
                 except KeyboardInterrupt:
                     pass
-        assert json.loads((tmp_path / "A" / "manifest.json").read_text()) == {"format_version": 1}
-        assert [p.name for p in tmp_path.iterdir()] == ["A"]  # no temporary left
-    finally:
-        rio._INTERRUPTED.clear()
+
+    write(1)
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts_remembered():  # what `recsys` (cli.main) runs every command in
+        assert signal.getsignal(signal.SIGINT) is on_interrupt
+        with pytest.raises(KeyboardInterrupt):
+            write(2)
+    assert json.loads((tmp_path / "A" / "manifest.json").read_text()) == {"format_version": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["A"]  # no temporary left
+    # Afterwards the handler and a clear memory are back: later writes in this process publish.
+    assert signal.getsignal(signal.SIGINT) is before
+    write(3)
+    assert json.loads((tmp_path / "A" / "manifest.json").read_text()) == {"format_version": 3}

@@ -204,9 +204,9 @@ def test_a_candidate_table_widens_past_a_small_pool_and_pads_short_lists(tmp_pat
 
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
     allowed = Labels.from_songs(artifacts.songs).has("genre")  # all but song 7
-    # N starts at the depth (5), not at the pool's 1, and every allowed candidate it finds is kept.
+    # One candidate per retriever is too few for a depth of 5: N grows until all songs are candidates.
     table = CandidateTable.build(Recommender(artifacts, n_candidates=1), np.array([0, 6]), allowed=allowed, depth=5)
-    assert table.valid.sum(axis=1).tolist() == [6, 5]
+    assert table.valid.sum(axis=1).tolist() == [6, 6]
     assert table.take(table.ranked(6, weight=1.0))[0].tolist() == [2, 1, 5, 6, 3, 4]  # by cosine alone
     # Two allowed songs the first lists miss: N grows (x4) until they are candidates.
     few = np.zeros(len(allowed), dtype=bool)
@@ -333,8 +333,10 @@ def test_bad_baseline_is_one_clear_error(tmp_path, artifacts_kind, baseline_kind
 
 def test_bad_cutoffs_bootstrap_and_out_are_one_clear_error(tmp_path) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
-    for ks in ((0, 10), (10, 1_000_000)):  # the second would hold a million-deep ranking per query
-        with pytest.raises(RecsysError, match=r"--k values must be between 1 and 1000, got \["):
+    # Past the 100 candidates, precision@500 scored the hybrid's 200-song lists against baselines
+    # ranking every song, and `similar -k 500` searches deeper than any shallower cut-off's pool.
+    for ks in ((0, 10), (10, 101), (10, 500), (10, 1_000_000)):
+        with pytest.raises(RecsysError, match=r"--k values must be between 1 and 100 \(the candidates each retriever gives a query\), got \["):
             evaluate(artifacts, tmp_path / "eval", ks=ks)
     for n_boot in (0, -5, 10**9):  # a billion resamples would be a 600 GB array on the real test split
         with pytest.raises(RecsysError, match=rf"--bootstrap must be between 1 and 10,000 resamples, got '{str(n_boot)[:5]}"):
@@ -390,14 +392,3 @@ def test_no_balanced_summary_when_one_tag_type_has_no_queries(tmp_path) -> None:
     report = evaluate(artifacts, tmp_path / "eval", ks=(5,), n_boot=10)
     assert set(report["results"]) == {"mood"} and report["balanced"] == {}
     assert "Balanced precision@10" not in (tmp_path / "eval" / "evaluation.md").read_text()
-
-
-def test_a_cut_off_deeper_than_the_candidate_pool_ranks_as_the_served_query_does(tmp_path) -> None:
-    from recsys.evaluate import CandidateTable
-
-    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
-    recommender = Recommender(artifacts, n_candidates=1, weight=0.7)
-    served = [r["row"] for r in recommender.similar(0, k=4)]
-    # Before, the table kept the 1-candidate pools while `similar -k 4` searched 4 deep: precision@4 scored a shorter list.
-    table = CandidateTable.build(recommender, np.array([0]), depth=4)
-    assert table.take(table.ranked(4, weight=0.7))[0].tolist() == served and len(served) == 4

@@ -213,3 +213,14 @@ def test_cli_refuses_outputs_that_would_swallow_an_input(demo_catalog_df: pd.Dat
         result = CliRunner().invoke(app, list(args))
         assert result.exit_code == 2 and message in result.output and result.output.strip().count("\n") == 0, result.output
     assert catalog.exists()
+
+
+def test_a_checkpoint_listing_a_single_genre_still_builds_its_own_catalogue(demo_catalog_df: pd.DataFrame) -> None:
+    from training.labels import check_label_sets
+
+    df = demo_catalog_df.head(60).assign(genres=[["rock"] for _ in range(60)])
+    moods = sorted(set(df.loc[df["split"] == "train", "mood"].dropna()), key=["happy", "sad", "angry", "relaxed"].index)
+    # Trained before a single genre counted as none, the checkpoint lists it; the catalogue's rule now gives none.
+    check_label_sets(df, {"moods": moods, "genres": ["rock"], "train": {"min_genre_songs": 3}}, "c.parquet")
+    with pytest.raises(RecsysError, match="label set differs"):
+        check_label_sets(df, {"moods": moods, "genres": ["rock", "jazz"], "train": {"min_genre_songs": 3}}, "c.parquet")

@@ -64,10 +64,12 @@ def check_label_sets(catalog: pd.DataFrame, config: dict[str, Any], source: str)
     if catalog["mood"].isna().all() and not catalog["genres"].map(len).any():
         return
     moods, genres = label_sets(catalog, int(config.get("train", {}).get("min_genre_songs", 20)))
-    if moods == config.get("moods") and genres == config.get("genres"):
+    # A checkpoint from before a single genre counted as none lists it; its head learnt nothing either.
+    trained = {task: names if len(names := list(config.get(task) or [])) > 1 else [] for task in ("moods", "genres")}
+    if moods == trained["moods"] and genres == trained["genres"]:
         return
     diffs = []
-    for task, ours, theirs in (("moods", moods, config.get("moods", [])), ("genres", genres, config.get("genres", []))):
+    for task, ours, theirs in (("moods", moods, trained["moods"]), ("genres", genres, trained["genres"])):
         only_ours, only_theirs = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
         if only_ours or only_theirs:
             diffs.append(f"{task} only in the catalogue {only_ours}, only in the checkpoint {only_theirs}")
