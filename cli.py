@@ -462,7 +462,7 @@ def evaluate_cmd(
     from rich.table import Table
 
     from recsys.artifacts import load_artifacts
-    from recsys.evaluate import evaluate
+    from recsys.evaluate import evaluate, interval_text
     from recsys.io import check_outside
 
     check_outside(out)
@@ -479,19 +479,19 @@ def evaluate_cmd(
             # "P@10" rather than "precision@10": at 80 columns the long names were all cut to "precisio…".
             table.add_column(metric.replace("precision@", "P@").replace("same-artist@", "artist@"), justify="right")
         for system, values in block["systems"].items():
-            cells = [f"{values[m]['mean']:.3f}" + (f" [{values[m]['low']:.3f}, {values[m]['high']:.3f}]" if m == "precision@10" else "") for m in metrics]
+            cells = [interval_text(values[m]) if m == "precision@10" else f"{values[m]['mean']:.3f}" for m in metrics]
             table.add_row(system, *cells)
         console.print(table)
         diffs = block.get("hybrid_minus") or {}
         if diffs:
             typer.echo("hybrid minus, precision@10 (paired 95% interval): "
-                       + "; ".join(f"{name} {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for name, d in diffs.items()))
+                       + "; ".join(f"{name} {interval_text(d, signed=True)}" for name, d in diffs.items()))
     balanced = report["balanced"]
     if balanced:
         typer.echo("balanced precision@10 (mean of mood and genre): "
                    + "; ".join(f"{name} {v['mean']:.3f}" for name, v in balanced["systems"].items())
                    + ". Hybrid minus (paired 95% interval): "
-                   + "; ".join(f"{name} {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for name, d in balanced.get("hybrid_minus", {}).items()))
+                   + "; ".join(f"{name} {interval_text(d, signed=True)}" for name, d in balanced.get("hybrid_minus", {}).items()))
     typer.echo(f"wrote {out / 'evaluation.md'}, {out / 'evaluation.json'}, {out / 'evaluation_p10.png'}")
 
 

@@ -95,6 +95,18 @@ def bootstrap_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level
     return stratified_bootstrap_ci([values], n_boot=n_boot, seed=seed, level=level)
 
 
+def as_interval(ci: tuple[float, float, float]) -> dict[str, float]:
+    """A bootstrap result (mean, low, high) as the reports store it."""
+    mean, low, high = ci
+    return {"mean": mean, "low": low, "high": high}
+
+
+def interval_text(interval: dict[str, float], signed: bool = False) -> str:
+    """"0.427 [0.396, 0.459]", or with signs for differences ("+0.016 [+0.003, +0.027]")."""
+    spec = "+.3f" if signed else ".3f"
+    return f"{interval['mean']:{spec}} [{interval['low']:{spec}}, {interval['high']:{spec}}]"
+
+
 def stratified_bootstrap_ci(
     strata: Sequence[np.ndarray], *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float, float]:
@@ -412,7 +424,7 @@ def evaluate(
             metrics["map@10"] = bootstrap_ci(average_precision_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
             metrics["ndcg@10"] = bootstrap_ci(ndcg_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
             metrics["same-artist@10"] = bootstrap_ci(same_artist_at_k(tag_ranked, tag_queries, artist_keys, 10), n_boot=n_boot, seed=seed)
-            results[tag]["systems"][name] = {m: {"mean": v[0], "low": v[1], "high": v[2]} for m, v in metrics.items()}
+            results[tag]["systems"][name] = {m: as_interval(v) for m, v in metrics.items()}
         results[tag]["hybrid_minus"] = paired_differences(per_query_p10, "hybrid", n_boot=n_boot, seed=seed)
         per_tag_p10[tag] = per_query_p10
     warnings = [artifacts.split_warning] if artifacts.split_warning else []
@@ -478,8 +490,7 @@ def balanced_precision(per_tag: dict[str, dict[str, np.ndarray]], *, n_boot: int
     names = [name for name in per_tag[TAGS[0]] if all(name in per_tag[tag] for tag in TAGS)]
 
     def interval(strata: list[np.ndarray]) -> dict[str, float]:
-        mean, low, high = stratified_bootstrap_ci(strata, n_boot=n_boot, seed=seed)
-        return {"mean": mean, "low": low, "high": high}
+        return as_interval(stratified_bootstrap_ci(strata, n_boot=n_boot, seed=seed))
 
     out: dict[str, Any] = {"systems": {name: interval([per_tag[tag][name] for tag in TAGS]) for name in names}}
     if "hybrid" in names:
@@ -499,8 +510,7 @@ def paired_differences(per_query: dict[str, np.ndarray], reference: str, *, n_bo
     out = {}
     for name, values in per_query.items():
         if name != reference:
-            mean, low, high = bootstrap_ci(per_query[reference] - values, n_boot=n_boot, seed=seed)
-            out[name] = {"mean": mean, "low": low, "high": high}
+            out[name] = as_interval(bootstrap_ci(per_query[reference] - values, n_boot=n_boot, seed=seed))
     return out
 
 
@@ -516,22 +526,21 @@ def markdown_report(report: dict[str, Any]) -> str:
         metrics = list(next(iter(systems.values())))
         lines += ["", f"## {tag} ({block['n_queries']} queries, {block['queries_with_audio']:.0%} with audio features)", "", "| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
         for system, values in systems.items():
-            cells = [f"{values[m]['mean']:.3f} [{values[m]['low']:.3f}, {values[m]['high']:.3f}]" for m in metrics]
+            cells = [interval_text(values[m]) for m in metrics]
             lines.append(f"| {system} | " + " | ".join(cells) + " |")
         diffs = block.get("hybrid_minus") or {}
         if diffs:
             lines += ["", "Hybrid minus each system, precision@10, paired over the same queries (mean [95% interval]):", ""]
             lines += ["| " + " | ".join(diffs) + " |", "|---" * len(diffs) + "|"]
-            lines.append("| " + " | ".join(f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for d in diffs.values()) + " |")
+            lines.append("| " + " | ".join(interval_text(d, signed=True) for d in diffs.values()) + " |")
     balanced = report.get("balanced") or {}
     if balanced:
         lines += ["", "## Balanced precision@10 (the mean of the mood and genre figures, as tuning weighs them)", "",
                   "| system | precision@10 | hybrid minus system, paired |", "|---|---|---|"]
         minus = balanced.get("hybrid_minus", {})
         for system, v in balanced["systems"].items():
-            d = minus.get(system)
-            paired = f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else ""
-            lines.append(f"| {system} | {v['mean']:.3f} [{v['low']:.3f}, {v['high']:.3f}] | {paired} |")
+            paired = interval_text(minus[system], signed=True) if system in minus else ""
+            lines.append(f"| {system} | {interval_text(v)} | {paired} |")
     for task, block in report.get("head_probabilities", {}).items():
         lines += ["", f"## {task} probabilities shown by --explain ({block['n_songs']} {report['split']} songs, Brier {block['brier']:.3f})", ""]
         lines += ["| class | songs | observed share | mean predicted |", "|---|---|---|---|"]

@@ -90,10 +90,11 @@ def beats(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series.astype("string").str.extract(_BEATS, expand=False), errors="coerce")
 
 
-CATEGORICAL_PARSERS: dict[str, Callable[[pd.Series], pd.Series]] = {"key": key_number, "mode": mode_number, "time_signature": beats}
-_CATEGORICAL_FORMS = {
-    "key": "key (a pitch class 0..11 or a name such as C#)", "mode": "mode (1/0 or Major/Minor)",
-    "time_signature": "time signature (beats per bar, such as 4 or 4/4)",
+# Each categorical feature's parser, and what its cells should hold (for the error message).
+CATEGORICAL_PARSERS: dict[str, tuple[Callable[[pd.Series], pd.Series], str]] = {
+    "key": (key_number, "key (a pitch class 0..11 or a name such as C#)"),
+    "mode": (mode_number, "mode (1/0 or Major/Minor)"),
+    "time_signature": (beats, "time signature (beats per bar, such as 4 or 4/4)"),
 }
 
 
@@ -101,10 +102,11 @@ def _categorical(df: pd.DataFrame, column: str, canonical: str, path: Path) -> p
     """Key, mode or time signature as numbers; Spotify's "not detected" codes become missing and a
     present cell the parser cannot read is an error naming it."""
     raw = df[column]
-    values = CATEGORICAL_PARSERS[canonical](raw)
+    parse, form = CATEGORICAL_PARSERS[canonical]
+    values = parse(raw)
     unread = values.isna() & raw.notna() & raw.astype("string").str.strip().ne("")
     if unread.any():
-        raise RecsysError(f"{path}: {cell(df, unread, column)}: {shorten(str(raw[unread].iloc[0]))} is not a {_CATEGORICAL_FORMS[canonical]}")
+        raise RecsysError(f"{path}: {cell(df, unread, column)}: {shorten(str(raw[unread].iloc[0]))} is not a {form}")
     return values.mask(values == UNKNOWN_CODES.get(canonical))
 
 
