@@ -33,8 +33,14 @@ MIN_TOKEN_LEN = 2
 _TOKEN = re.compile(TOKEN_PATTERN)
 
 
+# Latin letters that Unicode does not decompose into a base letter and an accent, so NFKD alone
+# drops them ("søren" would become "sren"). Lower-case only: tokenize folds case first.
+LETTER_FOLDS: dict[str, str] = {"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
+_LETTER_FOLDS = str.maketrans(LETTER_FOLDS)
+
+
 def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return unicodedata.normalize("NFKD", text.translate(_LETTER_FOLDS)).encode("ascii", "ignore").decode("ascii")
 
 
 def tokenize(text: str | None, *, min_len: int = MIN_TOKEN_LEN, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
@@ -58,6 +64,7 @@ def tokenizer_settings() -> dict[str, object]:
         "pattern": TOKEN_PATTERN,
         "min_len": MIN_TOKEN_LEN,
         "stop_words_sha256": hashlib.sha256(stop_words).hexdigest(),
+        "letter_folds": dict(sorted(LETTER_FOLDS.items())),
     }
 
 

@@ -93,6 +93,12 @@ def test_tfidf_vectors_equal_scikit_learn(request: pytest.FixtureRequest) -> Non
     np.testing.assert_allclose(ours.tfidf_vectors.toarray(), expected, atol=1e-12)
 
 
+def test_tokens_fold_accents_and_letters_without_a_decomposition() -> None:
+    # NFKD alone drops letters such as ø and ß, which Unicode does not split into base + accent.
+    assert tokenize("Søren sang Ærø's STRASSE straße Łódź Beyoncé ŒUVRE") == [
+        "soren", "sang", "aeros", "strasse", "strasse", "lodz", "beyonce", "oeuvre"]
+
+
 def test_save_load_round_trip_and_refuses_mismatches(tmp_path: Path) -> None:
     docs = [["ocean", "wave"], ["night", "city", "city"], ["fire"]]
     index = BM25Index.build(docs, k1=1.2, b=0.6, epsilon=0.3)
@@ -104,10 +110,10 @@ def test_save_load_round_trip_and_refuses_mismatches(tmp_path: Path) -> None:
     meta_path = tmp_path / "bm25" / "meta.json"
     original = meta_path.read_text()
     meta = json.loads(original)
-    meta["tokenizer"]["stop_words_sha256"] = "0" * 64
-    meta_path.write_text(json.dumps(meta))
-    with pytest.raises(RecsysError, match="tokenizer settings"):
-        BM25Index.load(tmp_path / "bm25")
+    for changed in ({"stop_words_sha256": "0" * 64}, {"letter_folds": None}):  # None: an index from before the folds
+        meta_path.write_text(json.dumps({**meta, "tokenizer": {**meta["tokenizer"], **changed}}))
+        with pytest.raises(RecsysError, match="tokenizer settings"):
+            BM25Index.load(tmp_path / "bm25")
     meta["format_version"] = 99
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(RecsysError, match="format version 99"):

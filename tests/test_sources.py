@@ -77,11 +77,19 @@ def test_spotify_scales_are_converted(shared_data: Path) -> None:
 def test_tcc_loudness_maps_to_decibels_and_bow_placeholders_are_not_lyrics(shared_data: Path) -> None:
     raw = shared_data / "raw"
     tcc = import_sources([raw / "tcc_ceds_partial" / "vbsdj_tcc_ceds_music_sample1000.csv"])
-    assert tcc["loudness"].between(-60, 0).all() and (tcc["lyrics_kind"] == "preprocessed").all()
+    assert tcc["loudness"].between(-28.2, 0).all() and (tcc["lyrics_kind"] == "preprocessed").all()
     assert tcc["genres"].str.len().gt(0).mean() > 0.9
     bow = import_sources([raw / "lyrics_bow_with_features_p93serra" / "songs_lyrics.csv"])
     assert 500 < len(bow) < 1100  # about 1,058 rows carry word lists; "Pending" rows are not lyrics
     assert not bow["lyrics"].str.contains("Pending").any()
+
+
+def test_tcc_loudness_follows_the_line_fitted_to_spotify_decibels(tmp_path: Path) -> None:
+    # bench.loudness fits it on the 260 songs tcc shares with Spotify sources: -28.2 dB at 0, 0 dB at 1.
+    rows = [{"artist_name": f"a{i}", "track_name": f"t{i}", "genre": "pop", "topic": "x", "lyrics": "some words here now",
+             "loudness": x} for i, x in enumerate([0.0, 0.5, 1.0])]
+    tcc = import_sources([_write(tmp_path / "tcc.csv", rows)]).sort_values("title")
+    assert tcc["loudness"].round(6).tolist() == [-28.2, -14.1, 0.0]
 
 
 def test_an_out_of_range_audio_value_is_quoted_in_the_file_s_own_unit(tmp_path: Path) -> None:

@@ -101,10 +101,10 @@ def test_loss_goes_down_on_real_lyrics(real_sample_catalog_path: Path, two_layer
 def test_catalogue_without_genres_trains_mood_only(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
     df = demo_catalog_df.head(80).copy()
     df["genres"] = [[] for _ in range(len(df))]
-    df.loc[df.index[:2], "lyrics"] = None  # labelled songs without lyrics are trained on, and said to be
+    df.loc[df.index[:2], "lyrics"] = None  # labelled songs without lyrics are left out, and said to be
     result = train(df, tmp_path / "m", replace(FAST, model=two_layer_encoder, epochs=1, freeze_layers=2))
     assert any("mood head only" in n for n in result.notes)
-    assert any(n.startswith("2 labelled songs without lyrics") for n in result.notes), result.notes
+    assert "2 labelled songs without lyrics left out of training (never indexed either)" in result.notes, result.notes
     assert "genre" not in result.metrics["test"]
     assert load_model(tmp_path / "m").genres == []
 
@@ -224,3 +224,19 @@ def test_a_checkpoint_listing_a_single_genre_still_builds_its_own_catalogue(demo
     check_label_sets(df, {"moods": moods, "genres": ["rock"], "train": {"min_genre_songs": 3}}, "c.parquet")
     with pytest.raises(RecsysError, match="label set differs"):
         check_label_sets(df, {"moods": moods, "genres": ["rock", "jazz"], "train": {"min_genre_songs": 3}}, "c.parquet")
+
+
+def test_labels_count_only_training_songs_with_lyrics(demo_catalog_df: pd.DataFrame, tmp_path: Path) -> None:
+    from training.labels import label_sets
+
+    df = demo_catalog_df.head(60).copy()
+    train_rows = df.index[df["split"] == "train"]
+    df["genres"] = [["rock"] if i % 2 else ["pop"] for i in range(len(df))]
+    df.loc[train_rows[:3], "genres"] = pd.Series([["jazz"]] * 3, index=train_rows[:3])
+    assert "jazz" in label_sets(df, 3)[1]
+    # Never trained on, songs without lyrics cannot make a class the model would have to predict.
+    df.loc[train_rows[:3], "lyrics"] = None
+    assert "jazz" not in label_sets(df, 3)[1]
+    df.loc[train_rows, "lyrics"] = None
+    with pytest.raises(RecsysError, match="no song in the train split has lyrics; nothing to train on"):
+        train(df, tmp_path / "m", FAST)

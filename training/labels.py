@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from recsys.catalog import in_split
+from recsys.catalog import has_lyrics, in_split
 from recsys.errors import RecsysError
 from recsys.evaluate import nearest_by_cosine, precision_at_k
 from recsys.schema import MOODS
@@ -42,9 +42,9 @@ class Labels:
 
 
 def label_sets(catalog: pd.DataFrame, min_genre_songs: int) -> tuple[list[str], list[str]]:
-    """Moods (canonical order) and genres with at least ``min_genre_songs`` training songs; a
-    single mood or a single genre is none."""
-    train = catalog[in_split(catalog, "train")]
+    """Moods (canonical order) and genres with at least ``min_genre_songs`` training songs (train
+    split songs with lyrics: the only ones trained on); a single mood or a single genre is none."""
+    train = catalog[in_split(catalog, "train") & has_lyrics(catalog)]
     present = set(train["mood"].dropna().astype(str))
     moods = [m for m in MOODS if m in present]
     counts = pd.Series([g for gs in train["genres"] for g in gs], dtype=object).value_counts()

@@ -4,7 +4,9 @@ warm-up, clipping and early stopping (labels and metrics: :mod:`training.labels`
 CPU cost is dominated by the encoder. With ``freeze_layers=N`` the embeddings and the lower N
 layers run once per chunk under ``torch.inference_mode`` and their token states are kept (fp16)
 in memory, so each epoch only runs the top layers and the heads. Only labelled songs are
-encoded; ``max_chunks`` caps chunks per song and the number of capped songs is reported.
+encoded,
+and only those with lyrics; ``max_chunks`` caps chunks per song and the number of capped songs
+is reported.
 """
 
 from __future__ import annotations
@@ -89,9 +91,7 @@ def _fit_side_inputs(catalog: pd.DataFrame, topics_k: int, topics_grid: Sequence
     from training.topics import TopicModel, select_num_topics
 
     train = catalog[in_split(catalog, "train")]
-    texts = train.loc[has_lyrics(train), "lyrics"].astype(str).tolist()
-    if not texts:
-        raise RecsysError(f"{catalog_name(catalog)}: no training song has lyrics; cannot fit the topic model")
+    texts = train.loc[has_lyrics(train), "lyrics"].astype(str).tolist()  # prepare checked there is one
     if topics_grid:
         topic_model, _ = select_num_topics(texts, list(topics_grid), seed=seed, passes=lda_passes)  # shows its own bar
         notes.append(f"topics: chose k={topic_model.num_topics} from grid {list(topics_grid)} by c_v coherence")
@@ -149,28 +149,29 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
     timings: dict[str, float] = {}
     moods, genres = label_sets(catalog, min_genre_songs)
     labels = encode_labels(catalog, moods, genres)
-    train_moods = sorted(set(catalog.loc[in_split(catalog, "train"), "mood"].dropna().astype(str)))
+    lyrics_present = has_lyrics(catalog)
+    train_moods = sorted(set(catalog.loc[in_split(catalog, "train") & lyrics_present, "mood"].dropna().astype(str)))
     no_moods = f"only one mood ({train_moods[0]})" if train_moods else "no mood labels"
     no_genres = f"fewer than two genres with at least {min_genre_songs} training songs"
     if not in_split(catalog, "train").any():
         raise RecsysError(f"{catalog_name(catalog)}: the train split is empty; nothing to train on")
+    if not (in_split(catalog, "train") & lyrics_present).any():
+        raise RecsysError(f"{catalog_name(catalog)}: no song in the train split has lyrics; nothing to train on")
     if not labels.moods and not labels.genres:
         raise RecsysError(f"{catalog_name(catalog)}: the train split has {no_moods} and {no_genres}; nothing to train on")
     if not labels.moods:
         notes.append(f"the train split has {no_moods}: training the genre head only")
     if not labels.genres:
         notes.append(f"{no_genres}: training the mood head only")
-    rows = np.flatnonzero(labels.labelled)
+    lyricless = int((labels.labelled & ~lyrics_present).sum())
+    if lyricless:
+        # Said rather than silently done: a --keep-unmatched import holds many such songs. The batch
+        # job never indexes them, so a model trained on them would learn songs it never embeds.
+        notes.append(f"{lyricless} labelled song{'s' if lyricless > 1 else ''} without lyrics left out of training (never indexed either)")
+    rows = np.flatnonzero(labels.labelled & lyrics_present)
     for split in ("train", "val"):
         if not in_split(catalog, split)[rows].any():
-            raise RecsysError(f"{catalog_name(catalog)}: no labelled songs in the {split} split")
-    lyricless = int((~has_lyrics(catalog))[rows].sum())
-    if lyricless:
-        # Said rather than silently done: a --keep-unmatched import holds many such songs.
-        notes.append(
-            f"{lyricless} labelled song{'s' if lyricless > 1 else ''} without lyrics: trained from topics and audio alone "
-            "(the encoder sees an empty text), and never indexed by the batch job"
-        )
+            raise RecsysError(f"{catalog_name(catalog)}: no labelled songs with lyrics in the {split} split")
 
     # The encoder first: its settings are checked before the topic fit's minutes.
     encoder, tokenizer, encoder_path = build_encoder(model)

@@ -36,10 +36,11 @@ ADAPTERS: list[Adapter] = [
 ]
 FORMATS = ["generic"] + [a.name for a in ADAPTERS]
 
-__all__ = ["ADAPTERS", "FORMATS", "import_sources"]
+__all__ = ["ADAPTERS", "FORMATS", "detect_format", "import_sources"]
 
 
-def _detect(columns: list[str]) -> Adapter | None:
+def detect_format(columns: list[str]) -> Adapter | None:
+    """The first adapter whose signature columns ``columns`` all hold (ADAPTERS' priority order)."""
     header = set(columns)
     return next((a for a in ADAPTERS if a.signature <= header), None)
 
@@ -65,7 +66,7 @@ def _adapter_for(path: Path, df: pd.DataFrame, fixed: Adapter | None) -> Adapter
         if fixed.signature:
             require(df, sorted(fixed.signature), path, fixed.name)
         return fixed
-    return _detect(list(df.columns))
+    return detect_format(list(df.columns))
 
 
 def import_sources(
