@@ -98,6 +98,12 @@ def test_an_out_of_range_audio_value_is_quoted_in_the_file_s_own_unit(tmp_path: 
     frame = pd.DataFrame({"Energy": ["50", "5000"]})  # Spotify-2000 gives energy in 0..100
     with pytest.raises(RecsysError, match=r"row 3 column 'Energy': 5000 is outside energy's range 0\.\.100"):
         audio(frame, tmp_path / "spotify_2000.csv", {"energy": "Energy"}, scale={"energy": 100.0})
+    # A file already on the 0..1 scale passed the range check once divided again (0.62 -> 0.0062).
+    with pytest.raises(RecsysError, match=r"row 2 column 'Energy': 0\.62 is not a whole number, but this format gives energy as whole "
+                                          r"numbers 0\.\.100; if the file holds 0\.\.1 values, import it with --format generic"):
+        audio(pd.DataFrame({"Energy": ["0.62", "1"]}), tmp_path / "spotify_2000.csv", {"energy": "Energy"}, scale={"energy": 100.0})
+    assert audio(pd.DataFrame({"Energy": ["62", "", "7.0"]}), tmp_path / "s.csv", {"energy": "Energy"},
+                 scale={"energy": 100.0})["energy"].tolist()[::2] == [0.62, 0.07]
 
 
 def test_key_mode_and_time_signature_are_read_checked_and_spotify_s_unknown_codes_are_missing(tmp_path: Path) -> None:
