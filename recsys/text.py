@@ -34,7 +34,8 @@ _TOKEN = re.compile(TOKEN_PATTERN)
 
 
 # Latin letters that Unicode does not decompose into a base letter and an accent, so NFKD alone
-# drops them ("søren" would become "sren"). Lower-case only: tokenize folds case first.
+# drops them from lyric tokens ("søren" would become "sren") and accent folding leaves them whole in
+# title lookups. Lower-case keys: both fold case first.
 LETTER_FOLDS: dict[str, str] = {"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
 _LETTER_FOLDS = str.maketrans(LETTER_FOLDS)
 
@@ -183,13 +184,9 @@ def normalize_text(text: object) -> str:
     return s
 
 
-# Latin letters that Unicode gives no decomposition, so accent folding leaves them whole. Keys are
-# casefolded forms.
-_UNDECOMPOSED_LATIN = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
-
 
 def lookup_key(text: object) -> str:
     """:func:`normalize_text` with "ø", "æ", "ł" and the like folded too, so that a title or
     artist typed on a plain keyboard finds "MØ" or "Łódź". Only for matching what a user typed:
     song ids and source joins keep :func:`normalize_text`, so ids stay what earlier imports made."""
-    return normalize_text(text).translate(_UNDECOMPOSED_LATIN)
+    return normalize_text(text).translate(_LETTER_FOLDS)
