@@ -55,9 +55,9 @@ def main() -> None:
     }
     rows = []
     for name, (lo, hi) in mappings.items():
-        error = np.abs(lo + (hi - lo) * x - y)
+        error = lo + (hi - lo) * x - y
         rows.append({"mapping": name, "dB at 0": round(float(lo), 2) + 0.0, "dB at 1": round(float(hi), 2) + 0.0,
-                     "median abs error dB": round(float(np.median(error)), 2), "mean error dB": round(float(np.mean(lo + (hi - lo) * x - y)), 2)})
+                     "median abs error dB": round(float(np.median(np.abs(error))), 2), "mean error dB": round(float(np.mean(error)), 2)})
     settings = {"raw": str(args.raw), "n_shared_songs": len(shared), "n_tcc_songs": len(scaled),
                 "correlation": round(float(np.corrcoef(x, y)[0, 1]), 3)}
     report(args.name, rows, title=f"tcc loudness to dB, {len(shared)} songs in both", settings=settings)
