@@ -184,7 +184,6 @@ def normalize_text(text: object) -> str:
     return s
 
 
-
 def lookup_key(text: object) -> str:
     """:func:`normalize_text` with "ø", "æ", "ł" and the like folded too, so that a title or
     artist typed on a plain keyboard finds "MØ" or "Łódź". Only for matching what a user typed:

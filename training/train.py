@@ -3,10 +3,8 @@ warm-up, clipping and early stopping (labels and metrics: :mod:`training.labels`
 
 CPU cost is dominated by the encoder. With ``freeze_layers=N`` the embeddings and the lower N
 layers run once per chunk under ``torch.inference_mode`` and their token states are kept (fp16)
-in memory, so each epoch only runs the top layers and the heads. Only labelled songs are
-encoded,
-and only those with lyrics; ``max_chunks`` caps chunks per song and the number of capped songs
-is reported.
+in memory, so each epoch only runs the top layers and the heads. Only labelled songs with lyrics
+are encoded; ``max_chunks`` caps chunks per song and the number of capped songs is reported.
 """
 
 from __future__ import annotations
@@ -150,12 +148,13 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
     moods, genres = label_sets(catalog, min_genre_songs)
     labels = encode_labels(catalog, moods, genres)
     lyrics_present = has_lyrics(catalog)
-    train_moods = sorted(set(catalog.loc[in_split(catalog, "train") & lyrics_present, "mood"].dropna().astype(str)))
+    trained_on = in_split(catalog, "train") & lyrics_present
+    train_moods = sorted(set(catalog.loc[trained_on, "mood"].dropna().astype(str)))
     no_moods = f"only one mood ({train_moods[0]})" if train_moods else "no mood labels"
     no_genres = f"fewer than two genres with at least {min_genre_songs} training songs"
     if not in_split(catalog, "train").any():
         raise RecsysError(f"{catalog_name(catalog)}: the train split is empty; nothing to train on")
-    if not (in_split(catalog, "train") & lyrics_present).any():
+    if not trained_on.any():
         raise RecsysError(f"{catalog_name(catalog)}: no song in the train split has lyrics; nothing to train on")
     if not labels.moods and not labels.genres:
         raise RecsysError(f"{catalog_name(catalog)}: the train split has {no_moods} and {no_genres}; nothing to train on")

@@ -53,8 +53,7 @@ def audio(df: pd.DataFrame, path: Path, columns: dict[str, str], scale: dict[str
             unit = (scale or {}).get(canonical, 1.0)
             values = raw / unit
             low, high = FEATURE_RANGES.get(canonical, (-np.inf, np.inf))
-            fractional = (raw % 1).fillna(0).ne(0) if unit != 1.0 else pd.Series(False, index=raw.index)
-            if fractional.any():
+            if unit != 1.0 and (fractional := (raw % 1).fillna(0).ne(0)).any():
                 # A file already on the 0..1 scale would be divided again and pass the range check.
                 raise RecsysError(f"{path}: {cell(df, fractional, column)}: {raw[fractional].iloc[0]:g} is not a whole number, but this "
                                   f"format gives {canonical} as whole numbers {low * unit:g}..{high * unit:g}; if the file holds "
