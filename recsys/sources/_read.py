@@ -314,11 +314,16 @@ def numeric(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
     """The column as floats; a non-empty cell that is not a finite number is an error naming row and column."""
     raw = df[column]
     values = pd.to_numeric(raw, errors="coerce").astype("float64")
-    present = raw.notna() & raw.astype(str).str.strip().ne("")
+    present = present_cells(raw)
     bad = present & ~np.isfinite(values)
     if bad.any():
         raise RecsysError(f"{path}: {cell(df, bad, column)}: {shorten(raw[bad].iloc[0])} is not a finite number")
     return values
+
+
+def present_cells(raw: pd.Series) -> pd.Series:
+    """Which cells hold something: neither missing nor blank."""
+    return raw.notna() & raw.astype("string").str.strip().ne("")
 
 
 def cell(df: pd.DataFrame, bad: pd.Series, column: str) -> str:

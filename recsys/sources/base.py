@@ -18,7 +18,7 @@ import pandas as pd
 
 from recsys.errors import RecsysError
 from recsys.schema import FEATURE_RANGES, UNKNOWN_CODES
-from recsys.sources._read import cell, numeric
+from recsys.sources._read import cell, numeric, present_cells
 from recsys.text import shorten
 
 # Conflict ranks (higher wins): Spotify-scale audio beats tcc's min-max audio; explicit mood
@@ -109,7 +109,7 @@ def _categorical(df: pd.DataFrame, column: str, canonical: str, path: Path) -> p
     raw = df[column]
     parse, form = CATEGORICAL_PARSERS[canonical]
     values = parse(raw)
-    unread = values.isna() & raw.notna() & raw.astype("string").str.strip().ne("")
+    unread = values.isna() & present_cells(raw)
     if unread.any():
         raise RecsysError(f"{path}: {cell(df, unread, column)}: {shorten(str(raw[unread].iloc[0]))} is not a {form}")
     return values.mask(values == UNKNOWN_CODES.get(canonical))
