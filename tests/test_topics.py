@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,12 @@ def test_save_load_round_trip_and_damage(demo_model: TopicModel, demo_lyrics: li
     (path / PARAMS_FILE).write_text(meta.replace('"format_version": 1', '"format_version": 2'))
     with pytest.raises(RecsysError, match="format 2"):
         TopicModel.load(path)
+    # Fitted with another tokenizer, or before the settings were recorded: its words would no
+    # longer be the ones the query's lyrics give.
+    for tokenizer in ({**json.loads(meta)["tokenizer"], "min_len": 3}, None):
+        (path / PARAMS_FILE).write_text(json.dumps({**json.loads(meta), "tokenizer": tokenizer}))
+        with pytest.raises(RecsysError, match="other tokenizer settings.*retrain"):
+            TopicModel.load(path)
     (path / PARAMS_FILE).write_text(meta)
     (path / MODEL_FILE).write_bytes(b"not a pickle")
     with pytest.raises(RecsysError, match="do not load"):

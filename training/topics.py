@@ -19,7 +19,7 @@ from gensim.models import CoherenceModel, LdaModel
 from recsys.errors import RecsysError
 from recsys.io import atomic_path
 from recsys.progress import progress
-from recsys.text import tokenize
+from recsys.text import tokenize, tokenizer_settings
 
 FORMAT_VERSION = 1
 MODEL_FILE = "lda.gensim"
@@ -158,13 +158,17 @@ class TopicModel:
             tmp.mkdir()
             _save_lda(self.lda, str(tmp / MODEL_FILE))
             self.dictionary.save(str(tmp / DICTIONARY_FILE))
-            meta = {"format_version": FORMAT_VERSION, "params": self.params, "vocab_size": len(self.dictionary)}
+            meta = {
+                "format_version": FORMAT_VERSION, "params": self.params, "vocab_size": len(self.dictionary),
+                "tokenizer": tokenizer_settings(),
+            }
             (tmp / PARAMS_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> TopicModel:
-        """Read a folder written by :meth:`save`; one-line RecsysError if missing, damaged or of another version."""
+        """Read a folder written by :meth:`save`; one-line RecsysError if missing, damaged, of another
+        version, or fitted with other tokenizer settings than :func:`recsys.text.tokenize` has now."""
         path = Path(path)
         meta_file = path / PARAMS_FILE
         if not meta_file.is_file():
@@ -176,6 +180,12 @@ class TopicModel:
             raise RecsysError(f"{meta_file}: unreadable topic model params ({type(exc).__name__})") from None
         if version != FORMAT_VERSION:
             raise RecsysError(f"{path}: topic model format {version}, this recsys reads {FORMAT_VERSION}")
+        # Other tokens than the dictionary was built from would shift every song's topics silently.
+        if meta.get("tokenizer") != tokenizer_settings():
+            raise RecsysError(
+                f"{path}: topic model was fitted with other tokenizer settings than recsys.text has now "
+                "(or before models recorded them); retrain with `recsys train`"
+            )
         for name in (MODEL_FILE, DICTIONARY_FILE):
             if not (path / name).is_file():
                 raise RecsysError(f"{path}: topic model folder is missing {name}")
