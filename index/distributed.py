@@ -39,12 +39,11 @@ class _BatchEncoder:
     def __init__(self, model: str | None, max_length: int | None, batch_size: int, threads: int) -> None:
         import torch
 
-        from index.embed import PlainEncoder, chunk_length, load_embedder
+        from index.embed import chunk_length, encoder_of, load_embedder
 
         torch.set_num_threads(threads)
         embedder = load_embedder(model)
-        plain = isinstance(embedder, PlainEncoder)
-        self.encoder = embedder.encoder if plain else embedder.model.encoder
+        self.encoder = encoder_of(embedder)
         self.tokenizer = embedder.tokenizer
         self.max_length, self.batch_size = max_length or chunk_length(embedder), batch_size
 

@@ -152,6 +152,26 @@ def test_free_text_query_of_a_songs_lyrics_lands_on_its_centred_row(built: Path,
         assert rows[0, 0] == row
 
 
+def test_int8_free_text_queries_quantise_the_encoder_once(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch.ao.quantization
+
+    from index.embed import query_encoder
+
+    artefacts = tmp_path / "A"
+    shutil.copytree(built, artefacts)
+    manifest = json.loads((artefacts / "manifest.json").read_text())
+    manifest["params"]["precision_used"] = "int8"  # as `index build --precision int8` records it
+    (artefacts / "manifest.json").write_text(json.dumps(manifest))
+    quantize_dynamic, calls = torch.ao.quantization.quantize_dynamic, []
+    monkeypatch.setattr(torch.ao.quantization, "quantize_dynamic", lambda *a, **kw: calls.append(1) or quantize_dynamic(*a, **kw))
+    encode = query_encoder(load_artifacts(artefacts))
+    vectors = [encode(text) for text in ("rain on the window", "dancing all night", "rain on the window")]
+    assert len(calls) == 1
+    assert np.array_equal(vectors[0], vectors[2]) and float(vectors[0] @ vectors[1]) < 0.9999
+    # Close to what the fp32 encoder gives the same text: the quantised copy is the same model.
+    assert float(vectors[0] @ query_encoder(load_artifacts(built))("rain on the window")) > 0.9
+
+
 def _wait_for(pattern: str, root: Path, proc: subprocess.Popen[bytes], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
