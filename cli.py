@@ -370,16 +370,12 @@ def similar_cmd(
     title is unknown or ambiguous."""
     import json
 
-    from recsys.artifacts import load_artifacts
     from recsys.recommend import Recommender
-    from recsys.resolve import resolve_title
 
-    loaded = load_artifacts(artifacts)
-    row = resolve_title(loaded.table, title, artist, not_indexed=int((loaded.manifest.get("params") or {}).get("n_without_lyrics") or 0))
-    results = Recommender(loaded, weight=weight, audio_weight=audio_weight, fusion=fusion).similar(  # type: ignore[arg-type]
-        row, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain
-    )
-    query = {"row": row, **{name: str(loaded.table.values(name)[row]) for name in ("song_id", "title", "artist")}}
+    recommender = Recommender.load(artifacts, weight=weight, audio_weight=audio_weight, fusion=fusion)
+    row = recommender.find(title, artist)
+    results = recommender.similar(row, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain)
+    query = {"row": row, **{name: str(recommender.songs.values(name)[row]) for name in ("song_id", "title", "artist")}}
     if as_json:
         typer.echo(json.dumps({"query": query, "results": results}, indent=2))
         return

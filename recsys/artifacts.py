@@ -239,6 +239,11 @@ class Artifacts:
         return float(self.manifest.get("audio_weight", DEFAULT_AUDIO_WEIGHT))
 
     @property
+    def n_without_lyrics(self) -> int:
+        """Catalogue songs the build left out for want of lyrics (a title may be one of them)."""
+        return int((self.manifest.get("params") or {}).get("n_without_lyrics") or 0)
+
+    @property
     def split_warning(self) -> str | None:
         """Why tuning or evaluating on these songs' splits would mislead, or None: the model was
         trained on a catalogue whose splits differ (``recsys.catalog.split_fingerprint``)."""

@@ -30,14 +30,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from recsys.artifacts import Artifacts, Verify, load_artifacts
 from recsys.audio import AudioSpace
 from recsys.schema import MOODS
 from recsys.text import lookup_key, shorten
 from recsys.errors import RecsysError
+from recsys.resolve import resolve_title
 from recsys.songtable import SongTable
 from recsys.vectors import best_indices
 
@@ -102,11 +105,17 @@ def rrf_scores(cosine: np.ndarray, bm25: np.ndarray, valid: np.ndarray | bool = 
 
 
 class Recommender:
-    """The query path over loaded artefacts (``recsys.artifacts.load_artifacts``)."""
+    """The query path over loaded artefacts::
+
+        rec = Recommender.load("runs/demo/artifacts")
+        rec.similar("Hey Jude", artist="Beatles", k=5, filters=Filters(year_to=1990))
+
+    ``weight`` and ``audio_weight`` default to the tuned values in the manifest.
+    """
 
     def __init__(
         self,
-        artifacts: Any,
+        artifacts: Artifacts,
         *,
         weight: float | None = None,
         audio_weight: float | None = None,
@@ -127,6 +136,18 @@ class Recommender:
             raise RecsysError("--weight and --audio-weight set the linear blend; rrf fuses ranks and takes no weight")
         self.fusion: Fusion = fusion
         self.n_candidates = n_candidates
+
+    @classmethod
+    def load(cls, directory: str | Path, *, verify: Verify = "size", **options: Any) -> Recommender:
+        """A recommender over the artefact directory ``recsys index build`` wrote; ``options`` as
+        for the constructor (``weight``, ``audio_weight``, ``fusion``)."""
+        return cls(load_artifacts(directory, verify=verify), **options)
+
+    def find(self, title: str, artist: str | None = None) -> int:
+        """The row of the song titled ``title``: exact, then normalised, then fuzzy match,
+        ``artist`` narrowing each step. RecsysError when unknown (naming the nearest titles) or
+        ambiguous (listing the candidates)."""
+        return resolve_title(self.songs, title, artist, not_indexed=self.artifacts.n_without_lyrics)
 
     @cached_property
     def audio(self) -> AudioSpace:
@@ -251,8 +272,17 @@ class Recommender:
         chosen = kept[best_indices(scores[kept], k)]
         return cand, chosen, scores[chosen]
 
-    def similar(self, row: int, k: int = 10, filters: Filters | None = None, explain: bool = False, **options: Any) -> list[dict[str, Any]]:
-        """The ``k`` songs most like song ``row`` (itself excluded), as records best first."""
+    def similar(
+        self, song: int | str, k: int = 10, filters: Filters | None = None, explain: bool = False, *, artist: str | None = None, **options: Any
+    ) -> list[dict[str, Any]]:
+        """The ``k`` songs most like ``song`` (itself excluded), as records best first. ``song`` is
+        a title (resolved by :meth:`find`, ``artist`` narrowing it) or a row of the song table."""
+        if isinstance(song, str):
+            row = self.find(song, artist)
+        elif artist is not None:
+            raise RecsysError("artist narrows a title; a song given by its row needs none")
+        else:
+            row = int(song)
         if not 0 <= row < len(self.songs):
             raise RecsysError(f"song row {row} is outside the artefacts' {len(self.songs)} songs")
         tokens = self.query_tokens(row)

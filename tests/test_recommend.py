@@ -118,6 +118,32 @@ def _audio_cosines(artifacts, query: int) -> np.ndarray:
     return unit @ unit[query]
 
 
+def test_python_api_loads_a_directory_and_takes_titles(tiny) -> None:
+    import subprocess
+    import sys
+
+    import recsys
+
+    rec = recsys.Recommender.load(tiny.path, weight=0.3)
+    # A title is resolved as `recsys similar` resolves it; the songs are those of its row.
+    assert rec.find("tears") == 2 and rec.find("RAIN SONG", artist="eve") == 5
+    by_title = rec.similar("Tears", k=4, filters=recsys.Filters(genre="folk"))
+    assert by_title == rec.similar(2, k=4, filters=recsys.Filters(genre="folk"))
+    assert [r["row"] for r in by_title] and all("folk" in r["genres"] for r in by_title)
+    assert rec.similar("Rain Song", artist="Ann Blue", k=3) == rec.similar(0, k=3)
+    with pytest.raises(RecsysError, match="2 songs match 'Rain Song'.*Ann Blue.*Eve Green"):
+        rec.similar("Rain Song")
+    with pytest.raises(RecsysError, match="no song titled 'Moonlight'"):
+        rec.find("Moonlight")
+    with pytest.raises(RecsysError, match="artist narrows a title"):
+        rec.similar(2, artist="Cid Red")
+    with pytest.raises(AttributeError, match="no attribute 'Recomender'"):
+        recsys.Recomender  # noqa: B018
+    # The API names load on first use: importing the package alone pulls in no numpy.
+    done = subprocess.run([sys.executable, "-c", "import sys, recsys; print('numpy' in sys.modules)"], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
+
+
 def test_audio_term_adds_the_weighted_audio_cosine(tiny) -> None:
     out = Recommender(tiny, weight=0.3, audio_weight=0.4).similar(0, k=7)
     tokens = tokenize(TINY[0][6])
