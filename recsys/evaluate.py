@@ -12,7 +12,9 @@ pool) and nDCG@k, each with a seeded bootstrap 95% interval over queries, plus s
 share of the top 10 by the query's own artist (tags often follow the artist, so this bounds how
 much of a system's precision the artist alone could carry); the hybrid's
 precision@10 minus each other system's comes with a paired interval (the same resampled
-queries for both).
+queries for both). Balanced precision@10, the mean of the mood and the genre figure, resamples
+test songs instead, so that a song that is a query of both tag types keeps its two results
+together.
 
 Systems: ``random`` (seeded), ``tfidf`` (cosine on the lexical TF-IDF vectors), ``bm25`` (the
 query song's own terms against the BM25 index), ``minilm`` (cosine on the off-the-shelf
@@ -92,7 +94,42 @@ def same_artist_at_k(ranked: np.ndarray, queries: np.ndarray, artist_keys: np.nd
 
 def bootstrap_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high): percentile bootstrap interval of the mean over queries."""
-    return stratified_bootstrap_ci([values], n_boot=n_boot, seed=seed, level=level)
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    return _percentile_interval(float(values.mean()), means, level)
+
+
+def _percentile_interval(point: float, resampled: np.ndarray, level: float) -> tuple[float, float, float]:
+    tail = (1.0 - level) / 2.0
+    return point, float(np.quantile(resampled, tail)), float(np.quantile(resampled, 1.0 - tail))
+
+
+def tag_balanced_bootstrap_ci(
+    per_tag: Sequence[tuple[np.ndarray, np.ndarray]], *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """(mean, low, high) of the mean over tag types of each type's mean: ``per_tag`` holds, for
+    each tag type, the query songs it scores (ids) and their values. Each resample draws songs,
+    not queries: a test song that is both a mood and a genre query carries both its values into
+    the resample together, so the interval sees how a song's two figures move together."""
+    if not per_tag or any(len(values) == 0 for _, values in per_tag):
+        return float("nan"), float("nan"), float("nan")
+    songs = np.unique(np.concatenate([ids for ids, _ in per_tag]))
+    rng = np.random.default_rng(seed)
+    # times[b, s]: how often resample b drew song s (a multinomial draw of len(songs) songs).
+    times = np.stack([np.bincount(rng.integers(0, len(songs), len(songs)), minlength=len(songs)) for _ in range(n_boot)])
+    tag_means = []
+    for ids, values in per_tag:
+        drawn = times[:, np.searchsorted(songs, ids)].astype(np.float64)
+        total = drawn.sum(axis=1)
+        # A resample that drew none of a tag's songs has no mean for it (NaN, left out by the quantiles).
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tag_means.append(np.where(total > 0, drawn @ np.asarray(values, dtype=np.float64) / total, np.nan))
+    resampled = np.mean(tag_means, axis=0)
+    point = float(np.mean([np.mean(values) for _, values in per_tag]))
+    return _percentile_interval(point, resampled[~np.isnan(resampled)], level)
 
 
 def as_interval(ci: tuple[float, float, float]) -> dict[str, float]:
@@ -105,21 +142,6 @@ def interval_text(interval: dict[str, float], signed: bool = False) -> str:
     """"0.427 [0.396, 0.459]", or with signs for differences ("+0.016 [+0.003, +0.027]")."""
     spec = "+.3f" if signed else ".3f"
     return f"{interval['mean']:{spec}} [{interval['low']:{spec}}, {interval['high']:{spec}}]"
-
-
-def stratified_bootstrap_ci(
-    strata: Sequence[np.ndarray], *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float, float]:
-    """(mean, low, high) of the mean of the strata's means (mood queries, genre queries): each
-    resample draws every stratum's queries from that stratum alone, so each keeps its weight."""
-    arrays = [np.asarray(values, dtype=np.float64) for values in strata]
-    if not arrays or any(len(values) == 0 for values in arrays):
-        return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = np.mean([values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1) for values in arrays], axis=0)
-    tail = (1.0 - level) / 2.0
-    point = float(np.mean([values.mean() for values in arrays]))
-    return point, float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
 
 # --- relevance ---------------------------------------------------------------------------------
@@ -403,6 +425,7 @@ def evaluate(
     rankings: dict[str, np.ndarray] = {}
     has_audio = Recommender(artifacts).audio.has
     per_tag_p10: dict[str, dict[str, np.ndarray]] = {}
+    per_tag_queries: dict[str, np.ndarray] = {}
     for tag in TAGS:
         mask = labels.has(tag)[queries]
         if not mask.any():
@@ -426,7 +449,7 @@ def evaluate(
             metrics["same-artist@10"] = bootstrap_ci(same_artist_at_k(tag_ranked, tag_queries, artist_keys, 10), n_boot=n_boot, seed=seed)
             results[tag]["systems"][name] = {m: as_interval(v) for m, v in metrics.items()}
         results[tag]["hybrid_minus"] = paired_differences(per_query_p10, "hybrid", n_boot=n_boot, seed=seed)
-        per_tag_p10[tag] = per_query_p10
+        per_tag_p10[tag], per_tag_queries[tag] = per_query_p10, tag_queries
     warnings = [artifacts.split_warning] if artifacts.split_warning else []
     if (artifacts.manifest.get("tuning") or {}).get("split") == split:
         warnings.append(f"w and a were tuned on the {split} songs evaluated here, so the hybrid's scores are optimistic; tune on val")
@@ -436,7 +459,7 @@ def evaluate(
     report = {
         "artifacts": str(artifacts.path), "baseline": str(baseline.path) if baseline is not None else None, "split": split, "pool": pool, "n_songs": len(songs), "n_queries": int(len(queries)),
         "ks": ks, "bootstrap": n_boot, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),
-        "notes": notes, "warnings": warnings, "results": results, "balanced": balanced_precision(per_tag_p10, n_boot=n_boot, seed=seed),
+        "notes": notes, "warnings": warnings, "results": results, "balanced": balanced_precision(per_tag_p10, per_tag_queries, n_boot=n_boot, seed=seed),
         "head_probabilities": head_probabilities(songs, _params(artifacts), split),
     }
     # One directory, renamed into place whole: a failure never leaves a new table beside an old chart.
@@ -480,22 +503,26 @@ def head_probabilities(songs: pd.DataFrame, params: dict[str, Any], split: str) 
     return out
 
 
-def balanced_precision(per_tag: dict[str, dict[str, np.ndarray]], *, n_boot: int, seed: int) -> dict[str, Any]:
+def balanced_precision(
+    per_tag: dict[str, dict[str, np.ndarray]], query_songs: dict[str, np.ndarray], *, n_boot: int, seed: int
+) -> dict[str, Any]:
     """Precision@10 averaged over the tag types (the mean of the mood and the genre figure, as
     ``recsys tune``'s balanced objective weighs them) for every system, and the hybrid minus each
-    system, paired; intervals resample each tag type's queries separately. Empty unless both tag
-    types have queries."""
+    system, paired. ``query_songs[tag]`` are the song rows behind ``per_tag[tag]``'s values: the
+    intervals resample songs, so a song's mood and genre results stay together. Empty unless both
+    tag types have queries."""
     if set(per_tag) != set(TAGS):
         return {}
     names = [name for name in per_tag[TAGS[0]] if all(name in per_tag[tag] for tag in TAGS)]
 
-    def interval(strata: list[np.ndarray]) -> dict[str, float]:
-        return as_interval(stratified_bootstrap_ci(strata, n_boot=n_boot, seed=seed))
+    def interval(values_of: Callable[[str], np.ndarray]) -> dict[str, float]:
+        per_song = [(query_songs[tag], values_of(tag)) for tag in TAGS]
+        return as_interval(tag_balanced_bootstrap_ci(per_song, n_boot=n_boot, seed=seed))
 
-    out: dict[str, Any] = {"systems": {name: interval([per_tag[tag][name] for tag in TAGS]) for name in names}}
+    out: dict[str, Any] = {"systems": {name: interval(lambda tag: per_tag[tag][name]) for name in names}}
     if "hybrid" in names:
         out["hybrid_minus"] = {
-            name: interval([per_tag[tag]["hybrid"] - per_tag[tag][name] for tag in TAGS]) for name in names if name != "hybrid"
+            name: interval(lambda tag: per_tag[tag]["hybrid"] - per_tag[tag][name]) for name in names if name != "hybrid"
         }
     return out
 

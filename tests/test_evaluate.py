@@ -24,8 +24,8 @@ from recsys.evaluate import (
     precision_at_k,
     relevance_matrix,
     same_artist_at_k,
-    stratified_bootstrap_ci,
     system_rankings,
+    tag_balanced_bootstrap_ci,
 )
 from recsys.recommend import Recommender
 from recsys.schema import AUDIO_FEATURES
@@ -73,20 +73,29 @@ def test_bootstrap_interval() -> None:
     assert bootstrap_ci(values, n_boot=10_000, seed=3) == (mean, low, high)  # seeded
 
 
-def test_stratified_bootstrap_weighs_each_stratum_equally_and_resamples_within_it() -> None:
-    mood, genre = np.array([1.0, 1.0]), np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    # The mean of the strata's means, not of all 8 queries (0.25): each tag type counts once.
-    assert stratified_bootstrap_ci([mood, genre], n_boot=200, seed=0) == (0.5, 0.5, 0.5)
-    # Resampling within strata: constant strata give a zero-width interval whatever their sizes.
-    values = np.random.default_rng(1).random(200)
-    mean, low, high = stratified_bootstrap_ci([values, np.full(50, 0.2)], n_boot=10_000, seed=3)
-    assert mean == pytest.approx((values.mean() + 0.2) / 2)
-    # Half the width of the one-stratum interval: the constant stratum adds no spread, halved by the averaging.
-    _, one_low, one_high = bootstrap_ci(values, n_boot=10_000, seed=3)
-    assert high - low == pytest.approx((one_high - one_low) / 2, rel=1e-9)
-    # One stratum draws exactly as bootstrap_ci did before strata existed (its value at commit 8346550).
+def test_tag_balanced_bootstrap_weighs_each_tag_equally_and_resamples_songs() -> None:
+    # Two mood queries at 1 and six genre queries at 0: the mean of the tag types' means (0.5),
+    # not of all 8 queries (0.25); constant values give a zero-width interval whatever the draw.
+    mood, genre = (np.array([0, 1]), np.ones(2)), (np.arange(2, 8), np.zeros(6))
+    assert tag_balanced_bootstrap_ci([mood, genre], n_boot=200, seed=0) == (0.5, 0.5, 0.5)
+    # Songs that are both queries, with mood and genre figures that always add to 1: every resample
+    # draws a song's two figures together, so the balanced mean cannot move (drawing the tag
+    # types' queries separately gave this a 0.05-wide interval).
+    x = np.random.default_rng(1).random(200)
+    songs = np.arange(200)
+    assert tag_balanced_bootstrap_ci([(songs, x), (songs, 1 - x)], n_boot=2_000, seed=3) == pytest.approx((0.5, 0.5, 0.5))
+    # Figures that move together: twice the spread of one tag's mean, halved by the averaging, so
+    # the one-tag interval itself (drawn from the same stream of song indices).
+    assert tag_balanced_bootstrap_ci([(songs, x), (songs, x)], n_boot=2_000, seed=3) == pytest.approx(bootstrap_ci(x, n_boot=2_000, seed=3), rel=1e-9)
+    # Songs may be listed in any order and only some songs carry both tags; seeded.
+    shuffled = np.random.default_rng(2).permutation(200)
+    partly = [(shuffled[:150], x[:150]), (np.arange(100, 200), x[100:])]
+    assert tag_balanced_bootstrap_ci(partly, n_boot=500, seed=4) == tag_balanced_bootstrap_ci(partly, n_boot=500, seed=4)
+    assert tag_balanced_bootstrap_ci(partly, n_boot=500, seed=4)[0] == pytest.approx((x[:150].mean() + x[100:].mean()) / 2)
+    assert np.isnan(tag_balanced_bootstrap_ci([(songs, x), (np.array([], dtype=int), np.array([]))], n_boot=10, seed=0)[0])
+    # bootstrap_ci draws exactly as it did before (its value at commit 8346550), so every per-tag
+    # interval in the reports is unchanged.
     assert bootstrap_ci(np.array([0.1, 0.5, 0.9, 0.3, 0.0, 1.0, 0.7]), n_boot=50, seed=4) == pytest.approx((0.5, 0.28107142857142864, 0.7682142857142857), rel=1e-12)
-    assert np.isnan(stratified_bootstrap_ci([values, np.array([])], n_boot=10, seed=0)[0])
 
 
 def test_paired_differences_keep_queries_paired() -> None:
