@@ -124,5 +124,5 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, no
     if len(rows) == 0:
         raise RecsysError(f"no song titled {shown} by {artist!r}; songs with that title: {_describe(songs, first)}")
     if len(rows) > 1:
-        raise RecsysError(f"{len(rows)} songs match {shown}; add --artist to choose one of: {_describe(songs, rows)}")
+        raise RecsysError(f"{len(rows)} songs match {shown}; name the artist (--artist) to choose one of: {_describe(songs, rows)}")
     return int(rows[0])
