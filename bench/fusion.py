@@ -202,6 +202,15 @@ def labelled_pool(served: Recommender, labels: Any, queries: np.ndarray, tag: st
     return {"without": float(per_query[0].mean()), "with": float(per_query[1].mean()), "difference": bootstrap_ci(per_query[1] - per_query[0])}
 
 
+def print_labelled_pool(split: str, by_tag: dict[str, dict[str, Any]], term: str) -> None:
+    """A line per tag type of :func:`labelled_pool`'s results: without and with ``term``, and the
+    paired difference."""
+    for tag, result in by_tag.items():
+        mean, low, high = result["difference"]
+        print(f"labelled pool, {split} {tag} P@10: served {result['without']:.4f}, + {term} {result['with']:.4f}, "
+              f"paired difference {mean:+.4f} [{low:+.4f}, {high:+.4f}]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
@@ -295,10 +304,7 @@ def main() -> None:
                 "imputed audio": {"ridge": RIDGE, "val R2 per feature": imputed_r2, "w grid": AUDIO_W_GRID, "a grid": AUDIO_A_GRID, **audio_controls}}
     report(args.name, rows, title="Fusion variants: w chosen on validation, precision@10", settings=settings)
     for s, by_tag in labelled.items():
-        for tag, result in by_tag.items():
-            mean, low, high = result["difference"]
-            print(f"labelled pool, {s} {tag} P@10: served {result['without']:.4f}, + {best_t} * mood agreement {result['with']:.4f}, "
-                  f"paired difference {mean:+.4f} [{low:+.4f}, {high:+.4f}]")
+        print_labelled_pool(s, by_tag, f"{best_t} * mood agreement")
 
 
 if __name__ == "__main__":

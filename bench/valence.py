@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import add_name_option, report
-from bench.fusion import AGREEMENT_ALONE, VARIANTS, Blend, hits_at_10, labelled_pool, query_candidates
+from bench.fusion import AGREEMENT_ALONE, VARIANTS, Blend, hits_at_10, labelled_pool, print_labelled_pool, query_candidates
 
 T_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 CLIP_SD = 3.0
@@ -117,10 +117,7 @@ def main() -> None:
         "labelled pool, test": labelled,
     }
     report(args.name, rows, title="A lyric-valence term: t chosen on validation, precision@10 on the test songs", settings=settings)
-    for tag, result in labelled.items():
-        mean, low, high = result["difference"]
-        print(f"labelled pool, test {tag} P@10: served {result['without']:.4f}, + {best_t} * valence {result['with']:.4f}, "
-              f"paired difference {mean:+.4f} [{low:+.4f}, {high:+.4f}]")
+    print_labelled_pool("test", labelled, f"{best_t} * valence")
 
 
 if __name__ == "__main__":
