@@ -15,6 +15,7 @@ from typing import Any, Callable
 import typer
 
 from recsys.errors import RecsysError
+from recsys.schema import MOODS
 from training.options import TrainOptions
 
 TRAINING = TrainOptions()  # the defaults of recsys train
@@ -274,11 +275,11 @@ def index_verify(path: Path = typer.Argument(..., help="Artefact directory.")) -
 
 # Options shared by `similar` and `search`, which rank the same way.
 K_OPTION = typer.Option(10, "-k", "--k", help="Number of songs to return. Past 100 the candidate lists deepen to k each, so the first songs can differ from a smaller k's.")
-MOOD_OPTION = typer.Option(None, "--mood", help="Only songs with this mood.")
+MOOD_OPTION = typer.Option(None, "--mood", help=f"Only songs with this mood: {', '.join(MOODS)}.")
 GENRE_OPTION = typer.Option(None, "--genre", help="Only songs with this genre.")
 YEAR_FROM_OPTION = typer.Option(None, "--year-from", help="Only songs from this year on.")
 YEAR_TO_OPTION = typer.Option(None, "--year-to", help="Only songs up to this year.")
-EXCLUDE_ARTIST_OPTION = typer.Option(None, "--exclude-artist", help="Leave out this artist's songs.")
+EXCLUDE_ARTIST_OPTION = typer.Option(None, "--exclude-artist", help="Leave out this artist's songs (matched as --artist is: \"groban\" is Josh Groban).")
 EXPLAIN_OPTION = typer.Option(False, "--explain", help="Say why each song was chosen.")
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 WEIGHT_OPTION = typer.Option(None, "--weight", help="Blend weight w of the cosine (default: the tuned one).")
@@ -339,7 +340,7 @@ def _show_results(title: str, results: list[dict[str, Any]], explain: bool) -> N
         # Below the table rather than in a column: a narrow terminal would wrap it a word a line.
         for r in results:
             console.print(f"[bold]{r['rank']}. {escape(r['title'])} — {escape(r['artist'])}[/bold]")
-            for line in _explanation(r["why"]) or ["no lyric term, cluster or label in common"]:
+            for line in _explanation(r["why"]) or ["no lyric term or cluster in common"]:
                 console.print(f"   {escape(line)}", highlight=False)
 
 
@@ -366,8 +367,9 @@ def similar_cmd(
     audio_weight: float | None = AUDIO_WEIGHT_OPTION,
     fusion: str = FUSION_OPTION,
 ) -> None:
-    """Songs like the given one: BM25 ∪ FAISS candidates, reranked by a tuned blend. Exit 2 when the
-    title is unknown or ambiguous."""
+    """Songs like the given one: BM25 ∪ FAISS candidates, reranked by a tuned blend.
+
+    Exits with status 2 when the title is unknown or ambiguous."""
     import json
 
     from recsys.recommend import Recommender
@@ -377,7 +379,7 @@ def similar_cmd(
     results = recommender.similar(row, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain)
     query = {"row": row, **{name: str(recommender.songs.values(name)[row]) for name in ("song_id", "title", "artist")}}
     if as_json:
-        typer.echo(json.dumps({"query": query, "results": results}, indent=2))
+        typer.echo(json.dumps({"query": query, "results": results}, indent=2, ensure_ascii=False))
         return
     _show_results(f"Songs like {query['title']} — {query['artist']}", results, explain)
 
@@ -409,7 +411,7 @@ def search_cmd(
     searcher = TextSearch(loaded, query_encoder(loaded), weight=weight, fusion=fusion)
     results = searcher.search(text, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain)
     if as_json:
-        typer.echo(json.dumps({"query": text, "results": results}, indent=2))
+        typer.echo(json.dumps({"query": text, "results": results}, indent=2, ensure_ascii=False))
         return
     _show_results(f"Songs matching {shorten(text, 60)}", results, explain)
 
@@ -447,7 +449,7 @@ def tune_cmd(
 def evaluate_cmd(
     artifacts: Path = _artifacts_option(),
     out: Path = typer.Option(..., "--out", help="Directory for evaluation.json, evaluation.md and the chart."),
-    ks: list[int] = typer.Option([5, 10, 20], "--k", help="Cut-offs for precision@k (repeatable; 1 to 100, the candidates each retriever gives a query)."),
+    ks: list[int] = typer.Option([5, 10, 20], "-k", "--k", help="Cut-offs for precision@k (repeatable; 1 to 100, the candidates each retriever gives a query)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals."),
     seed: int = _seed_option("Seed of the random baseline and the bootstrap."),
     pool: str = typer.Option("all", "--pool", help="all: rank every song; labelled: only songs carrying the scored tag type."),

@@ -20,7 +20,7 @@ import pandas as pd
 from recsys.catalog import has_lyrics, in_split, load_catalog, split_fingerprint
 from recsys.schema import AUDIO_FEATURES
 from recsys.errors import RecsysError, check_counts
-from recsys.io import sha256_file, write_json
+from recsys.io import check_replaceable, sha256_file, write_json
 from recsys.text import shorten
 
 if TYPE_CHECKING:
@@ -74,6 +74,10 @@ def build_index(
 
     ``max_chunks`` defaults to the one a tBERT checkpoint was trained with (all chunks unless
     training capped them)."""
+    from recsys.artifacts import MANIFEST
+
+    # Before torch and the encoder load (seconds): a mistyped --out is refused at once.
+    check_replaceable(out_dir, marker=MANIFEST)
     import torch
 
     from index.clusters import check_k_range, cluster_songs, save_plots

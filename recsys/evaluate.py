@@ -451,7 +451,10 @@ def evaluate(
         results[tag]["hybrid_minus"] = paired_differences(per_query_p10, "hybrid", n_boot=n_boot, seed=seed)
         per_tag_p10[tag], per_tag_queries[tag] = per_query_p10, tag_queries
     warnings = [artifacts.split_warning] if artifacts.split_warning else []
-    if (artifacts.manifest.get("tuning") or {}).get("split") == split:
+    tuning = artifacts.manifest.get("tuning")
+    if tuning is None:
+        warnings.append(f"the artefacts were never tuned: the hybrid runs at the default w = {artifacts.blend_weight:g}, a = {artifacts.audio_weight:g}; run recsys tune first")
+    elif tuning.get("split") == split:
         warnings.append(f"w and a were tuned on the {split} songs evaluated here, so the hybrid's scores are optimistic; tune on val")
     few = [f"{tag} {block['n_queries']}" for tag, block in results.items() if block["n_queries"] < FEW_QUERIES]
     if few:

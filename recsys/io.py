@@ -9,7 +9,9 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
+import tokenize
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -201,10 +203,20 @@ def interrupts_remembered() -> Iterator[None]:
     :func:`on_interrupt`); the previous handler and a clear memory come back after it."""
     _interrupt["seen"] = False
     previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous_hook = sys.unraisablehook
+
+    def quiet_swallowed_interrupt(info: Any) -> None:
+        # The C callback prints the KeyboardInterrupt it swallows as a traceback ("Exception
+        # ignored on calling ctypes callback function"); the command's one-line "interrupted" follows.
+        if not (_interrupt["seen"] and isinstance(info.exc_value, KeyboardInterrupt)):
+            previous_hook(info)
+
+    sys.unraisablehook = quiet_swallowed_interrupt
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
         _interrupt["seen"] = False
 
 
@@ -227,7 +239,9 @@ def load_npy(path: str | os.PathLike[str]) -> Any:
         return np.load(path, mmap_mode="r")
     except OSError as exc:
         raise RecsysError(f"{path}: unreadable ({exc})") from None
-    except ValueError:  # numpy's message suggests allow_pickle, which would be wrong advice here
+    # numpy parses the header as a Python literal: damage there surfaces as a tokenizer or
+    # syntax error, and its ValueError suggests allow_pickle, which would be wrong advice here.
+    except (ValueError, SyntaxError, tokenize.TokenError):
         raise RecsysError(f"{path}: not a valid .npy file (damaged header); rebuild the artefacts") from None
 
 

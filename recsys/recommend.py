@@ -40,7 +40,7 @@ from recsys.audio import AudioSpace
 from recsys.schema import MOODS
 from recsys.text import lookup_key, shorten
 from recsys.errors import RecsysError
-from recsys.resolve import resolve_title
+from recsys.resolve import artist_matches, resolve_title
 from recsys.songtable import SongTable
 from recsys.vectors import best_indices
 
@@ -54,13 +54,23 @@ YEARS = (1, 9999)
 
 @dataclass(frozen=True)
 class Filters:
-    """Constraints on recommended songs; None means no constraint."""
+    """Constraints on recommended songs; None (or blank text) means no constraint."""
 
     mood: str | None = None
     genre: str | None = None
     year_from: int | None = None
     year_to: int | None = None
     exclude_artist: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("mood", "genre", "exclude_artist"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise RecsysError(f"the {name.replace('_', ' ')} filter is text, got {type(value).__name__}")
+            object.__setattr__(self, name, value.strip() or None if value is not None else None)
+        for name in ("year_from", "year_to"):
+            if not _is_whole(getattr(self, name), optional=True):
+                raise RecsysError(f"the {name.replace('_', ' ')} filter is a year, got {getattr(self, name)!r}")
 
     def active(self) -> bool:
         return any(v is not None for v in (self.mood, self.genre, self.year_from, self.year_to, self.exclude_artist))
@@ -79,6 +89,24 @@ class Candidates:
     def subset(self, keep: np.ndarray) -> Candidates:
         """The candidates where ``keep`` (a bool mask or indices) selects."""
         return Candidates(self.rows[keep], self.cosine[keep], self.bm25[keep], self.bm25_norm[keep], self.audio[keep])
+
+
+def _is_whole(value: Any, optional: bool = False) -> bool:
+    """An int (numpy's too) but not a bool, which Python counts as one; None passes if ``optional``."""
+    return (optional and value is None) or (isinstance(value, (int, np.integer)) and not isinstance(value, bool))
+
+
+def _blend(weight: Any, audio_weight: Any, fusion: Any, overridden: bool) -> tuple[float, float, Fusion]:
+    """The checked (w, a, fusion) of one ranking; ``overridden`` when the caller set w or a, which
+    rrf has no use for."""
+    for name, value in (("blend weight", weight), ("audio weight", audio_weight)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0.0 <= value <= 1.0:
+            raise RecsysError(f"{name} must be a number in [0, 1], got {value!r}")
+    if not isinstance(fusion, str) or fusion.lower() not in ("linear", "rrf"):
+        raise RecsysError(f"unknown fusion {fusion!r}: use linear or rrf")
+    if fusion.lower() == "rrf" and overridden:
+        raise RecsysError("--weight and --audio-weight set the linear blend; rrf fuses ranks and takes no weight")
+    return float(weight), float(audio_weight), fusion.lower()  # type: ignore[return-value]
 
 
 def linear_scores(cosine: np.ndarray, bm25_norm: np.ndarray, audio: np.ndarray, weight: float, audio_weight: float = 0.0) -> np.ndarray:
@@ -125,16 +153,12 @@ class Recommender:
         self.artifacts = artifacts
         self.songs: SongTable = artifacts.table
         self.embeddings: np.ndarray = artifacts.embeddings
-        self.weight = float(weight if weight is not None else artifacts.blend_weight)
-        self.audio_weight = float(audio_weight if audio_weight is not None else artifacts.audio_weight)
-        for name, value in (("blend weight", self.weight), ("audio weight", self.audio_weight)):
-            if not 0.0 <= value <= 1.0:
-                raise RecsysError(f"{name} must lie in [0, 1], got {value}")
-        if fusion not in ("linear", "rrf"):
-            raise RecsysError(f"unknown fusion {fusion!r}: use linear or rrf")
-        if fusion == "rrf" and (weight is not None or audio_weight is not None):
-            raise RecsysError("--weight and --audio-weight set the linear blend; rrf fuses ranks and takes no weight")
-        self.fusion: Fusion = fusion
+        self.weight, self.audio_weight, self.fusion = _blend(
+            artifacts.blend_weight if weight is None else weight,
+            artifacts.audio_weight if audio_weight is None else audio_weight,
+            fusion,
+            overridden=weight is not None or audio_weight is not None,
+        )
         self.n_candidates = n_candidates
 
     @classmethod
@@ -158,6 +182,11 @@ class Recommender:
     def genres(self) -> list[str]:
         """Every genre some song carries, lower-cased and sorted."""
         return sorted({g.lower() for gs in self.songs.lists("genres") for g in gs})
+
+    @cached_property
+    def artist_keys(self) -> list[str]:
+        """Each song's artist folded like titles (``lookup_key``), once for every excluded artist."""
+        return [lookup_key(a) for a in self.songs.values("artist")]
 
     @cached_property
     def genre_keys(self) -> list[frozenset[str]]:
@@ -204,8 +233,8 @@ class Recommender:
     def check_request(self, k: int, filters: Filters) -> None:
         """RecsysError for a ``k`` outside 1..MAX_K or a filter no song could pass (a typo rather than a
         real constraint)."""
-        if not 1 <= k <= MAX_K:
-            raise RecsysError(f"k must be between 1 and {MAX_K}, got {k}")
+        if not _is_whole(k) or not 1 <= k <= MAX_K:
+            raise RecsysError(f"k must be a whole number between 1 and {MAX_K}, got {k!r}")
         if filters.mood is not None and filters.mood.lower() not in MOODS:
             raise RecsysError(f"unknown mood {filters.mood!r}: choose one of {', '.join(MOODS)}")
         if filters.genre is not None:
@@ -217,6 +246,13 @@ class Recommender:
                 raise RecsysError(f"{option} {shorten(year, 12)} is not a year between {YEARS[0]} and {YEARS[1]}")
         if filters.year_from is not None and filters.year_to is not None and filters.year_from > filters.year_to:
             raise RecsysError(f"--year-from {filters.year_from} is after --year-to {filters.year_to}")
+        if filters.exclude_artist is not None and not self._excluded(filters.exclude_artist).any():
+            raise RecsysError(f"no artist here matches --exclude-artist {shorten(filters.exclude_artist, 60)}")
+
+    def _excluded(self, artist: str) -> np.ndarray:
+        """The songs (a bool mask over all of them) by the artist ``artist`` names, matched as
+        ``--artist`` is: a full name, a close spelling or part of a name ("groban")."""
+        return artist_matches(self.artist_keys, artist)
 
     def _filter_mask(self, rows: np.ndarray, filters: Filters) -> np.ndarray:
         songs = self.songs
@@ -234,8 +270,7 @@ class Recommender:
         if filters.year_to is not None:
             keep &= np.nan_to_num(year, nan=np.inf) <= filters.year_to
         if filters.exclude_artist is not None:
-            banned, artists = lookup_key(filters.exclude_artist), songs.values("artist")
-            keep &= np.array([lookup_key(artists[r]) != banned for r in rows], dtype=bool)
+            keep &= ~self._excluded(filters.exclude_artist)[rows]
         return keep
 
     # --- ranking --------------------------------------------------------------------------
@@ -255,9 +290,12 @@ class Recommender:
         """(candidates, indices of the top ``k`` into them best first, their scores)."""
         filters = filters or Filters()
         self.check_request(k, filters)
-        w = self.weight if weight is None else float(weight)
-        a = self.audio_weight if audio_weight is None else float(audio_weight)
-        fusion = fusion or self.fusion
+        w, a, fusion = _blend(
+            self.weight if weight is None else weight,
+            self.audio_weight if audio_weight is None else audio_weight,
+            self.fusion if fusion is None else fusion,
+            overridden=weight is not None or audio_weight is not None,
+        )
         n = max(self.n_candidates, k)
         while True:
             cand = self.candidates(tokens, vector, n, query_row)
@@ -279,6 +317,8 @@ class Recommender:
         a title (resolved by :meth:`find`, ``artist`` narrowing it) or a row of the song table."""
         if isinstance(song, str):
             row = self.find(song, artist)
+        elif not _is_whole(song):
+            raise RecsysError(f"a song is a title or a row number, got {type(song).__name__}")
         elif artist is not None:
             raise RecsysError("artist narrows a title; a song given by its row needs none")
         else:

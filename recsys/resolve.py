@@ -1,17 +1,19 @@
 """Title resolution: the user's spelling of a song title -> one catalogue row.
 
-Three passes, stopping at the first that finds anything: the exact title, the normalised title
+Three passes, stopping at the first that finds anything: the exact title (up to case: sources
+differ in capitalisation, so "deja vu" and "Deja Vu" find the same songs), the normalised title
 (``recsys.text.lookup_key``: case, accents (ø and æ too), punctuation, "feat." credits and "(Remastered)"
 suffixes folded away; compared without spaces), then fuzzy matching (rapidfuzz ratio on normalised titles). ``artist``
 narrows every pass the same way (normalised, then fuzzy, then as a part of the name). Several artists under the
-matched title is an ambiguity the user must settle with ``--artist``.
+matched title is an ambiguity the user must settle with ``--artist``; when the exact pass finds
+several, the songs whose titles differ from it only in accents or punctuation are listed too.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -42,21 +44,26 @@ def _describe(songs: SongTable, rows: np.ndarray) -> str:
     return "; ".join(shown) + more
 
 
-def _by_artist(songs: SongTable, rows: np.ndarray, artist: str) -> np.ndarray:
+def artist_matches(names: Sequence[str], artist: str) -> np.ndarray:
+    """Which of ``names`` (artist names folded by ``lookup_key``) ``artist`` means, as a bool
+    mask: the names equal to it if any, else the fuzzily close ones, else those holding all its
+    words ("crosby" for Bing Crosby, "pharrell" for Pharrell Williams)."""
     from rapidfuzz import fuzz
 
     wanted = lookup_key(artist)
-    artists = songs.values("artist")
-    names = [lookup_key(artists[row]) for row in rows]
-    exact = rows[[n == wanted for n in names]]
-    if len(exact):
+    exact = np.array([n == wanted for n in names], dtype=bool)
+    if exact.any():
         return exact
-    close = rows[[fuzz.ratio(wanted, n) >= FUZZY_CUTOFF for n in names]]
-    if len(close):
+    close = np.array([fuzz.ratio(wanted, n) >= FUZZY_CUTOFF for n in names], dtype=bool)
+    if close.any():
         return close
-    # Part of the name: "crosby" for Bing Crosby, "pharrell" for Pharrell Williams.
     words = set(wanted.split())
-    return rows[[bool(words) and words <= set(n.split()) for n in names]]
+    return np.array([bool(words) and words <= set(n.split()) for n in names], dtype=bool)
+
+
+def _by_artist(songs: SongTable, rows: np.ndarray, artist: str) -> np.ndarray:
+    artists = songs.values("artist")
+    return rows[artist_matches([lookup_key(artists[row]) for row in rows], artist)]
 
 
 def _normalised_titles(songs: SongTable) -> np.ndarray:
@@ -67,7 +74,8 @@ def _title_passes(songs: SongTable, normalised_titles: Callable[[], np.ndarray],
     """The rows each pass finds, in order: exact title, normalised title, best fuzzy titles."""
     from rapidfuzz import fuzz, process
 
-    yield np.array([row for row, t in enumerate(songs.values("title")) if t == title], dtype=np.int64)
+    folded = title.strip().casefold()
+    yield np.array([row for row, t in enumerate(songs.values("title")) if t.casefold() == folded], dtype=np.int64)
     normalised = normalised_titles()
     wanted = lookup_key(title)
     if not wanted:
@@ -100,8 +108,13 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, no
     catalogue's songs left out of ``songs`` (no lyrics), is said there too, since the title may
     be one of them.
     """
-    if not title or not title.strip():
+    if not isinstance(title, str):
+        raise RecsysError(f"a title is text, got {type(title).__name__}")
+    if artist is not None and not isinstance(artist, str):
+        raise RecsysError(f"an artist is text, got {type(artist).__name__}")
+    if not title.strip():
         raise RecsysError("empty title: give a song title, e.g. recsys similar \"Yesterday\"")
+    artist = artist if artist and artist.strip() else None
     shown = shorten(title, 80)
     # The first pass with a match decides, unless --artist rules all its songs out: then a looser
     # pass may hold that artist's spelling of the title ("Don’t" where the exact pass found "Don't").
@@ -110,7 +123,8 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, no
     # Normalising every title takes ~55 ms on the real catalogue: only when the exact title
     # misses, and once for the passes and the suggestions.
     normalised = functools.cache(lambda: _normalised_titles(songs))
-    for found in _title_passes(songs, normalised, title):
+    passes = _title_passes(songs, normalised, title)
+    for deciding, found in enumerate(passes):
         if len(found) == 0:
             continue
         first = found if first is None else first
@@ -124,5 +138,9 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, no
     if len(rows) == 0:
         raise RecsysError(f"no song titled {shown} by {artist!r}; songs with that title: {_describe(songs, first)}")
     if len(rows) > 1:
+        if deciding == 0:
+            # "Deja Vu" and "Déjà Vu" are one title to whoever types it: offer both spellings' songs.
+            looser = next(passes, rows)
+            rows = np.union1d(rows, _by_artist(songs, looser, artist) if artist else looser)
         raise RecsysError(f"{len(rows)} songs match {shown}; name the artist (--artist) to choose one of: {_describe(songs, rows)}")
     return int(rows[0])

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from recsys.artifacts import DEFAULT_AUDIO_WEIGHT, DEFAULT_BLEND_WEIGHT
 from recsys.errors import RecsysError, check_counts
 from recsys.io import atomic_path, check_writable, json_text, pyplot, save_figure
 
@@ -77,7 +78,7 @@ class WeightSearch:
     golden_precision: float
     grid_best: float  # the grid's best point (ties to the lower weight) and its precision
     grid_best_precision: float
-    chosen_by: str  # golden-section, or grid when the grid found a strictly better point
+    chosen_by: str  # golden-section; grid when the grid found a strictly better point; default when flat
     trace: list[tuple[float, float]]
     grid: list[tuple[float, float]]
 
@@ -89,18 +90,22 @@ class WeightSearch:
         return data
 
 
-def search_weight(objective: Callable[[float], float], tol: float = 1e-3) -> WeightSearch:
-    """Golden-section search of ``objective`` on [0, 1], checked against a 21-point grid."""
+def search_weight(objective: Callable[[float], float], tol: float = 1e-3, *, default: float) -> WeightSearch:
+    """Golden-section search of ``objective`` on [0, 1], checked against a 21-point grid;
+    ``default``, the weight an untuned build uses, when no grid point scores differently."""
     golden_x, golden_p, trace = golden_section(objective, 0.0, 1.0, tol=tol)
     grid = [(round(float(x), 2), objective(float(x))) for x in np.linspace(0.0, 1.0, 21)]
     grid_x, grid_p = max(grid, key=lambda p: (p[1], -p[0]))
-    # A strictly better grid point means the objective is not unimodal: the grid is the honest choice.
-    by_grid = grid_p > golden_p + 1e-12
-    chosen, precision = (grid_x, grid_p) if by_grid else (golden_x, golden_p)
-    return WeightSearch(
-        float(chosen), float(precision), float(golden_x), float(golden_p), float(grid_x), float(grid_p),
-        "grid" if by_grid else "golden-section", trace, grid,
-    )
+    if grid_p - min(p for _, p in grid) < 1e-12:
+        # A flat objective (one genre on every song, say): golden-section's end of the interval
+        # would be a weight that nothing chose, so the untuned default stays.
+        chosen, precision, chosen_by = default, objective(default), "default"
+    elif grid_p > golden_p + 1e-12:
+        # A strictly better grid point means the objective is not unimodal: the grid is the honest choice.
+        chosen, precision, chosen_by = grid_x, grid_p, "grid"
+    else:
+        chosen, precision, chosen_by = golden_x, golden_p, "golden-section"
+    return WeightSearch(float(chosen), float(precision), float(golden_x), float(golden_p), float(grid_x), float(grid_p), chosen_by, trace, grid)
 
 
 @dataclass
@@ -171,7 +176,7 @@ def tune_blend(
 ) -> TuneResult:
     """Tune ``w``, then (with ``audio``, when some query song has audio) ``a``, for precision@k
     on ``split`` songs; save the traces, the plot and both weights in the manifest."""
-    from recsys.evaluate import CandidateTable, Labels, relevance_matrix
+    from recsys.evaluate import FEW_QUERIES, CandidateTable, Labels, relevance_matrix
     from recsys.recommend import Recommender
 
     check_counts(("k", k), ("--n-queries", n_queries))
@@ -196,14 +201,16 @@ def tune_blend(
         cols = table.ranked(k, weight=w, audio_weight=a, fusion=fusion)
         return float(np.mean([np.take_along_axis(rel, cols, axis=1)[counts].sum(axis=1).mean() / k for rel, counts in scored]))
 
-    blend = search_weight(precision, tol)
+    blend = search_weight(precision, tol, default=DEFAULT_BLEND_WEIGHT)
     tune_audio = audio and bool(recommender.audio.has[queries].any())
-    audio_search = search_weight(lambda a: precision(blend.chosen, a), tol) if tune_audio else None
+    audio_search = search_weight(lambda a: precision(blend.chosen, a), tol, default=DEFAULT_AUDIO_WEIGHT) if tune_audio else None
     warnings = [artifacts.split_warning] if artifacts.split_warning else []
+    if len(queries) < FEW_QUERIES:
+        warnings.append(f"only {len(queries)} {split}-split queries: the tuned weights rest on few songs")
     for name, search in (("w", blend), ("a", audio_search)):
-        if search is not None and max(p for _, p in search.grid) - min(p for _, p in search.grid) < 1e-12:
-            # A flat objective (one genre on every song, say) stores a weight that nothing chose.
-            warnings.append(f"every {name} on the grid scores the same precision@{k} ({search.grid[0][1]:.4f}) on these songs: the stored {name} says nothing")
+        if search is not None and search.chosen_by == "default":
+            warnings.append(f"every {name} on the grid scores the same precision@{k} ({search.grid[0][1]:.4f}) on these songs: "
+                            f"nothing to tune, so {name} keeps its default {search.chosen:g}")
     result = TuneResult(
         blend=blend, audio=audio_search, rrf_precision=precision(0.0, fusion="rrf"), k=k, tag=tag, split=split, n_queries=len(queries),
         warnings=warnings,

@@ -226,3 +226,16 @@ def test_tuning_outputs_are_expected_beside_the_listed_files(built: Path) -> Non
     (built / "notes.txt").write_text("mine")
     with pytest.raises(RecsysError, match="1 file\\(s\\) not in manifest.json, e.g. 'notes.txt'"):
         load_artifacts(built, verify="full")
+
+
+def test_a_damaged_npy_header_is_a_one_line_error(tmp_path: Path) -> None:
+    from recsys.io import load_npy
+
+    path = tmp_path / "embeddings.npy"
+    np.save(path, np.zeros((3, 2), dtype=np.float32))
+    header = path.read_bytes()[:128]
+    with open(path, "r+b") as handle:  # same size, so the manifest's size check passes
+        handle.seek(header.index(b"}"))
+        handle.write(b" ")
+    with pytest.raises(RecsysError, match="embeddings.npy: not a valid .npy file"):
+        load_npy(path)

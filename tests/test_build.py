@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -332,3 +333,31 @@ def test_an_interrupt_swallowed_by_the_work_still_publishes_nothing(tmp_path: Pa
     assert signal.getsignal(signal.SIGINT) is before
     write(3)
     assert json.loads((tmp_path / "A" / "manifest.json").read_text()) == {"format_version": 3}
+
+
+def test_an_interrupt_swallowed_by_a_c_callback_prints_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+    import ctypes.util
+    import sys
+
+    from recsys.io import interrupts_remembered, on_interrupt
+
+    def fail(error: type[BaseException]) -> Callable[..., int]:
+        def compare(a: int, b: int) -> int:
+            if error is KeyboardInterrupt:
+                on_interrupt(signal.SIGINT, None)
+            raise error
+        return compare
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    values = (ctypes.c_int * 3)(3, 1, 2)
+    callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+    reported: list = []  # what Python would print as "Exception ignored on calling ctypes callback function"
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    with interrupts_remembered():
+        # A real C callback, as numba's during UMAP's compilation: Python cannot raise through it.
+        libc.qsort(values, 3, ctypes.sizeof(ctypes.c_int), callback(fail(KeyboardInterrupt)))
+        assert reported == []  # the command's one-line "interrupted" is all the user sees
+        libc.qsort(values, 3, ctypes.sizeof(ctypes.c_int), callback(fail(ValueError)))
+        assert reported and {type(r.exc_value) for r in reported} == {ValueError}  # anything else is still reported
+    assert sys.unraisablehook == reported.append

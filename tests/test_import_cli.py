@@ -308,3 +308,14 @@ def test_an_output_inside_another_recsys_output_is_refused(tmp_path: Path, lyric
     _fails(_import(str(lyrics_csv), "--out", str(tmp_path / "model" / "songs.parquet")), "lies inside", "a recsys model")
     _fails(runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "model" / "eval")]), "a recsys model")
     assert not (artifacts / "demo.parquet").exists() and not (tmp_path / "model" / "eval").exists()
+
+
+def test_a_year_cell_that_reads_as_no_year_names_row_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "years.csv"
+    path.write_text("Song,Band,Text,Y\nA song,Art1,la la love you,1999\nB song,Art2,cry me a river,nineteen ninety\nC song,Art3,sun,04\n"
+                    "D song,Art4,rain,5/1/2004\n")
+    maps = ["--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Text", "--map", "year=Y"]
+    _fails(_import(str(path), "--out", str(tmp_path / "o.parquet"), *maps), "years.csv", "row 3 column 'Y': 'nineteen ninety' is not a year",
+           "2 such cells in all")
+    path.write_text("Song,Band,Text,Y\nA song,Art1,la la love you,1999\nD song,Art4,rain,5/1/2004\nE song,Art5,sun,\n")
+    assert _import(str(path), "--out", str(tmp_path / "o.parquet"), *maps).exit_code == 0  # dates and empty cells read as before

@@ -163,7 +163,7 @@ def test_search_with_the_real_encoder(tmp_path: Path, minilm_dir: Path) -> None:
     assert json.loads(out.stdout)["results"][0]["title"] in {"Grey Window", "Rain Song"}
     # A bad request fails before the model is looked for: this build's model is not on the machine.
     gone = write_tiny_artifacts(tmp_path / "gone", model=str(tmp_path / "no-such-model"))
-    for args, message in ((["-k", "0"], "k must be between 1 and 1000, got 0"), (["-k", "1001"], "k must be between 1 and 1000, got 1001"), (["--mood", "bogus"], "unknown mood"), ([], "is not on this machine")):
+    for args, message in ((["-k", "0"], "k must be a whole number between 1 and 1000, got 0"), (["-k", "1001"], "k must be a whole number between 1 and 1000, got 1001"), (["--mood", "bogus"], "unknown mood"), ([], "is not on this machine")):
         result = runner.invoke(app, ["search", "rain", "--artifacts", str(gone), *args])
         assert result.exit_code == 2 and message in result.output
     for wordless in ("  ", "!!! ???"):  # punctuation alone would embed to some vector and match arbitrary songs

@@ -218,6 +218,9 @@ def test_filters_apply_before_top_k(tiny) -> None:
     assert {r["row"] for r in rec.similar(0, k=5, filters=Filters(mood="Happy"))} == {3, 4}  # case folded
     assert {r["row"] for r in rec.similar(0, k=10, filters=Filters(year_from=1975, year_to=1999))} == {1, 2, 5, 6}  # bounds included
     assert {r["row"] for r in rec.similar(0, k=10, filters=Filters(exclude_artist="bob grey."))} == {2, 3, 4, 5, 6, 7}
+    # Matched as --artist is: part of the name, or a close spelling.
+    assert {r["row"] for r in rec.similar(0, k=10, filters=Filters(exclude_artist="gold"))} == {1, 2, 5, 6, 7}
+    assert {r["row"] for r in rec.similar(0, k=10, filters=Filters(exclude_artist="Cid Redd"))} == {1, 3, 4, 5, 7}
     assert [r["row"] for r in rec.similar(0, k=3, filters=Filters(genre="Pop", year_from=2006))] == [4]
 
 
@@ -254,6 +257,8 @@ def test_impossible_filters_are_errors(tiny) -> None:
         rec.similar(0, filters=Filters(year_from=10**400))  # too large for a float: it used to overflow
     with pytest.raises(RecsysError, match="--year-to '0' is not a year"):
         rec.similar(0, filters=Filters(year_to=0))
+    with pytest.raises(RecsysError, match="no artist here matches --exclude-artist 'Zed Zoo'"):
+        rec.similar(0, filters=Filters(exclude_artist="Zed Zoo"))  # a typo would otherwise exclude nothing, silently
 
 
 def test_explain_gives_terms_cluster_probs_and_audio(tiny) -> None:
@@ -274,7 +279,7 @@ def test_bad_options_are_one_line_errors(tiny) -> None:
 
     with pytest.raises(RecsysError, match="blend weight"):
         Recommender(tiny, weight=1.5)
-    with pytest.raises(RecsysError, match="audio weight must lie in"):
+    with pytest.raises(RecsysError, match=r"audio weight must be a number in \[0, 1\], got -0.1"):
         Recommender(tiny, audio_weight=-0.1)
     with pytest.raises(RecsysError, match="fusion"):
         Recommender(tiny, fusion="max")  # type: ignore[arg-type]
@@ -284,8 +289,42 @@ def test_bad_options_are_one_line_errors(tiny) -> None:
     with pytest.raises(RecsysError, match="outside"):
         Recommender(tiny).similar(99)
     for k in (0, 1001):
-        with pytest.raises(RecsysError, match=f"k must be between 1 and 1000, got {k}"):
+        with pytest.raises(RecsysError, match=f"k must be a whole number between 1 and 1000, got {k}"):
             Recommender(tiny).similar(0, k=k)
+
+
+def test_options_given_per_query_are_checked_as_the_constructor_checks_them(tiny) -> None:
+    rec = Recommender(tiny)
+    with pytest.raises(RecsysError, match="unknown fusion 'xyz'"):
+        rec.similar(0, k=1, fusion="xyz")
+    with pytest.raises(RecsysError, match="blend weight must be a number in"):
+        rec.similar(0, weight=5)
+    with pytest.raises(RecsysError, match="audio weight must be a number in"):
+        rec.similar(0, audio_weight=-3)
+    with pytest.raises(RecsysError, match="rrf fuses ranks and takes no weight"):
+        rec.similar(0, fusion="rrf", weight=0.3)
+    assert rec.similar(0, k=3, fusion="RRF") == Recommender(tiny, fusion="rrf").similar(0, k=3)  # case folded
+
+
+def test_wrong_types_are_one_line_errors_not_numpy_ones(tiny) -> None:
+    rec = Recommender(tiny)
+    for song in (None, [1, 2], b"Tears", 3.7, True):
+        with pytest.raises(RecsysError, match="a song is a title or a row number"):
+            rec.similar(song)  # type: ignore[arg-type]
+    assert rec.similar(np.int64(2), k=2) == rec.similar(2, k=2)
+    for k in ("5", None, 2.5, True):
+        with pytest.raises(RecsysError, match="k must be a whole number"):
+            rec.similar(0, k=k)  # type: ignore[arg-type]
+    with pytest.raises(RecsysError, match="the mood filter is text, got int"):
+        Filters(mood=3)  # type: ignore[arg-type]
+    with pytest.raises(RecsysError, match="the year from filter is a year, got '1990'"):
+        Filters(year_from="1990")  # type: ignore[arg-type]
+    with pytest.raises(RecsysError, match="a title is text, got int"):
+        rec.find(5)  # type: ignore[arg-type]
+    with pytest.raises(RecsysError, match="an artist is text"):
+        rec.find("Tears", artist=1)  # type: ignore[arg-type]
+    # Blank text is no constraint, and stray spaces do not make a mood unknown.
+    assert Filters(mood=" happy ", genre="  ", exclude_artist="") == Filters(mood="happy")
 
 
 def test_a_damaged_query_vector_names_the_file_and_row(tmp_path) -> None:
@@ -310,3 +349,18 @@ def test_damaged_bm25_weights_are_an_error_not_nan_scores(tmp_path) -> None:
     # Before, "bm25_raw": NaN reached --json (no JSON parser reads it) and the lexical signal vanished.
     with pytest.raises(RecsysError, match=r"a/bm25: the weights of song row \d+ hold NaN or infinite values; the artefacts are damaged"):
         Recommender(load_artifacts(path)).similar(0, k=3)
+
+
+def test_text_search_normalises_what_the_encoder_gives(tiny) -> None:
+    from recsys.search import TextSearch
+
+    def unit(text: str) -> np.ndarray:
+        return np.array([np.cos(np.radians(20)), np.sin(np.radians(20))], dtype=np.float32)
+
+    expected = TextSearch(tiny, unit).search("rain window", k=4)
+    # A batch of one, at another length: the reranking cosine must not grow with it.
+    assert TextSearch(tiny, lambda text: 100 * unit(text)[None, :]).search("rain window", k=4) == expected
+    with pytest.raises(RecsysError, match="no usable query vector"):
+        TextSearch(tiny, lambda text: np.zeros(2, dtype=np.float32)).search("rain", k=2)
+    with pytest.raises(RecsysError, match="the search text is text, got NoneType"):
+        TextSearch(tiny, unit).search(None)  # type: ignore[arg-type]

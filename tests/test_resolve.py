@@ -106,6 +106,25 @@ def test_latin_letters_without_a_decomposition_are_found_from_a_plain_keyboard()
     assert resolve_title(songs, "fire", artist="aether band") == 2
 
 
+def test_the_exact_pass_ignores_case_and_lists_other_spellings_when_ambiguous() -> None:
+    songs = SongTable.from_columns({
+        "title": ["Deja Vu", "deja vu", "Déjà Vu", "Stay", "STAY"],
+        "artist": ["Post Malone", "Dionne Warwick", "Beyoncé", "Rihanna", "Zedd"],
+        "year": [2016, 1979, 2006, 2013, 2017],
+    })
+    # Sources differ in capitalisation: the same typing must not pick a different song.
+    with pytest.raises(RecsysError, match="2 songs match 'stay'.*Rihanna.*Zedd"):
+        resolve_title(songs, "stay")
+    # Beyoncé's accented spelling is the same title to whoever types it without accents.
+    for typed in ("Deja Vu", "deja vu"):
+        with pytest.raises(RecsysError, match="3 songs match .*Post Malone.*Dionne Warwick.*Beyoncé"):
+            resolve_title(songs, typed)
+    assert resolve_title(songs, "Déjà Vu") == 2  # typed with its accents, it is that one song
+    assert resolve_title(songs, "Deja Vu", artist="beyonce") == 2
+    with pytest.raises(RecsysError, match="2 songs match"):
+        resolve_title(songs, "Stay", artist="   ")  # a blank artist narrows nothing, like none
+
+
 def test_each_pass_decides_on_its_own() -> None:
     songs = SongTable.from_columns({"title": ["Don't", "Donut", "Home", "Home", "❤️"], "artist": ["Ann", "Bo", "Daughtry", "Adele", "Cy"],
                                     "year": [2001, 2002, 2003, 2004, 2005]})

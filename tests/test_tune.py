@@ -57,11 +57,13 @@ def test_golden_section_on_a_plateau_keeps_its_lowest_point() -> None:
 
 def test_the_grid_overrides_golden_section_only_when_strictly_better() -> None:
     # A narrow peak at 0.05..0.10 that golden-section's bracket never visits, beside a broad hump.
-    peaked = search_weight(lambda x: 1.0 if 0.049 <= x <= 0.101 else 0.5 - (x - 0.7) ** 2)
+    peaked = search_weight(lambda x: 1.0 if 0.049 <= x <= 0.101 else 0.5 - (x - 0.7) ** 2, default=0.5)
     assert (peaked.chosen_by, peaked.chosen, peaked.precision) == ("grid", 0.05, 1.0)  # ties to the lower weight
-    smooth = search_weight(lambda x: -((x - 0.33) ** 2))  # off the grid: golden-section is closer
+    smooth = search_weight(lambda x: -((x - 0.33) ** 2), default=0.5)  # off the grid: golden-section is closer
     assert smooth.chosen_by == "golden-section" and smooth.chosen == pytest.approx(0.33, abs=1e-3)
-    assert search_weight(lambda x: 1.0).chosen_by == "golden-section"  # an equal grid point is no reason
+    assert search_weight(lambda x: 1.0 - abs(x - 0.3) * (x > 0.3), default=0.5).chosen_by == "golden-section"  # an equal grid point is no reason
+    flat = search_weight(lambda x: 0.25, default=0.5)  # nothing tells weights apart: the default stays
+    assert (flat.chosen, flat.chosen_by, flat.precision) == (0.5, "default", 0.25)
 
 
 def _served_precision(artifacts, queries, k: int, tag: str, fusion: str = "linear") -> float:
@@ -83,9 +85,12 @@ def test_tune_blend_writes_traces_plot_and_both_weights(tmp_path, tag) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
     result = tune_blend(artifacts, k=2, tag=tag, seed=0)
     assert result.n_queries == 3  # the val songs with a tag
-    # With "any" the tiny fixture's objective is 0.8333 at every w: flat, and said to be.
-    assert [w for w in result.warnings if "says nothing" in w] == (
-        ["every w on the grid scores the same precision@2 (0.8333) on these songs: the stored w says nothing"] if tag == "any" else [])
+    # With "any" the tiny fixture's objective is 0.8333 at every w: flat, said to be, and the
+    # untuned default kept rather than golden-section's end of the interval.
+    assert [w for w in result.warnings if "nothing to tune" in w] == (
+        ["every w on the grid scores the same precision@2 (0.8333) on these songs: nothing to tune, so w keeps its default 0.5"] if tag == "any" else [])
+    assert (result.blend.chosen_by == "default") == (tag == "any") and (result.w == 0.5) == (tag == "any")
+    assert "only 3 val-split queries" in " ".join(result.warnings)
     for search in (result.blend, result.audio):
         assert search is not None
         assert len(search.grid) == 21 and search.grid[0][0] == 0.0 and search.grid[-1][0] == 1.0

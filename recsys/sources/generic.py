@@ -25,6 +25,7 @@ from recsys.catalog import song_key
 from recsys.schema import AUDIO_FEATURES, LYRICS_KINDS
 from recsys.errors import RecsysError
 from recsys.sources._read import check_readable, one_label, read_toml, row_at, single_cells, split_list, year_of
+from recsys.text import shorten
 from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, audio
 
 FIELDS = ["title", "artist", "year", "lyrics", "mood", "genres", "tags"] + AUDIO_FEATURES
@@ -75,7 +76,13 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
         raise RecsysError(f"{path}: {row_at(df, first)} and {row_at(df, second)} are the same song ({out['artist'].iloc[first]} - "
                           f"{out['title'].iloc[first]}); remove the duplicate")
     if "year" in col:
-        out["year"] = year_of(single_cells(df, mapping["year"], path))
+        cells = single_cells(df, mapping["year"], path)
+        out["year"] = year = year_of(cells)
+        unread = np.flatnonzero(cells.notna().to_numpy() & year.isna().to_numpy())
+        if len(unread):
+            # Your own file: a year that reads as none is a typo to fix, as an out-of-range audio value is.
+            raise RecsysError(f"{path}: {row_at(df, unread[0])} column {mapping['year']!r}: {shorten(cells.iloc[unread[0]], 30)} is not a year "
+                              f"(four digits from 1800 to 2099, alone or in a date); {len(unread)} such cell{'s' * (len(unread) != 1)} in all")
     if "lyrics" in col:
         out["lyrics"] = col["lyrics"]
         out["lyrics_kind"] = mapping.get("lyrics_kind", "full")
