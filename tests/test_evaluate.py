@@ -24,6 +24,7 @@ from recsys.evaluate import (
     precision_at_k,
     relevance_matrix,
     same_artist_at_k,
+    share_at_k,
     system_rankings,
     tag_balanced_bootstrap_ci,
 )
@@ -61,6 +62,13 @@ def test_same_artist_at_k() -> None:
     # q0 (abba): rows 1 and 5 of 4 slots; q3 (no artist): never; q2 (queen): none of its list.
     np.testing.assert_allclose(same_artist_at_k(ranked, np.array([0, 3, 2]), keys, 4), [0.5, 0.0, 0.0])
     np.testing.assert_allclose(same_artist_at_k(ranked, np.array([0, 3, 2]), keys, 2), [0.5, 0.0, 0.0])
+
+
+def test_share_at_k_counts_flagged_songs_and_not_empty_slots() -> None:
+    flagged = np.array([True, False, True, False, False, True])
+    ranked = np.array([[1, 2, 5, -1], [4, 0, 1, 2], [-1, -1, -1, -1]])
+    np.testing.assert_allclose(share_at_k(ranked, flagged, 4), [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(share_at_k(ranked, flagged, 2), [0.5, 0.5, 0.0])
 
 
 def test_bootstrap_interval() -> None:
@@ -154,6 +162,8 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     assert systems["embedding"]["precision@5"]["mean"] == pytest.approx((2 / 5 + 0) / 2)
     # Row 6's only same-artist song (row 2, Cid Red) is among the 7 others listed; row 0 has none.
     assert systems["embedding"]["same-artist@10"]["mean"] == pytest.approx((0 + 1 / 10) / 2)
+    # Every song but row 7 has audio: each query's 7 neighbours hold 6 with audio in 10 slots.
+    assert systems["embedding"]["with-audio@10"]["mean"] == pytest.approx(6 / 10)
     for values in systems.values():
         for metric in values.values():
             assert 0.0 <= metric["low"] <= metric["mean"] <= metric["high"] <= 1.0

@@ -153,9 +153,10 @@ def test_parquet_cells_read_as_a_csv_would_hold_them(tmp_path: Path) -> None:
     assert "map to none of happy" in numbers["warned"].iloc[0]
     assert [list(m) for m in imported(mood=[True, False, True])["moods_raw"]] == [["true"], ["false"], ["true"]]
     # A float column with a gap (how pandas stores whole numbers beside a missing one) keeps "1999", not "1999.0".
-    gap = imported(title=[1999.0, None, 22.0], year=[1999.0, None, 12004.0])
-    assert gap["title"].tolist() == ["1999", "22"] and gap["year"].iloc[0] == 1999
-    assert pd.isna(gap["year"].iloc[1])  # 12004 is no year; the unanchored pattern read it as 2004
+    gap = imported(title=[1999.0, None, 22.0], year=[1999.0, None, 2004.0])
+    assert gap["title"].tolist() == ["1999", "22"] and gap["year"].tolist() == [1999, 2004]
+    with pytest.raises(RecsysError, match="row 4 column 'year': '12004' is not a year"):
+        imported(year=[1999.0, None, 12004.0])  # no year: the unanchored pattern read it as 2004
     assert imported(year=["20040501", "1999-02-03", "5/1/1987"])["year"].tolist() == [2004, 1999, 1987]  # compact dates too
     # Lists: one label is that label (blanks dropped), lyrics are their lines, blank labels are no labels.
     lists = imported(mood=[["happy", " "], ["sad"], ["  "]], lyrics=[["line one here", "line two here"], ["more words here"], ["and more here"]])
