@@ -294,6 +294,8 @@ def test_dropped_rows_and_unread_moods_are_reported(tmp_path: Path) -> None:
     assert "warning: generic: 2 rows without a title or an artist were dropped" in result.output
     assert "warning: 1 songs carry mood labels that map to none of happy, sad, angry, relaxed (e.g. 'ecstatic')" in result.output
     assert len(load_catalog(out)) == 1
+    # One song cannot fill three splits: said at import, not when tune or evaluate finds no songs.
+    assert "warning: no val or test-split song among the 1: tuning needs val songs and evaluation test songs" in result.output
 
 
 def test_an_output_inside_another_recsys_output_is_refused(tmp_path: Path, lyrics_csv: Path) -> None:
@@ -319,3 +321,10 @@ def test_a_year_cell_that_reads_as_no_year_names_row_and_column(tmp_path: Path) 
            "2 such cells in all")
     path.write_text("Song,Band,Text,Y\nA song,Art1,la la love you,1999\nD song,Art4,rain,5/1/2004\nE song,Art5,sun,\n")
     assert _import(str(path), "--out", str(tmp_path / "o.parquet"), *maps).exit_code == 0  # dates and empty cells read as before
+
+
+def test_a_missing_mapped_column_shows_the_columns_the_file_has(tmp_path: Path) -> None:
+    path = tmp_path / "semi.csv"
+    path.write_text("Song;Band;Text\nA;B;la la love you\n")  # split on ";": one column to a CSV reader
+    _fails(_import(str(path), "--out", str(tmp_path / "o.parquet"), "--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Text"),
+           "mapping names column 'Song' for 'title', but the file has no such column (its columns: 'Song;Band;Text')")

@@ -16,7 +16,7 @@ import pandas as pd
 from recsys.catalog import assign_splits, conform, is_catalogue, song_id
 from recsys.errors import RecsysError
 from recsys.progress import progress
-from recsys.schema import MOODS
+from recsys.schema import MOODS, SPLITS
 from recsys.text import shorten
 from recsys.sources import (
     bow_lyrics, deezer, generic, genius_lyrics, genius_tags, millsong, moodylyrics, musicmood, open_lyrics, panda,
@@ -24,7 +24,7 @@ from recsys.sources import (
 )
 from recsys.sources._read import TABLE_SUFFIXES, read_table, require, text_fields
 from recsys.sources.base import Adapter
-from recsys.sources.join import SourceFrame, join_sources
+from recsys.sources.join import MIN_LYRIC_WORDS, SourceFrame, join_sources
 from recsys.sources.tags import load_tag_table
 
 # Priority order breaks ties inside a conflict rank: the user's own file first, then sources with
@@ -132,13 +132,15 @@ def import_sources(
     for src, n in sorted(stats.swapped.items()):
         warn(f"{src}: {n} rows had title and artist swapped; fixed by matching other sources")
     for src, n in sorted(stats.placeholder_lyrics.items()):
-        warn(f"{src}: {n} rows hold placeholder text instead of lyrics (e.g. 'yet to be released', '[Instrumental]'); read as no lyrics")
+        warn(f"{src}: {n} row{'s' * (n != 1)} hold{'s' * (n == 1)} placeholder text or under {MIN_LYRIC_WORDS} words instead of lyrics "
+             "(e.g. 'yet to be released', '[Instrumental]'); read as no lyrics")
     if stats.mood_conflicts:
         warn(f"{stats.mood_conflicts} songs get different moods from different sources or rows (e.g. {stats.mood_conflict_example}); "
              f"explicit labels win over derived ones, and for the {stats.mood_ties} where labels of the same kind disagree, source priority "
              "and then file order decide (data/SCHEMA.md)")
     if stats.dropped_unmatched:
-        warn(f"{stats.dropped_unmatched} songs never joined to lyrics were dropped (--keep-unmatched keeps them)")
+        n = stats.dropped_unmatched
+        warn(f"{n} song{'s' * (n != 1)} without lyrics (none in the file, or none joined from another) {'were' if n != 1 else 'was'} dropped (--keep-unmatched keeps them)")
     if joined.empty:
         raise RecsysError("the import produced no songs (no rows with lyrics; use --keep-unmatched to keep the rest)")
     joined["song_id"] = [song_id(a, t) for a, t in zip(joined["artist"], joined["title"])]
@@ -154,4 +156,8 @@ def import_sources(
         warn(f"{int(unread.sum())} songs carry mood labels that map to none of {', '.join(MOODS)} (e.g. {shorten(example)}); "
              "read as no mood (--tags adds synonyms)")
     catalog["split"] = assign_splits(catalog).astype("string")
+    empty = [split for split in SPLITS if not (catalog["split"] == split).any()]
+    if empty:
+        # Said now rather than by `recsys tune` or `evaluate` after a model is trained.
+        warn(f"no {' or '.join(empty)}-split song among the {len(catalog)}: tuning needs val songs and evaluation test songs; import more songs")
     return catalog

@@ -63,7 +63,9 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
     for field, column in mapping.items():
         if field != "lyrics_kind" and column not in df.columns:
             check_readable(df, column, path)
-            raise RecsysError(f"{path}: mapping names column {column!r} for {field!r}, but the file has no such column")
+            # Its columns shown: a file split on another delimiter (";") reads as one long column name.
+            raise RecsysError(f"{path}: mapping names column {column!r} for {field!r}, but the file has no such column "
+                              f"(its columns: {shorten(', '.join(map(str, df.columns)), 80)})")
     col = {f: df[c] for f, c in mapping.items() if f != "lyrics_kind"}
     # Here and not in text_fields, so that an error names the file's own column.
     out = pd.DataFrame({"title": single_cells(df, mapping["title"], path), "artist": single_cells(df, mapping["artist"], path)})
