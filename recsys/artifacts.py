@@ -170,8 +170,11 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
             raise RecsysError(f"{path}: params.{name} must be {expected}, got {json.dumps(params.get(name))[:40]}; rebuild the artefacts")
     tuning = manifest.get("tuning")
     tuned_files = tuning.get("files", {}) if isinstance(tuning, dict) else None
-    if tuning is not None and not (isinstance(tuned_files, dict) and all(isinstance(v, str) for v in tuned_files.values())):
-        raise RecsysError(f"{path}: tuning must be a JSON object whose files map names to paths; rerun `recsys tune`")
+    tuned_hashes = tuning.get("sha256", {}) if isinstance(tuning, dict) else None
+    if tuning is not None and not all(
+        isinstance(mapping, dict) and all(isinstance(v, str) for v in mapping.values()) for mapping in (tuned_files, tuned_hashes)
+    ):
+        raise RecsysError(f"{path}: tuning must be a JSON object whose files map names to paths (and sha256 paths to hashes); rerun `recsys tune`")
     for name, default in (("blend_weight", DEFAULT_BLEND_WEIGHT), ("audio_weight", DEFAULT_AUDIO_WEIGHT)):
         value = manifest.get(name, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
@@ -200,7 +203,15 @@ def verify_artifacts(directory: str | Path, *, verify: Verify = "size") -> dict[
         if verify == "full" and sha256_file(path) != expected.get("sha256"):
             raise RecsysError(f"{path}: SHA-256 does not match {MANIFEST}; the artefacts are damaged, rebuild them")
     if verify == "full":
-        expected_extra = {MANIFEST, *((manifest.get("tuning") or {}).get("files") or {}).values()}
+        tuning = manifest.get("tuning") or {}
+        # `recsys tune` records its files' hashes since 2026-12-07; earlier tunings' files go unchecked.
+        for name, digest in (tuning.get("sha256") or {}).items():
+            path = directory / name
+            if not path.is_file():
+                raise RecsysError(f"{path}: missing (written by `recsys tune`, listed in {MANIFEST}); rerun `recsys tune`")
+            if sha256_file(path) != digest:
+                raise RecsysError(f"{path}: SHA-256 does not match {MANIFEST}; changed after `recsys tune`, rerun it")
+        expected_extra = {MANIFEST, *(tuning.get("files") or {}).values()}
         unlisted = sorted(
             name for p in directory.rglob("*") if p.is_file()
             and (name := p.relative_to(directory).as_posix()) not in files and name not in expected_extra and not is_staging(name)

@@ -24,7 +24,7 @@ import numpy as np
 
 from recsys.artifacts import DEFAULT_AUDIO_WEIGHT, DEFAULT_BLEND_WEIGHT
 from recsys.errors import RecsysError, check_counts
-from recsys.io import atomic_path, check_writable, json_text, pyplot, save_figure
+from recsys.io import atomic_path, check_writable, json_text, pyplot, save_figure, sha256_file
 
 TUNE_TAGS = ("balanced", "any", "mood", "genre")
 
@@ -232,7 +232,9 @@ def _save(directory: Path, result: TuneResult) -> None:
     with atomic_path(trace_path) as trace_tmp, atomic_path(plot_path) as plot_tmp:
         trace_tmp.write_text(json_text({**result.summary(), "traces": traces}), encoding="utf-8")
         plot_tuning(result, plot_tmp)
-        update_manifest(directory, blend_weight=result.w, audio_weight=result.audio_weight, tuning=result.summary())
+        # In the manifest only (the trace cannot hold its own hash): `recsys index verify` checks both files.
+        hashes = {result.files["trace"]: sha256_file(trace_tmp), result.files["plot"]: sha256_file(plot_tmp)}
+        update_manifest(directory, blend_weight=result.w, audio_weight=result.audio_weight, tuning={**result.summary(), "sha256": hashes})
 
 
 def plot_tuning(result: TuneResult, path: Path) -> None:

@@ -163,3 +163,18 @@ def test_tune_blend_refuses_requests_that_would_store_a_meaningless_weight(tmp_p
     with pytest.raises(RecsysError, match=message):
         tune_blend(load_artifacts(path), **options)
     assert (path / "manifest.json").read_bytes() == before
+
+
+def test_index_verify_checks_the_files_tune_wrote(tmp_path) -> None:
+    path = write_tiny_artifacts(tmp_path / "a")
+    tune_blend(load_artifacts(path), k=2, seed=0)
+    load_artifacts(path, verify="full")
+    trace = path / "tuning.json"
+    trace.write_text(trace.read_text().replace('"k": 2', '"k": 3'))  # a hand edit: the evidence no longer matches the manifest
+    with pytest.raises(RecsysError, match="tuning.json: SHA-256 does not match manifest.json; changed after `recsys tune`"):
+        load_artifacts(path, verify="full")
+    trace.unlink()
+    with pytest.raises(RecsysError, match="tuning.json: missing"):
+        load_artifacts(path, verify="full")
+    tune_blend(load_artifacts(path), k=2, seed=0)  # tuning again restores both
+    load_artifacts(path, verify="full")
