@@ -312,7 +312,18 @@ def _explanation(why: dict[str, Any]) -> list[str]:
 NARROW = 60
 
 
-def _show_results(title: str, results: list[dict[str, Any]], explain: bool) -> None:
+def _score_caption(recommender: Any, query_audio: bool = True) -> str:
+    """How the score column was computed (with the audio term it can pass 1); ``query_audio``
+    False for a text query, which has no audio to compare."""
+    from recsys.recommend import RRF_K
+
+    if recommender.fusion == "rrf":
+        return f"score = 1 / ({RRF_K} + rank by cosine) + 1 / ({RRF_K} + rank by BM25)"
+    w, a = recommender.weight, recommender.audio_weight
+    return f"score = {w:.2f} × cosine + {1 - w:.2f} × BM25 / best BM25" + (f" + {a:.2f} × audio cosine" if a and query_audio else "")
+
+
+def _show_results(title: str, results: list[dict[str, Any]], explain: bool, caption: str = "") -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -329,7 +340,7 @@ def _show_results(title: str, results: list[dict[str, Any]], explain: bool) -> N
             year = f" ({r['year']})" if r["year"] else ""
             console.print(f"{r['rank']}. {escape(r['title'])} — {escape(r['artist'])}{year} {r['score']:.3f}", highlight=False)
     else:
-        table = Table(title=title, title_justify="left")
+        table = Table(title=title, title_justify="left", caption=escape(caption), caption_justify="left")
         for name in ("#", "title", "artist", "year", "score", "mood", "genres", "cluster"):
             table.add_column(name, justify="right" if name in ("#", "year", "score", "cluster") else "left")
         for r in results:
@@ -381,7 +392,7 @@ def similar_cmd(
     if as_json:
         typer.echo(json.dumps({"query": query, "results": results}, indent=2, ensure_ascii=False))
         return
-    _show_results(f"Songs like {query['title']} — {query['artist']}", results, explain)
+    _show_results(f"Songs like {query['title']} — {query['artist']}", results, explain, _score_caption(recommender))
 
 
 @command(app, "search")
@@ -413,7 +424,7 @@ def search_cmd(
     if as_json:
         typer.echo(json.dumps({"query": text, "results": results}, indent=2, ensure_ascii=False))
         return
-    _show_results(f"Songs matching {shorten(text, 60)}", results, explain)
+    _show_results(f"Songs matching {shorten(text, 60)}", results, explain, _score_caption(searcher.recommender, query_audio=False))
 
 
 @command(app, "tune")

@@ -61,6 +61,12 @@ def test_similar_explain_prints_a_block_per_result(artifacts: Path) -> None:
         assert f"{first['feature']} ({first['query']} vs {first['song']}, {first['sd']} sd)" in out.output
     # The rain song shares the query's cluster 0 and its keywords.
     assert "same cluster 0: rain, grey" in out.output
+    # The caption says how the score was made (the fixture is untuned: w = 0.5, a = 0).
+    assert "score = 0.50 × cosine + 0.50 × BM25 / best BM25" in out.output and "audio cosine" not in out.output
+    tuned = runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "2", "--audio-weight", "0.25"], env={"COLUMNS": "200"})
+    assert "score = 0.50 × cosine + 0.50 × BM25 / best BM25 + 0.25 × audio cosine" in " ".join(tuned.output.split())
+    rrf = runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "2", "--fusion", "rrf"], env={"COLUMNS": "200"})
+    assert "score = 1 / (60 + rank by cosine) + 1 / (60 + rank by BM25)" in " ".join(rrf.output.split())  # wrapped to the table
 
 
 def test_similar_in_a_narrow_terminal_lists_one_song_a_line(artifacts: Path) -> None:
@@ -172,6 +178,9 @@ def test_search_with_the_real_encoder(tmp_path: Path, minilm_dir: Path) -> None:
     # Titles and queries with brackets are shown as typed, not read as rich markup.
     brackets = runner.invoke(app, ["search", "rain [/oops] [bold]", "--artifacts", str(built), "-k", "2"], env={"COLUMNS": "200"})
     assert brackets.exit_code == 0 and "Songs matching 'rain [/oops] [bold]'" in brackets.output
+    # A text has no audio features: the caption leaves the audio term out.
+    with_audio_weight = runner.invoke(app, ["search", "rain", "--artifacts", str(built), "-k", "2", "--weight", "0.7"], env={"COLUMNS": "200"})
+    assert "score = 0.70 × cosine + 0.30 × BM25 / best BM25" in with_audio_weight.output and "audio cosine" not in with_audio_weight.output
     # Artefacts whose vectors do not come from the encoder: a one-line error, not a crash.
     mismatch = runner.invoke(app, ["search", "rain", "--artifacts", str(write_tiny_artifacts(tmp_path / "b", model=str(minilm_dir)))])
     assert mismatch.exit_code == 2 and "384-d" in mismatch.output
