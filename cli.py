@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -513,6 +514,9 @@ def main() -> None:
 
     from recsys.io import interrupts_remembered
 
+    # transformers draws its own "Loading weights" bar (tqdm) on every model load, also into a
+    # log where ours stay quiet; read once, when transformers is first imported.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         with interrupts_remembered():
             code = app(standalone_mode=False)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recsys.catalog import has_lyrics
@@ -70,21 +71,21 @@ def _table(title: str, stats: dict[str, Any], rows: list[str], field: str, pct: 
     table = Table(title=title, title_justify="left")
     table.add_column("")
     for name in columns:
-        table.add_column(name, justify="right")
+        table.add_column(escape(name), justify="right")
     for row in rows:
         cells = []
         for sec in sections:
             value = sec[field].get(row, {"count": 0, "pct": 0.0} if pct else 0)
             cells.append(f"{value['count']} ({value['pct']:.1f}%)" if pct else str(value))
-        table.add_row(row, *cells)
+        table.add_row(escape(str(row)), *cells)  # sources and labels are data: "[i]talo" is no markup
     return table
 
 
 def render_stats(stats: dict[str, Any], console: Console, *, title: str = "catalogue") -> None:
     """Print ``stats`` (from :func:`catalog_stats`) as rich tables, one column per split."""
     overall = stats["overall"]
-    console.print(f"[bold]{title}[/bold]: {overall['songs']} songs, "
-                  + ", ".join(f"{k} {v['songs']}" for k, v in stats["splits"].items()))
+    console.print(f"[bold]{escape(title)}[/bold]: {overall['songs']} song{'s' * (overall['songs'] != 1)}, "
+                  + escape(", ".join(f"{k} {v['songs']}" for k, v in stats["splits"].items())))
     console.print(_table("songs per source", stats, list(overall["sources"]), "sources"))
     console.print(_table("coverage", stats, list(overall["coverage"]), "coverage", pct=True))
     console.print(_table("lyrics kind", stats, list(overall["lyrics_kind"]), "lyrics_kind"))

@@ -114,9 +114,9 @@ def test_auto_precision_is_bf16_only_where_the_hardware_has_it() -> None:
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) == ("bf16" if native_bf16(cpu) else "fp32")
     assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("int8", cpu) == "int8"
-    with pytest.raises(RecsysError, match="precision 'fp16': choose auto, fp32, bf16, int8"):
+    with pytest.raises(RecsysError, match="--precision 'fp16': choose auto, fp32, bf16, int8"):
         resolve_precision("fp16", cpu)
-    with pytest.raises(RecsysError, match=r"precision 'fp16': choose auto, fp32, bf16$"):  # training offers no int8
+    with pytest.raises(RecsysError, match=r"--precision 'fp16': choose auto, fp32, bf16$"):  # training offers no int8
         resolve_precision("fp16", cpu, inference=False)
     with pytest.raises(RecsysError, match="embedding only"):
         resolve_precision("int8", cpu, inference=False)

@@ -80,3 +80,17 @@ def test_cli_bad_files_exit_2(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["catalog", "stats", str(junk)])
     assert bad.exit_code == 2 and "not a readable Parquet catalogue" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_names_in_the_tables_are_shown_as_written(tmp_path: Path) -> None:
+    from cli import app
+    from recsys.catalog import save_catalog
+
+    df = _tiny()
+    df["genres"] = [["[i]talo disco"], ["rock"], [], ["[/x]"], []]
+    path = tmp_path / "[" / "old]" / "catalog[v2].parquet"  # ".../[/old]/...": rich would fail on that closing tag
+    path.parent.mkdir(parents=True)
+    save_catalog(df, path)
+    result = CliRunner().invoke(app, ["catalog", "stats", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "[/old]/catalog[v2].parquet" in result.stdout and "[i]talo disco" in result.stdout and "[/x]" in result.stdout

@@ -47,6 +47,13 @@ def test_same_seed_gives_identical_run_and_loadable_checkpoint(demo_catalog_df: 
     assert list(thresholds) == a.config["genres"] and all(0.05 <= t <= 0.95 for t in thresholds.values())
 
 
+def test_a_diverged_run_is_an_error_and_saves_nothing(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
+    diverging = replace(FAST, model=two_layer_encoder, epochs=1, freeze_layers=2, batch_size=16, head_lr=1e30)
+    with pytest.raises(RecsysError, match="training diverged in epoch 1: the loss is not finite .*lower the learning rates"):
+        train(demo_catalog_df.head(100), tmp_path / "m", diverging)
+    assert not (tmp_path / "m").exists()
+
+
 def test_genre_thresholds_maximise_validation_f1_per_genre() -> None:
     # Four songs, two genres. Genre 0: positives score 0.3 and 0.2, negatives 0.1 and 0.25. At
     # 0.05-0.10 all four are predicted (F1 2/3), at 0.15-0.20 three (F1 0.8), at 0.25 two (0.5):
@@ -119,7 +126,7 @@ def test_bad_inputs_fail_with_one_line(demo_catalog_df: pd.DataFrame, tmp_path: 
         train(df, tmp_path / "m", FAST)
     # One genre on every song teaches nothing either (it trained to a loss of 0 and reported F1 1.0).
     df["genres"] = [["rock"] for _ in range(len(df))]
-    with pytest.raises(RecsysError, match=r"only one mood \(happy\) and fewer than two genres with at least 3 training songs; nothing to train on"):
+    with pytest.raises(RecsysError, match=r"only one mood \(happy\) and fewer than two genres with at least 3 training songs \(--min-genre-songs sets that floor\); nothing to train on"):
         train(df, tmp_path / "m", FAST)
     with pytest.raises(RecsysError, match="the train split is empty"):
         train(demo_catalog_df.head(50).assign(split="test"), tmp_path / "m", FAST)
@@ -182,6 +189,7 @@ def test_cli_train_reports_errors_on_one_line(tmp_path: Path) -> None:
     ({"head_lr": float("nan")}, "--head-lr must be a positive number, got nan"), ({"lr": -1.0}, "--lr must be a positive number, got -1.0"),
     ({"head_lr": 0.0}, "--head-lr must be a positive number"), ({"epochs": 0}, "--epochs must be at least 1"),
     ({"patience": 0}, "--patience must be at least 1, got 0"),
+    ({"max_chunks": 300}, "--max-chunks must be at most 256"),
 ])
 def test_unusable_training_settings_fail_before_any_work(demo_catalog_df: pd.DataFrame, tmp_path: Path, options: dict, message: str) -> None:
     from training.compare import compare

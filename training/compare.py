@@ -165,7 +165,7 @@ def compare(catalog: pd.DataFrame, out_dir: str | Path, options: TrainOptions = 
             tuned = f"top {result.model.n_layers - prep.freeze_layers} encoder layers fine-tuned" if prep.freeze_layers < result.model.n_layers else "encoder frozen"
             record(name, start, (val_rows, (val_pred["mood"], val_pred["genre"])), (test_rows, (test_pred["mood"], test_pred["genre"])), f"{tuned}, {'+ topics + audio' if side else 'text only'}; best epoch {result.best_epoch}")
             if side and model_out is not None:
-                save_checkpoint(model_out, prep, result, device=options.device)
+                tbert = result
                 notes.append(f"tBERT checkpoint saved to {model_out}")
 
     report = {
@@ -190,6 +190,10 @@ def compare(catalog: pd.DataFrame, out_dir: str | Path, options: TrainOptions = 
         for task in ("mood_binary", "mood"):
             if any(task in r["metrics"] for r in results.values()):
                 _confusion_png(results, task, tmp / f"confusion_{task}.png")
+        if model_out is not None:
+            # Last, while the report is still staged: a failure or a Ctrl-C while saving leaves
+            # neither output, where saving during the variants published the checkpoint alone.
+            save_checkpoint(model_out, prep, tbert, device=options.device)
     return report
 
 

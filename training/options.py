@@ -17,6 +17,10 @@ from recsys.errors import RecsysError, check_counts
 DEFAULT_MAX_LENGTH = 128
 SAMPLERS = ("none", "weighted")
 SELECT_ON = ("retrieval", "loss")
+# Training keeps every chunk of a batch's songs in memory for the backward pass, so one very long
+# lyric can exhaust it (one 100,000-word lyric passed 14 GB). The real catalogue's longest lyric
+# makes 138 chunks of 128 tokens.
+MAX_TRAIN_CHUNKS = 256
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class TrainOptions:
             ("--epochs", self.epochs), ("--patience", self.patience), ("--batch-size", self.batch_size),
             ("--min-genre-songs", self.min_genre_songs), ("--max-chunks", self.max_chunks),
         )
+        if self.max_chunks is not None and self.max_chunks > MAX_TRAIN_CHUNKS:
+            raise RecsysError(f"--max-chunks must be at most {MAX_TRAIN_CHUNKS} (training holds every chunk of a batch in memory), got {self.max_chunks}")
         for name, value in (("--lr", self.lr), ("--head-lr", self.head_lr)):
             if not (math.isfinite(value) and value > 0):
                 raise RecsysError(f"{name} must be a positive number, got {value}")

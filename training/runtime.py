@@ -53,7 +53,7 @@ def resolve_precision(precision: str, dev: torch.device, *, inference: bool = Tr
         raise RecsysError("precision int8 is for embedding only; train with auto, fp32 or bf16")
     choices = PRECISIONS if inference else tuple(p for p in PRECISIONS if p != "int8")
     if precision not in choices:
-        raise RecsysError(f"precision {precision!r}: choose {', '.join(choices)}")
+        raise RecsysError(f"--precision {precision!r}: choose {', '.join(choices)}")
     if precision == "auto":
         return "bf16" if native_bf16(dev) else "fp32"
     if precision == "int8" and dev.type != "cpu":

@@ -29,14 +29,10 @@ from recsys.text import shorten
 from training.encoding import Chunks, chunk_token_ids, pad_batch
 from training.labels import Labels, encode_labels, genre_thresholds, label_sets, neighbour_precision, score_tasks
 from training.model import CONFIG_FILE, TBert, build_encoder, check_max_length, masked_losses, pool_songs, read_config, save_model
-from training.options import TrainOptions
+from training.options import MAX_TRAIN_CHUNKS, TrainOptions
 from training.runtime import autocast, resolve_device, resolve_precision
 
 
-# Training keeps every chunk of a batch's songs in memory for the backward pass, so one very long
-# lyric can exhaust it (one 100,000-word lyric passed 14 GB). The real catalogue's longest lyric
-# makes 138 chunks of 128 tokens.
-MAX_TRAIN_CHUNKS = 256
 
 
 def set_seed(seed: int) -> None:
@@ -151,7 +147,7 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
     trained_on = in_split(catalog, "train") & lyrics_present
     train_moods = sorted(set(catalog.loc[trained_on, "mood"].dropna().astype(str)))
     no_moods = f"only one mood ({train_moods[0]})" if train_moods else "no mood labels"
-    no_genres = f"fewer than two genres with at least {min_genre_songs} training songs"
+    no_genres = f"fewer than two genres with at least {min_genre_songs} training songs (--min-genre-songs sets that floor)"
     if not in_split(catalog, "train").any():
         raise RecsysError(f"{catalog_name(catalog)}: the train split is empty; nothing to train on")
     if not trained_on.any():
@@ -191,7 +187,7 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
             f"(at most {MAX_TRAIN_CHUNKS}) to train on each song's first chunks"
         )
     if chunks.n_capped:
-        notes.append(f"max_chunks={max_chunks}: {chunks.n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunks")
+        notes.append(f"max_chunks={max_chunks}: {chunks.n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunk{'s' * (max_chunks != 1)}")
 
     t = time.perf_counter()
     topic_model, features = _fit_side_inputs(catalog, options.topics_k, options.topics_grid, options.lda_passes, seed, notes)
@@ -389,6 +385,10 @@ def fit(prep: Prepared, options: TrainOptions = TrainOptions(), *, use_topics: b
                 bar.update(task, advance=1, info=f"epoch {epoch} loss {float(loss.detach()):.3f} {songs_seen / elapsed:.1f} songs/s")
             train_time += time.perf_counter() - start
             val_loss, val_embeddings = validate(model, prep, val_songs, dev, mood_w, pos_w)
+            if not (math.isfinite(epoch_loss) and math.isfinite(val_loss)):
+                # Nothing after this epoch can be trusted, and a checkpoint of NaN weights would embed nothing.
+                raise RecsysError(f"training diverged in epoch {epoch}: the loss is not finite (train {epoch_loss / len(train_songs)}, "
+                                  f"validation {val_loss}); lower the learning rates (--lr, --head-lr). Nothing was saved")
             neighbours = neighbour_precision(prep.labels, prep.rows[val_songs], val_embeddings)
             history.append({
                 "epoch": epoch, "train_loss": epoch_loss / len(train_songs), "val_loss": val_loss,
