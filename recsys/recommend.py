@@ -65,9 +65,11 @@ class Filters:
     def __post_init__(self) -> None:
         for name in ("mood", "genre", "exclude_artist"):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
+            if value is None:
+                continue
+            if not isinstance(value, str):
                 raise RecsysError(f"the {name.replace('_', ' ')} filter is text, got {type(value).__name__}")
-            object.__setattr__(self, name, value.strip() or None if value is not None else None)
+            object.__setattr__(self, name, value.strip() or None)  # frozen: set once, here
         for name in ("year_from", "year_to"):
             if not _is_whole(getattr(self, name), optional=True):
                 raise RecsysError(f"the {name.replace('_', ' ')} filter is a year, got {getattr(self, name)!r}")
