@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -63,14 +63,14 @@ def _shards(vectors: np.ndarray, size: int) -> Iterator[np.ndarray]:
 
 
 def embed_and_index(
-    texts: Sequence[str],
+    texts: Iterable[object],
     out_dir: str | Path,
     *,
     model: str | Path | None = None,
     max_length: int | None = None,
     songs_per_task: int = 64,
     batch_size: int = 32,
-    num_cpus: int = 2,
+    num_cpus: int | None = None,
     nlist: int = 16,
     train_size: int | None = None,
     shard_size: int = 10_000,
@@ -79,7 +79,11 @@ def embed_and_index(
     """Embed ``texts`` with Ray Data (one single-threaded actor per CPU) into
     ``out_dir/pooled.npy`` (chunks of ``max_length`` tokens; by default the model's own, as in
     the single-machine build), then build an IVF index (``nlist`` lists, trained on a seeded sample
-    of ``train_size`` vectors, default 39 * nlist) filled shard by shard."""
+    of ``train_size`` vectors, default 39 * nlist) filled shard by shard.
+
+    ``texts`` may hold missing lyrics (None, NaN), embedded as empty text. ``num_cpus`` actors
+    embed at once: by default 2 on a Ray this call starts, or every CPU of the cluster a caller's
+    ``ray.init(address=...)`` joined."""
     try:
         import ray
     except ImportError:
@@ -87,24 +91,34 @@ def embed_and_index(
     from recsys.dense import build_ivf_sharded
     from recsys.progress import progress
 
+    from recsys.artifacts import MANIFEST
+
+    # A pandas column works too; NaN is a float there, and str() would embed the word "nan".
+    texts = [t if isinstance(t, str) else "" for t in texts]
     if not texts:
         raise RecsysError("no texts to embed")
+    if not 1 <= nlist <= len(texts):
+        # Checked before the embedding's minutes, not by FAISS after them.
+        raise RecsysError(f"nlist must be between 1 and the {len(texts)} texts, got {nlist}")
     out = Path(out_dir)
+    if (out / MANIFEST).exists():
+        raise RecsysError(f"{out}: holds an artefact build; its pooled.npy would be replaced behind its manifest's back; choose another folder")
     out.mkdir(parents=True, exist_ok=True)
     started_ray = not ray.is_initialized()
     if started_ray:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(num_cpus=num_cpus or 2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    actors = num_cpus or max(1, int(ray.cluster_resources().get("CPU", 1)))
     try:
         t0 = time.perf_counter()
         # Our own rich bar reports progress; Ray Data's log-line bars would interleave with it.
         ray.data.DataContext.get_current().enable_progress_bars = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        ds = ray.data.from_items([{"row": i, "lyrics": t or ""} for i, t in enumerate(texts)])
+        ds = ray.data.from_items([{"row": i, "lyrics": t} for i, t in enumerate(texts)])
         embedded = ds.map_batches(
             _BatchEncoder,
             fn_constructor_kwargs={"model": None if model is None else str(model), "max_length": max_length,
                                    "batch_size": batch_size, "threads": 1},
-            batch_size=songs_per_task, compute=ray.data.ActorPoolStrategy(size=num_cpus), num_cpus=1, batch_format="numpy",
+            batch_size=songs_per_task, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, batch_format="numpy",
         )
         vectors: np.ndarray | None = None
         path = out / "pooled.npy"
