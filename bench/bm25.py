@@ -9,7 +9,6 @@ can cut it to the first queries of the same set; agreement is measured on those.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Callable
@@ -17,7 +16,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from bench.common import add_name_option, report
+from bench.common import add_name_option, bench_parser, count, report, run
 from recsys.lexical import BM25Index
 from recsys.progress import progress
 from recsys.text import tokenize
@@ -70,10 +69,10 @@ def agreement(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--ref-queries", type=int, default=200, help="how many of the queries rank_bm25 runs")
-    parser.add_argument("--length", type=int, default=30)
+    parser = bench_parser("bench.bm25", __doc__)
+    parser.add_argument("--queries", type=count, default=200)
+    parser.add_argument("--ref-queries", type=count, default=200, help="how many of the queries rank_bm25 runs")
+    parser.add_argument("--length", type=count, default=30)
     parser.add_argument("--seed", type=int, default=0)
     add_name_option(parser, "bm25", "catalogue and machine")
     args = parser.parse_args()
@@ -132,4 +131,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

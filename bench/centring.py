@@ -12,14 +12,13 @@ evidence for a design choice, and the test split stays for ``recsys evaluate``.
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.common import add_name_option, report
+from bench.common import add_name_option, bench_parser, report, run, tbert_artifacts
 
 
 def without_top_components(vectors: np.ndarray, n: int, seed: int, sample: int = 5000) -> np.ndarray:
@@ -32,9 +31,9 @@ def without_top_components(vectors: np.ndarray, n: int, seed: int, sample: int =
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser("bench.centring", __doc__)
     parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
-    parser.add_argument("--split", default="val")
+    parser.add_argument("--split", default="val", choices=("train", "val", "test"))
     parser.add_argument("--seed", type=int, default=0)
     add_name_option(parser, "centring", "artefact build")
     args = parser.parse_args()
@@ -42,12 +41,11 @@ def main() -> None:
 
     from index.embed import embed_catalog, load_embedder
     from recsys.vectors import center, l2_normalize
-    from recsys.artifacts import load_artifacts
     from recsys.catalog import in_split, load_catalog
     from recsys.errors import RecsysError
     from recsys.evaluate import Labels, nearest_by_cosine, precision_at_k, relevance_matrix
 
-    artifacts = load_artifacts(args.artifacts)
+    artifacts = tbert_artifacts(args.artifacts)
     params = artifacts.manifest["params"]
     catalog = load_catalog(params["catalog"]).set_index("song_id")
     songs = artifacts.songs
@@ -84,4 +82,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

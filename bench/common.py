@@ -5,16 +5,57 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.table import Table
 
+from recsys.errors import RecsysError
 from recsys.io import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def bench_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """The argument parser of ``bench.NAME``: usage as it is run (``python -m bench.NAME``), and the
+    docstring's whole first paragraph as its description."""
+    return argparse.ArgumentParser(prog=f"python -m {module}", description=" ".join((doc or "").split("\n\n")[0].split()))
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a bench's ``main`` as the CLI runs a command: a RecsysError (a missing artefact
+    directory, a build of the wrong kind) is one ``error:`` line and exit code 2."""
+    try:
+        main()
+    except RecsysError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def count(value: str) -> int:
+    """An argparse type: a whole number of at least 1 (queries, rounds, songs)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def tbert_artifacts(path: Path) -> Any:
+    """The artefacts at ``path``, which must be a tBERT build: the studies need its mood head and
+    hidden layer, and a plain-encoder build would give rows that look like results."""
+    from recsys.artifacts import load_artifacts
+
+    artifacts = load_artifacts(path)
+    kind = (artifacts.manifest.get("params") or {}).get("model_kind")
+    if kind != "tbert":
+        raise RecsysError(f"{path}: built with a plain encoder ({kind}), not a tBERT model; this bench studies a tBERT build")
+    return artifacts
 
 
 def add_name_option(parser: argparse.ArgumentParser, default: str, keep_one_per: str) -> None:

@@ -16,7 +16,6 @@ rounds (the order rotating each round) and each keeps its fastest round.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from bench.common import add_name_option, report
+from bench.common import add_name_option, bench_parser, count, report, run
 
 JOINED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "joined" / "songs_joined.csv"
 
@@ -48,12 +47,12 @@ def cosines(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=150, help="real lyrics sampled from songs_joined.csv")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved repetitions; the fastest counts")
+    parser = bench_parser("bench.embed", __doc__)
+    parser.add_argument("--n", type=count, default=150, help="real lyrics sampled from songs_joined.csv")
+    parser.add_argument("--rounds", type=count, default=2, help="interleaved repetitions; the fastest counts")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=count, default=32)
+    parser.add_argument("--threads", type=count, default=2)
     add_name_option(parser, "embed", "machine kind")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -145,4 +144,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

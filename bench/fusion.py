@@ -42,14 +42,13 @@ each one's test precision@10 minus the embedding alone's, with a paired interval
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.common import add_name_option, report
+from bench.common import add_name_option, bench_parser, report, run, tbert_artifacts
 from recsys.recommend import Recommender, linear_scores
 from recsys.vectors import l2_normalize
 
@@ -212,16 +211,15 @@ def print_labelled_pool(split: str, by_tag: dict[str, dict[str, Any]], term: str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser("bench.fusion", __doc__)
     parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
     add_name_option(parser, "fusion", "artefact build")
     args = parser.parse_args()
 
-    from recsys.artifacts import load_artifacts
     from recsys.evaluate import Labels, bootstrap_ci
     from recsys.progress import progress
 
-    artifacts = load_artifacts(args.artifacts)
+    artifacts = tbert_artifacts(args.artifacts)
     served = Recommender(artifacts)
     with_audio = np.flatnonzero(served.audio.has)
     shuffled = served.audio.unit.copy()
@@ -308,4 +306,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

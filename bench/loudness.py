@@ -8,14 +8,14 @@ values at 0 and 1; the table also scores the mapping the import used before (-60
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench.common import add_name_option, report
+from bench.common import add_name_option, bench_parser, report, run
 from recsys.catalog import song_key
+from recsys.errors import RecsysError
 from recsys.sources import detect_format, tcc
 from recsys.sources._read import TABLE_SUFFIXES, numeric, read_table, text_fields
 from recsys.sources.base import AUDIO_SPOTIFY
@@ -23,6 +23,8 @@ from recsys.sources.base import AUDIO_SPOTIFY
 
 def loudness_by_song(folder: Path) -> tuple[pd.Series, pd.Series]:
     """(tcc's scaled loudness, Spotify dB), each averaged per song key over the folder's files."""
+    if not folder.is_dir():
+        raise RecsysError(f"{folder}: no such folder")
     scaled, decibels = [], []
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in TABLE_SUFFIXES):
         df = read_table(path)
@@ -35,12 +37,15 @@ def loudness_by_song(folder: Path) -> tuple[pd.Series, pd.Series]:
             scaled.append(pd.Series(numeric(df, "loudness", path).to_numpy(), index=keys))
         elif adapter.audio_rank == AUDIO_SPOTIFY:
             decibels.append(pd.Series(pd.to_numeric(songs["loudness"], errors="coerce").to_numpy(), index=keys))
+    if not scaled or not decibels:
+        missing = "tcc_ceds" if not scaled else "Spotify-measured"
+        raise RecsysError(f"{folder}: holds no {missing} table with a loudness column; give the raw sources folder (../shared/data/raw)")
     per_song = [pd.concat(parts).dropna().groupby(level=0).mean() for parts in (scaled, decibels)]
     return per_song[0], per_song[1]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser("bench.loudness", __doc__)
     parser.add_argument("raw", type=Path, help="the raw sources folder (../shared/data/raw)")
     add_name_option(parser, "loudness", "data folder")
     args = parser.parse_args()
@@ -64,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

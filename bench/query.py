@@ -11,7 +11,6 @@ cover title resolution plus ranking, artefacts already loaded.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import add_name_option, report
+from bench.common import add_name_option, bench_parser, count, report, run
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "runs" / "real_artifacts"
@@ -45,11 +44,11 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser("bench.query", __doc__)
     parser.add_argument("artifacts", nargs="?", type=Path, default=None)
-    parser.add_argument("--cold", type=int, default=10, help="fresh-process queries")
-    parser.add_argument("--warm", type=int, default=200, help="in-process queries")
-    parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--cold", type=count, default=10, help="fresh-process queries")
+    parser.add_argument("--warm", type=count, default=200, help="in-process queries")
+    parser.add_argument("-k", type=count, default=10)
     parser.add_argument("--seed", type=int, default=0)
     add_name_option(parser, "query", "machine kind")
     args = parser.parse_args()
@@ -100,4 +99,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -9,25 +9,24 @@ Reads runs/real_catalog.parquet (``recsys catalog import ../shared/data/raw --ou
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import add_name_option, report
+from bench.common import add_name_option, bench_parser, count, report, run
 
 CATALOG = Path(__file__).resolve().parent.parent / "runs" / "real_catalog.parquet"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser("bench.train", __doc__)
     parser.add_argument("--catalog", type=Path, default=CATALOG)
-    parser.add_argument("--songs", type=int, default=1200, help="labelled songs sampled from the catalogue")
+    parser.add_argument("--songs", type=count, default=1200, help="labelled songs sampled from the catalogue")
     parser.add_argument("--freeze", type=int, nargs="+", default=[5, 2], help="frozen encoder layers to time")
-    parser.add_argument("--max-chunks", type=int, default=2)
+    parser.add_argument("--max-chunks", type=count, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=count, default=2)
     add_name_option(parser, "train", "machine kind")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -67,4 +66,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

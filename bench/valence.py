@@ -18,7 +18,6 @@ VADER is not a dependency of recsys: ``.venv/bin/pip install vaderSentiment==3.3
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from dataclasses import replace
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import add_name_option, report
+from bench.common import add_name_option, bench_parser, report, run, tbert_artifacts
 from bench.fusion import AGREEMENT_ALONE, VARIANTS, Blend, hits_at_10, labelled_pool, print_labelled_pool, query_candidates
 
 T_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
@@ -56,7 +55,7 @@ def valence_vectors(valence: np.ndarray, train: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser("bench.valence", __doc__)
     parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
     parser.add_argument("--catalog", type=Path, required=True, help="the catalogue the artefacts were built from (for the lyrics)")
     add_name_option(parser, "valence", "artefact build")
@@ -66,12 +65,11 @@ def main() -> None:
 
     from sklearn.metrics import roc_auc_score
 
-    from recsys.artifacts import load_artifacts
     from recsys.catalog import load_catalog
     from recsys.evaluate import Labels, bootstrap_ci
     from recsys.recommend import Recommender
 
-    artifacts = load_artifacts(args.artifacts)
+    artifacts = tbert_artifacts(args.artifacts)
     served = Recommender(artifacts)
     songs = artifacts.songs
     lyrics = load_catalog(args.catalog).set_index("song_id")["lyrics"].reindex(songs["song_id"])
@@ -121,4 +119,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
