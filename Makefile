@@ -1,6 +1,7 @@
 # Two entry points on a fresh machine: `make demo` (install, then the main job on the synthetic
 # demo catalogue) and `make test` (install, then the test suite). Both create .venv themselves.
 PY ?= python3
+TORCH_PIP_ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -10,8 +11,10 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# torch first: the pinned CPU build; any looser order can pull a multi-GB CUDA build.
-	$(BIN)/pip install -q torch==2.13.0
+	# torch first and pinned, so that nothing later picks another build. Which wheel pip finds is
+	# the machine's pip configuration: here find-links holds the CPU build. On a plain PyPI setup,
+	# make TORCH_PIP_ARGS='--index-url https://download.pytorch.org/whl/cpu' avoids the multi-GB CUDA one.
+	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/pip install -q -e '.[dev,distributed]'
 	touch $(STAMP)
 

@@ -19,5 +19,6 @@ $R index build --catalog "$OUT/catalog.parquet" --out "$OUT/baseline" --seed 0 -
 $R tune --artifacts "$OUT/artifacts"
 $R evaluate --artifacts "$OUT/artifacts" --baseline "$OUT/baseline" --out "$OUT/evaluation"
 # A test-split song, so the answer is one the tuning never saw.
-QUERY=$(.venv/bin/python -c "import pandas as pd; s = pd.read_parquet('$OUT/artifacts/songs.parquet'); q = s[s.split == 'test'].iloc[0]; print(q.title + '\t' + q.artist)")
+# The folder as an argument, not pasted into the code: a DEMO_OUT holding a quote stays a path.
+QUERY=$(.venv/bin/python -c "import sys, pandas as pd; s = pd.read_parquet(sys.argv[1]); q = s[s.split == 'test'].iloc[0]; print(q.title + '\t' + q.artist)" "$OUT/artifacts/songs.parquet")
 $R similar "${QUERY%%$'\t'*}" --artist "${QUERY#*$'\t'}" --artifacts "$OUT/artifacts" -k 5 --explain
