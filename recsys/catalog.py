@@ -134,6 +134,11 @@ def validate(df: pd.DataFrame, source: str = "catalogue") -> None:
         raise RecsysError(f"{source}: missing required column(s) {', '.join(missing)}; import the sources again (recsys catalog import)")
     if df.empty:
         raise RecsysError(f"{source}: the catalogue has no songs")
+    for column in ("song_id", "title", "artist"):
+        # A hand-edited file: a missing id would read as a duplicate "<NA>", a missing name breaks every lookup.
+        empty = df[column].isna() | df[column].astype("string").str.strip().eq("")
+        if empty.any():
+            raise RecsysError(f"{source}: row {int(np.flatnonzero(empty.to_numpy())[0]) + 1} has no {column}")
     dup = df["song_id"][df["song_id"].duplicated()]
     if len(dup):
         row = int(dup.index[0])

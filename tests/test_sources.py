@@ -366,3 +366,23 @@ def test_a_catalogue_missing_a_required_column_is_refused_on_load(tmp_path: Path
         pq.write_table(table.drop_columns([column]), tmp_path / "edited.parquet")
         with pytest.raises(RecsysError, match=f"edited.parquet: missing required column\\(s\\) {column}; import the sources again"):
             load_catalog(tmp_path / "edited.parquet")
+
+
+def test_a_catalogue_with_an_empty_id_or_name_is_refused_on_load(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from recsys.catalog import save_catalog
+    from recsys.demo import generate_demo
+
+    path = tmp_path / "c.parquet"
+    save_catalog(generate_demo(n=20, seed=0), path)
+    table = pq.read_table(path)
+    for column, value in (("song_id", None), ("title", "  "), ("artist", None)):
+        cells = table.column(column).to_pylist()
+        cells[4] = value
+        # Hand-edited, metadata kept: an empty id used to read as 'duplicate song_id <NA>'.
+        edited = table.set_column(table.schema.get_field_index(column), column, pa.array(cells, type=table.schema.field(column).type))
+        pq.write_table(edited, tmp_path / "edited.parquet")
+        with pytest.raises(RecsysError, match=f"edited.parquet: row 5 has no {column}"):
+            load_catalog(tmp_path / "edited.parquet")
