@@ -271,11 +271,16 @@ class Artifacts:
         ``table``, which needs no pandas."""
         import pandas as pd
 
-        return pd.read_parquet(self.path / SONGS)
+        return pd.read_parquet(self._require(SONGS))
 
     def _require(self, name: str) -> Path:
+        """The path of ``name``, read on first use: checked to be listed, and to be the loaded
+        build's file still (a rebuild may have replaced the directory since the load)."""
         if not _listed(self.manifest, name):
             raise RecsysError(f"{self.path / MANIFEST}: lists no {name}; rebuild the artefacts with `recsys index build`")
+        if read_manifest(self.path).get("hashes") != self.manifest.get("hashes"):
+            # The song table and embeddings in memory are the old build's: rows would point at other songs.
+            raise RecsysError(f"{self.path}: rebuilt since these artefacts were loaded; load them again")
         return self.path / name
 
     @cached_property
@@ -328,13 +333,16 @@ def _load_matrix(path: Path, rows: int, dim: int | None = None) -> np.ndarray:
     return matrix
 
 
-def update_manifest(directory: str | Path, **fields: Any) -> dict[str, Any]:
+def update_manifest(directory: str | Path, *, of_build: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
     """Set top-level manifest fields (e.g. ``blend_weight``, ``tuning``) and rewrite
-    manifest.json atomically; the build's own fields cannot be overwritten."""
+    manifest.json atomically; the build's own fields cannot be overwritten. ``of_build``, the
+    manifest the fields were computed from: refused if the directory has been rebuilt since."""
     blocked = sorted(_PROTECTED.intersection(fields))
     if blocked:
         raise RecsysError(f"manifest fields {', '.join(blocked)} are written by the build only")
     manifest = read_manifest(directory)
+    if of_build is not None and manifest.get("hashes") != of_build.get("hashes"):
+        raise RecsysError(f"{directory}: rebuilt while these weights were computed for the build before it; nothing stored, run it again")
     manifest.update(fields)
     write_json(Path(directory) / MANIFEST, manifest)
     return manifest

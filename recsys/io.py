@@ -73,8 +73,10 @@ def _holds_own_marker(directory: Path, marker: str, marker_key: str) -> bool:
 
 def is_staging(name: str) -> bool:
     """Whether a relative path lies in an :func:`atomic_path` temporary (a writer still running,
-    or one that was killed and is cleared by the next write of its target)."""
-    return _staging_pattern().fullmatch(name.split("/")[0]) is not None
+    or one that was killed and is cleared by the next write of its target), at any depth:
+    ``plots/.tuning.png.ab12cd34.tmp/owner.pid`` is one."""
+    pattern = _staging_pattern()
+    return any(pattern.fullmatch(part) for part in name.split("/"))
 
 
 def check_replaceable(target: str | os.PathLike[str], marker: str | None = None, marker_key: str = "format_version") -> None:
@@ -218,6 +220,21 @@ def interrupts_remembered() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
         sys.unraisablehook = previous_hook
         _interrupt["seen"] = False
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Within the block a Ctrl-C (SIGINT) waits, and arrives when the block ends: for a second or
+    so in which several files are published together. Where signals cannot be blocked (not
+    POSIX) the block runs as it is."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def json_text(data: Any) -> str:

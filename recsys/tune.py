@@ -24,7 +24,7 @@ import numpy as np
 
 from recsys.artifacts import DEFAULT_AUDIO_WEIGHT, DEFAULT_BLEND_WEIGHT
 from recsys.errors import RecsysError, check_counts
-from recsys.io import atomic_path, check_writable, json_text, pyplot, save_figure, sha256_file
+from recsys.io import atomic_path, check_writable, interrupts_held, json_text, pyplot, save_figure, sha256_file
 
 TUNE_TAGS = ("balanced", "any", "mood", "genre")
 
@@ -216,11 +216,11 @@ def tune_blend(
         warnings=warnings,
     )
     if save:
-        _save(artifacts.path, result)
+        _save(artifacts.path, result, artifacts.manifest)
     return result
 
 
-def _save(directory: Path, result: TuneResult) -> None:
+def _save(directory: Path, result: TuneResult, of_build: dict[str, Any]) -> None:
     from recsys.artifacts import update_manifest
 
     directory = Path(directory)
@@ -228,13 +228,14 @@ def _save(directory: Path, result: TuneResult) -> None:
     result.files = {"trace": trace_path.name, "plot": f"plots/{plot_path.name}"}
     traces = {name: {"trace": s.trace, "grid": s.grid} for name, s in (("blend", result.blend), ("audio", result.audio)) if s is not None}
     # The trace and the plot are staged, the manifest rewritten, and only then are both renamed
-    # into place: an interruption or a failed write before that leaves all three as they were.
-    with atomic_path(trace_path) as trace_tmp, atomic_path(plot_path) as plot_tmp:
+    # into place: a failed write before that leaves all three as they were, and a Ctrl-C waits
+    # until all three are in place (a kill -9 in the milliseconds between can still split them).
+    with interrupts_held(), atomic_path(trace_path) as trace_tmp, atomic_path(plot_path) as plot_tmp:
         trace_tmp.write_text(json_text({**result.summary(), "traces": traces}), encoding="utf-8")
         plot_tuning(result, plot_tmp)
         # In the manifest only (the trace cannot hold its own hash): `recsys index verify` checks both files.
         hashes = {result.files["trace"]: sha256_file(trace_tmp), result.files["plot"]: sha256_file(plot_tmp)}
-        update_manifest(directory, blend_weight=result.w, audio_weight=result.audio_weight, tuning={**result.summary(), "sha256": hashes})
+        update_manifest(directory, of_build=of_build, blend_weight=result.w, audio_weight=result.audio_weight, tuning={**result.summary(), "sha256": hashes})
 
 
 def plot_tuning(result: TuneResult, path: Path) -> None:

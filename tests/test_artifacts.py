@@ -222,6 +222,8 @@ def test_tuning_outputs_are_expected_beside_the_listed_files(built: Path) -> Non
     # A tune killed while writing leaves its staging folder; the next write clears it.
     (built / ".manifest.json.ab12cd34.tmp").mkdir()
     (built / ".manifest.json.ab12cd34.tmp" / "owner.pid").write_text("1")
+    (built / "plots" / ".tuning.png.ef56gh78.tmp").mkdir()  # a tune still running writes its plot here
+    (built / "plots" / ".tuning.png.ef56gh78.tmp" / "owner.pid").write_text("1")
     load_artifacts(built, verify="full")
     (built / "notes.txt").write_text("mine")
     with pytest.raises(RecsysError, match="1 file\\(s\\) not in manifest.json, e.g. 'notes.txt'"):
@@ -239,3 +241,44 @@ def test_a_damaged_npy_header_is_a_one_line_error(tmp_path: Path) -> None:
         handle.write(b" ")
     with pytest.raises(RecsysError, match="embeddings.npy: not a valid .npy file"):
         load_npy(path)
+
+
+def test_a_rebuild_after_loading_is_refused_not_mixed_in(tmp_path: Path) -> None:
+    from test_recommend import write_tiny_artifacts
+
+    from recsys.recommend import Recommender
+
+    path = write_tiny_artifacts(tmp_path / "a")
+    rec = Recommender.load(path)  # FAISS and BM25 open on first use, by path
+    write_tiny_artifacts(path, id_prefix="new")  # the same 8 rows, another build
+    with pytest.raises(RecsysError, match="a: rebuilt since these artefacts were loaded; load them again"):
+        rec.similar(0, k=3)
+    tuned = Recommender.load(path)
+    update_manifest(path, blend_weight=0.7)  # tuning rewrites the manifest, not the build's files
+    assert [r["row"] for r in tuned.similar(0, k=3)] == [r["row"] for r in Recommender.load(path, weight=0.7).similar(0, k=3)]
+
+
+def test_weights_computed_for_an_earlier_build_are_not_stored_in_a_new_one(tmp_path: Path) -> None:
+    from test_recommend import write_tiny_artifacts
+
+    path = write_tiny_artifacts(tmp_path / "a")
+    tuned_on = load_artifacts(path).manifest
+    write_tiny_artifacts(path, id_prefix="new")  # rebuilt while a tune ran on the old one
+    with pytest.raises(RecsysError, match="rebuilt while these weights were computed for the build before it; nothing stored"):
+        update_manifest(path, of_build=tuned_on, blend_weight=0.9)
+    assert load_artifacts(path).blend_weight == 0.5
+
+
+def test_a_ctrl_c_waits_for_the_end_of_a_held_block() -> None:
+    import os
+    import signal
+
+    from recsys.io import interrupts_held
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            steps.append("published")  # reached: the interrupt waits for the block's end
+    assert steps == ["published"]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())  # the mask is restored
