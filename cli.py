@@ -249,6 +249,7 @@ def index_build(
     from recsys.io import check_outside
 
     check_outside(out, catalogue=catalog, **{"--model": model})
+    replaced = read_manifest(out) if (out / "manifest.json").is_file() else {}
     build_index(
         catalog, model, out, faiss_kind=faiss_kind, k_range=(k_min, k_max), seed=seed, batch_size=batch_size,
         precision=precision, device=device, threads=threads, max_chunks=max_chunks,
@@ -261,6 +262,10 @@ def index_build(
         f"faiss {params['faiss_kind_built']}, k={params['chosen_k']}, "
         f"{params['embed_songs_per_s']} songs/s ({params['precision_used']}), stages {params['timings_s']}"
     )
+    if replaced.get("tuning"):
+        # New embeddings need weights of their own; said, since `similar` would quietly use the defaults.
+        typer.echo(f"note: the replaced build's tuned weights (w = {replaced['blend_weight']:.4f}, a = {replaced['audio_weight']:.4f}) "
+                   "are not carried over; run recsys tune")
 
 
 @command(index_app, "verify")

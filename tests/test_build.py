@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.artifacts import load_artifacts
+from recsys.artifacts import load_artifacts, update_manifest
 from recsys.catalog import save_catalog, split_fingerprint
 from recsys.io import atomic_path
 from recsys.schema import AUDIO_FEATURES
@@ -133,6 +133,14 @@ def test_build_embeds_as_a_checkpoint_trained_with_max_chunks_was_trained(
     params = load_artifacts(out).manifest["params"]
     assert params["max_chunks"] == 1 and params["n_capped"] == params["n_chunked"] > 0
     assert f"{params['n_capped']} capped to their first 1 chunks" in result.output
+    assert "not carried over" not in result.output
+    # A rebuild over a tuned build says that the weights start again from the defaults.
+    update_manifest(out, blend_weight=0.8, audio_weight=0.1, tuning={"files": {}})
+    again = CliRunner().invoke(app, ["index", "build", "--catalog", str(small_catalog[0]), "--model", str(capped_model), "--out", str(out),
+                                     "--k-min", "3", "--k-max", "4", "--device", "cpu"])
+    assert again.exit_code == 0, again.output
+    assert "note: the replaced build's tuned weights (w = 0.8000, a = 0.1000) are not carried over; run recsys tune" in again.output
+    assert load_artifacts(out).blend_weight == 0.5
 
 
 def test_free_text_query_of_a_songs_lyrics_lands_on_its_centred_row(built: Path, small_catalog: tuple[Path, pd.DataFrame]) -> None:
