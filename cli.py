@@ -415,6 +415,7 @@ def search_cmd(
     as_json: bool = JSON_OPTION,
     weight: float | None = WEIGHT_OPTION,
     fusion: str = FUSION_OPTION,
+    model: Path | None = typer.Option(None, "--model", help="The model the artefacts were built with, if it has moved since (its files are checked against the manifest)."),
 ) -> None:
     """Songs matching free text (loads the encoder, so slower than `similar`)."""
     import json
@@ -425,7 +426,7 @@ def search_cmd(
     from recsys.text import shorten
 
     loaded = load_artifacts(artifacts)
-    searcher = TextSearch(loaded, query_encoder(loaded), weight=weight, fusion=fusion)
+    searcher = TextSearch(loaded, query_encoder(loaded, model), weight=weight, fusion=fusion)
     results = searcher.search(text, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain)
     if as_json:
         typer.echo(json.dumps({"query": text, "results": results}, indent=2, ensure_ascii=False))

@@ -237,12 +237,13 @@ def embed_catalog(
     )
 
 
-def query_encoder(artifacts: Any) -> Callable[[str], np.ndarray]:
+def query_encoder(artifacts: Any, model: str | Path | None = None) -> Callable[[str], np.ndarray]:
     """A function text -> (d,) L2-normalised query vector in these artefacts' embedding space
     (centred on the catalogue mean the build stored, as the indexed songs were).
 
-    Uses the model the artefacts were built with (manifest ``params.model``), after checking its
-    hashes against the manifest's; it is checked and loaded on the first call, so a bad request
+    Uses the model the artefacts were built with (manifest ``params.model``, or ``model``, the same
+    model moved elsewhere), after checking its hashes against the manifest's; it is checked and
+    loaded on the first call, so a bad request
     fails before the seconds that loading takes. For a tBERT build the text becomes a one-song
     catalogue with lyrics only: the hidden layer sees the text's LDA topics and an all-missing
     audio block, as an indexed song without audio was embedded.
@@ -250,7 +251,7 @@ def query_encoder(artifacts: Any) -> Callable[[str], np.ndarray]:
     from recsys.catalog import conform
 
     params = artifacts.manifest.get("params") or {}
-    model = params.get("model")
+    model = str(model) if model is not None else params.get("model")
     # The query is embedded as the songs were; int8 (dynamic quantisation) exists on the CPU only.
     precision, max_chunks = params.get("precision_used", "auto"), params.get("max_chunks")
     device = "cpu" if precision == "int8" else "auto"
@@ -258,7 +259,8 @@ def query_encoder(artifacts: Any) -> Callable[[str], np.ndarray]:
     @functools.cache
     def embedder() -> Any:
         if model and not Path(model).is_dir():
-            raise RecsysError(f"{artifacts.path}/manifest.json: the model it was built with ({model}) is not on this machine; free-text search needs it")
+            raise RecsysError(f"{artifacts.path}/manifest.json: the model it was built with ({model}) is not there; free-text search needs it "
+                              "(moved? give its folder with --model)")
         if model:
             stored = artifacts.manifest.get("hashes") or {}
             if "model_settings" not in stored:

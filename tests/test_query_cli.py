@@ -169,12 +169,26 @@ def test_search_with_the_real_encoder(tmp_path: Path, minilm_dir: Path) -> None:
     assert json.loads(out.stdout)["results"][0]["title"] in {"Grey Window", "Rain Song"}
     # A bad request fails before the model is looked for: this build's model is not on the machine.
     gone = write_tiny_artifacts(tmp_path / "gone", model=str(tmp_path / "no-such-model"))
-    for args, message in ((["-k", "0"], "k must be a whole number between 1 and 1000, got 0"), (["-k", "1001"], "k must be a whole number between 1 and 1000, got 1001"), (["--mood", "bogus"], "unknown mood"), ([], "is not on this machine")):
+    for args, message in ((["-k", "0"], "k must be a whole number between 1 and 1000, got 0"), (["-k", "1001"], "k must be a whole number between 1 and 1000, got 1001"), (["--mood", "bogus"], "unknown mood"), ([], "is not there; free-text search needs it (moved? give its folder with --model)")):
         result = runner.invoke(app, ["search", "rain", "--artifacts", str(gone), *args])
         assert result.exit_code == 2 and message in result.output
     for wordless in ("  ", "!!! ???"):  # punctuation alone would embed to some vector and match arbitrary songs
         result = runner.invoke(app, ["search", wordless, "--artifacts", str(gone)])
         assert result.exit_code == 2 and "no words in the search text" in result.output
+    # A model moved after the build: --model names its new folder, and its files are still checked.
+    import shutil
+
+    moved_from, moved_to = tmp_path / "model", tmp_path / "model_moved"
+    shutil.copytree(minilm_dir, moved_from)
+    moved = write_tiny_artifacts(tmp_path / "m", embeddings=vectors, model=str(moved_from))
+    moved_from.rename(moved_to)
+    assert runner.invoke(app, ["search", "rain", "--artifacts", str(moved)]).exit_code == 2
+    found = runner.invoke(app, ["search", "grey rain on the window", "--artifacts", str(moved), "-k", "3", "--json", "--model", str(moved_to)])
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout)["results"] == json.loads(out.stdout)["results"]
+    (moved_to / "config.json").write_text((moved_to / "config.json").read_text() + " ")
+    changed = runner.invoke(app, ["search", "rain", "--artifacts", str(moved), "--model", str(moved_to)])
+    assert changed.exit_code == 2 and "differ from those" in changed.output
     # Titles and queries with brackets are shown as typed, not read as rich markup.
     brackets = runner.invoke(app, ["search", "rain [/oops] [bold]", "--artifacts", str(built), "-k", "2"], env={"COLUMNS": "200"})
     assert brackets.exit_code == 0 and "Songs matching 'rain [/oops] [bold]'" in brackets.output
