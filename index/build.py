@@ -117,7 +117,7 @@ def build_index(
         torch.set_num_threads(threads)
         set_threads(threads)
     params: dict[str, Any] = {
-        "catalog": str(catalog_path), "model": str(model_dir.resolve()), "model_kind": "encoder" if plain else "tbert",
+        "catalog": str(catalog_path.resolve()), "model": str(model_dir.resolve()), "model_kind": "encoder" if plain else "tbert",
         "faiss_kind": faiss_kind, "k_range": list(k_range), "seed": seed, "batch_size": batch_size,
         "precision": precision, "precision_used": precision_used, "device": device, "threads": threads,
         "n_catalog": len(catalog), "n_indexed": len(df), "n_without_lyrics": int((~lyrics).sum()),
