@@ -278,7 +278,7 @@ class Artifacts:
         build's file still (a rebuild may have replaced the directory since the load)."""
         if not _listed(self.manifest, name):
             raise RecsysError(f"{self.path / MANIFEST}: lists no {name}; rebuild the artefacts with `recsys index build`")
-        if read_manifest(self.path).get("hashes") != self.manifest.get("hashes"):
+        if not same_build(read_manifest(self.path), self.manifest):
             # The song table and embeddings in memory are the old build's: rows would point at other songs.
             raise RecsysError(f"{self.path}: rebuilt since these artefacts were loaded; load them again")
         return self.path / name
@@ -333,6 +333,12 @@ def _load_matrix(path: Path, rows: int, dim: int | None = None) -> np.ndarray:
     return matrix
 
 
+def same_build(manifest: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two manifests describe one build: its file hashes (`recsys tune` rewrites the
+    weights and the tuning, never these)."""
+    return manifest.get("hashes") == other.get("hashes")
+
+
 def update_manifest(directory: str | Path, *, of_build: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
     """Set top-level manifest fields (e.g. ``blend_weight``, ``tuning``) and rewrite
     manifest.json atomically; the build's own fields cannot be overwritten. ``of_build``, the
@@ -341,7 +347,7 @@ def update_manifest(directory: str | Path, *, of_build: dict[str, Any] | None = 
     if blocked:
         raise RecsysError(f"manifest fields {', '.join(blocked)} are written by the build only")
     manifest = read_manifest(directory)
-    if of_build is not None and manifest.get("hashes") != of_build.get("hashes"):
+    if of_build is not None and not same_build(manifest, of_build):
         raise RecsysError(f"{directory}: rebuilt while these weights were computed for the build before it; nothing stored, run it again")
     manifest.update(fields)
     write_json(Path(directory) / MANIFEST, manifest)
