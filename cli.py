@@ -249,7 +249,10 @@ def index_build(
     from recsys.io import check_outside
 
     check_outside(out, catalogue=catalog, **{"--model": model})
-    replaced = read_manifest(out) if (out / "manifest.json").is_file() else {}
+    try:
+        replaced = read_manifest(out)
+    except RecsysError:
+        replaced = {}  # nothing there yet, or a damaged or older build that the rebuild replaces
     build_index(
         catalog, model, out, faiss_kind=faiss_kind, k_range=(k_min, k_max), seed=seed, batch_size=batch_size,
         precision=precision, device=device, threads=threads, max_chunks=max_chunks,
