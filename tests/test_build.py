@@ -141,6 +141,13 @@ def test_build_embeds_as_a_checkpoint_trained_with_max_chunks_was_trained(
     assert again.exit_code == 0, again.output
     assert "note: the replaced build's tuned weights (w = 0.8000, a = 0.1000) are not carried over; run recsys tune" in again.output
     assert load_artifacts(out).blend_weight == 0.5
+    # A build of an older format (unreadable now) is still replaced, not refused.
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
+    older = CliRunner().invoke(app, ["index", "build", "--catalog", str(small_catalog[0]), "--model", str(capped_model), "--out", str(out),
+                                     "--k-min", "3", "--k-max", "4", "--device", "cpu"])
+    assert older.exit_code == 0, older.output
+    load_artifacts(out, verify="full")
 
 
 def test_free_text_query_of_a_songs_lyrics_lands_on_its_centred_row(built: Path, small_catalog: tuple[Path, pd.DataFrame]) -> None:
