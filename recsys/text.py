@@ -146,6 +146,11 @@ def strip_lyric_annotations(text: object) -> str | None:
     return cleaned if any(ch.isalpha() for ch in cleaned) else None
 
 
+def counted(n: int, noun: str) -> str:
+    """"1 row", "3 rows": a count and its noun, for messages."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def shorten(value: object, width: int = 40) -> str:
     """The ``repr`` of ``value`` cut to about ``width`` characters, for messages that quote a
     cell or a query: never a whole lyric, and the line stays readable."""

@@ -255,7 +255,7 @@ def test_duplicates_merge_in_known_formats_but_fail_in_generic_files(tmp_path: P
     known = tmp_path / "mill.csv"
     pd.DataFrame(rows).to_csv(known, index=False)
     result = _import(str(known), "--out", str(out))
-    assert result.exit_code == 0 and "1 duplicate rows of the same song merged" in result.output
+    assert result.exit_code == 0 and "1 duplicate row of the same song merged" in result.output
     assert len(load_catalog(out)) == 1
     _fails(_import(str(known), "--out", str(tmp_path / "g.parquet"), "--map", "title=song", "--map", "artist=artist"),
            "row 2 and row 3 are the same song", "same song")
@@ -292,7 +292,8 @@ def test_dropped_rows_and_unread_moods_are_reported(tmp_path: Path) -> None:
     result = _import(str(source), "--out", str(out), "--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words", "--map", "mood=Feeling")
     assert result.exit_code == 0, result.output
     assert "warning: generic: 2 rows without a title or an artist were dropped" in result.output
-    assert "warning: 1 songs carry mood labels that map to none of happy, sad, angry, relaxed (e.g. 'ecstatic')" in result.output
+    assert "warning: 1 song carries mood labels that map to none of happy, sad, angry, relaxed (e.g. 'ecstatic')" in result.output
+    assert "--tags replaces the synonym table: copy recsys/data/tags.toml and add to it" in result.output
     assert len(load_catalog(out)) == 1
     # One song cannot fill three splits: said at import, not when tune or evaluate finds no songs.
     assert "warning: no val or test-split song among the 1: tuning needs val songs and evaluation test songs" in result.output
@@ -328,3 +329,19 @@ def test_a_missing_mapped_column_shows_the_columns_the_file_has(tmp_path: Path) 
     path.write_text("Song;Band;Text\nA;B;la la love you\n")  # split on ";": one column to a CSV reader
     _fails(_import(str(path), "--out", str(tmp_path / "o.parquet"), "--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Text"),
            "mapping names column 'Song' for 'title', but the file has no such column (its columns: 'Song;Band;Text')")
+
+
+def test_a_file_given_twice_is_read_once_and_a_dangling_link_is_said(tmp_path: Path, lyrics_csv: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    copy = folder / "songs.csv"
+    copy.write_bytes(lyrics_csv.read_bytes())
+    (folder / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    maps = ["--map", "title=Song", "--map", "artist=Band", "--map", "lyrics=Words"]
+    once = _import(str(copy), "--out", str(tmp_path / "once.parquet"), *maps)
+    twice = _import(str(copy), str(folder), "--out", str(tmp_path / "twice.parquet"), *maps)
+    assert once.exit_code == 0 and twice.exit_code == 0, twice.output
+    assert f"{copy}: given more than once; read once" in twice.output and "duplicate row" not in twice.output
+    assert "gone.csv: a link to nothing (1 such file in" in twice.output
+    assert load_catalog(tmp_path / "twice.parquet")["song_id"].tolist() == load_catalog(tmp_path / "once.parquet")["song_id"].tolist()
+    _fails(_import(str(folder / "gone.csv"), "--out", str(tmp_path / "x.parquet"), *maps), "gone.csv: a link to nothing")

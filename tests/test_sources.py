@@ -211,7 +211,7 @@ def test_conflict_rules_and_provenance(tmp_path: Path) -> None:
     df = import_sources([musicmood, tcc, spotify, deezer], on_warning=warnings.append)
     assert len(df) == 1
     assert [w for w in warnings if "different moods" in w] == [
-        "1 songs get different moods from different sources or rows (e.g. 'Night Song (Remastered 2011)' by 'The Band': "
+        "1 song gets different moods from different sources or rows (e.g. 'Night Song (Remastered 2011)' by 'The Band': "
         "sad (musicmood), happy (deezer_mood)); explicit labels win over derived ones, and for the 0 where labels of the same kind "
         "disagree, source priority and then file order decide (data/SCHEMA.md)"]
     row = df.iloc[0]
@@ -233,7 +233,7 @@ def test_files_of_one_kind_that_disagree_on_a_mood_resolve_by_file_order_and_are
         warnings: list[str] = []
         df = import_sources(files, mapping=mapping, on_warning=warnings.append)
         assert df["mood"].tolist() == [kept]
-        assert any(w.startswith("1 songs get different moods") and "for the 1 where labels of the same kind disagree" in w for w in warnings)
+        assert any(w.startswith("1 song gets different moods") and "for the 1 where labels of the same kind disagree" in w for w in warnings)
 
 
 def test_unmatched_rows_are_dropped_unless_kept_and_swaps_are_fixed(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from recsys.catalog import assign_splits, conform, is_catalogue, song_id
 from recsys.errors import RecsysError
 from recsys.progress import progress
 from recsys.schema import MOODS, SPLITS
-from recsys.text import shorten
+from recsys.text import counted, shorten
 from recsys.sources import (
     bow_lyrics, deezer, generic, genius_lyrics, genius_tags, millsong, moodylyrics, musicmood, open_lyrics, panda,
     playlist_moods, spotify, tcc,
@@ -45,20 +45,32 @@ def detect_format(columns: list[str]) -> Adapter | None:
     return next((a for a in ADAPTERS if a.signature <= header), None)
 
 
-def _files(paths: list[Path]) -> list[tuple[Path, bool]]:
-    """(file, named explicitly) pairs; directories expand to their table files, sorted."""
-    out: list[tuple[Path, bool]] = []
+def _files(paths: list[Path], warn: Callable[[str], None]) -> list[tuple[Path, bool]]:
+    """(file, named explicitly) pairs; directories expand to their table files, sorted. A file
+    reached twice (named twice, or named and inside a named folder) is read once."""
+    out: dict[Path, tuple[Path, bool]] = {}
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in TABLE_SUFFIXES and (p.is_file() or p.is_symlink()))
+            broken = [p for p in found if not p.is_file()]
+            if broken:
+                warn(f"{broken[0]}: a link to nothing ({counted(len(broken), 'such file')} in {path}); skipped")
+            found = [p for p in found if p.is_file()]
             if not found:
                 raise RecsysError(f"{path}: no CSV, TSV or Parquet files in this directory")
-            out.extend((p, False) for p in found)
+            listed = [(p, False) for p in found]
         elif not path.exists():
-            raise RecsysError(f"{path}: no such file or directory")
+            raise RecsysError(f"{path}: {'a link to nothing' if path.is_symlink() else 'no such file or directory'}")
         else:
-            out.append((path, True))
-    return out
+            listed = [(path, True)]
+        for file, named in listed:
+            key = file.resolve()
+            if key in out:
+                # Read twice, every song of it would be "merged" with itself and its moods counted twice.
+                warn(f"{file}: given more than once; read once")
+                file, named = out[key][0], named or out[key][1]
+            out[key] = (file, named)
+    return list(out.values())
 
 
 def _adapter_for(path: Path, df: pd.DataFrame, fixed: Adapter | None) -> Adapter | None:
@@ -93,7 +105,7 @@ def import_sources(
     if fmt is not None and fmt not in FORMATS:
         raise RecsysError(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
     fixed = generic.adapter(mapping) if fmt == "generic" else next((a for a in ADAPTERS if a.name == fmt), None)
-    files = _files([Path(p) for p in paths])
+    files = _files([Path(p) for p in paths], warn)
     frames: list[SourceFrame] = []
     with progress() as bar:
         for path, explicit in files:
@@ -126,21 +138,21 @@ def import_sources(
         )
         bar.update(join_task, total=1, completed=1, info=f"{len(joined)} songs")
     for src, n in sorted(stats.nameless.items()):
-        warn(f"{src}: {n} rows without a title or an artist were dropped (empty, or only symbols such as emoji, which leave no name to match)")
+        warn(f"{src}: {counted(n, 'row')} without a title or an artist {'was' if n == 1 else 'were'} dropped (empty, or only symbols such as emoji, which leave no name to match)")
     for src, n in sorted(stats.duplicates.items()):
-        warn(f"{src}: {n} duplicate rows of the same song merged")
+        warn(f"{src}: {counted(n, 'duplicate row')} of the same song merged")
     for src, n in sorted(stats.swapped.items()):
-        warn(f"{src}: {n} rows had title and artist swapped; fixed by matching other sources")
+        warn(f"{src}: {counted(n, 'row')} had title and artist swapped; fixed by matching other sources")
     for src, n in sorted(stats.placeholder_lyrics.items()):
-        warn(f"{src}: {n} row{'s' * (n != 1)} hold{'s' * (n == 1)} placeholder text or under {MIN_LYRIC_WORDS} words instead of lyrics "
+        warn(f"{src}: {counted(n, 'row')} hold{'s' * (n == 1)} placeholder text or under {MIN_LYRIC_WORDS} words instead of lyrics "
              "(e.g. 'yet to be released', '[Instrumental]'); read as no lyrics")
     if stats.mood_conflicts:
-        warn(f"{stats.mood_conflicts} songs get different moods from different sources or rows (e.g. {stats.mood_conflict_example}); "
+        warn(f"{counted(stats.mood_conflicts, 'song')} get{'s' * (stats.mood_conflicts == 1)} different moods from different sources or rows (e.g. {stats.mood_conflict_example}); "
              f"explicit labels win over derived ones, and for the {stats.mood_ties} where labels of the same kind disagree, source priority "
              "and then file order decide (data/SCHEMA.md)")
     if stats.dropped_unmatched:
         n = stats.dropped_unmatched
-        warn(f"{n} song{'s' * (n != 1)} without lyrics (none in the file, or none joined from another) {'were' if n != 1 else 'was'} dropped (--keep-unmatched keeps them)")
+        warn(f"{counted(n, 'song')} without lyrics (none in the file, or none joined from another) {'were' if n != 1 else 'was'} dropped (--keep-unmatched keeps them)")
     if joined.empty:
         raise RecsysError("the import produced no songs (no rows with lyrics; use --keep-unmatched to keep the rest)")
     joined["song_id"] = [song_id(a, t) for a, t in zip(joined["artist"], joined["title"])]
@@ -153,8 +165,9 @@ def import_sources(
     unread = catalog["moods_raw"].map(len).gt(0) & catalog["mood"].isna()
     if unread.any():
         example = next(m for ms in catalog.loc[unread, "moods_raw"] for m in ms)
-        warn(f"{int(unread.sum())} songs carry mood labels that map to none of {', '.join(MOODS)} (e.g. {shorten(example)}); "
-             "read as no mood (--tags adds synonyms)")
+        n = int(unread.sum())
+        warn(f"{counted(n, 'song')} carr{'ies' if n == 1 else 'y'} mood labels that map to none of {', '.join(MOODS)} (e.g. {shorten(example)}); "
+             "read as no mood (--tags replaces the synonym table: copy recsys/data/tags.toml and add to it)")
     catalog["split"] = assign_splits(catalog).astype("string")
     empty = [split for split in SPLITS if not (catalog["split"] == split).any()]
     if empty:
