@@ -33,7 +33,6 @@ reciprocal rank fusion).
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -554,13 +553,31 @@ def paired_differences(per_query: dict[str, np.ndarray], reference: str, *, n_bo
     return out
 
 
+# What a reader of evaluation.md needs beside the numbers (the module docstring says it at length).
+READING_GUIDE = """How to read this:
+- Queries: the {n_queries} {split}-split songs carrying a mood or a genre label; each section scores the ones carrying that tag type, on labels no training or tuning saw.
+- Pool: {pool}
+- Systems: random (seeded); tfidf (cosine of the lyrics' TF-IDF vectors); bm25 (the query song's own terms); minilm, encoder, audio and hybrid as noted above; embedding (cosine of the build's song embeddings); rrf (reciprocal-rank fusion of the cosine's and BM25's ranks over the hybrid's candidates).
+- Metrics: precision@k is the share of the top k sharing the query's tag (a song without that tag type counts as not sharing it); map@10 and ndcg@10 use the same binary relevance; same-artist@10 is the share of the top 10 by the query's own artist; with-audio@10 the share that has audio features (a system giving a query no list scores 0 for it).
+- evaluation.json holds the same figures; evaluation_p10.png charts precision@10."""
+POOL_MEANING = {
+    "all": "all: every indexed song is a candidate.",
+    "labelled": "labelled: only songs carrying the scored tag type are candidates (condensed lists), for comparing systems rather than absolute precision.",
+}
+
+
+def _note_value(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def markdown_report(report: dict[str, Any]) -> str:
     """One table per tag type: every metric as mean [low, high]."""
     lines = [f"# Offline evaluation ({report['split']} split, {report['n_queries']} queries, {report['n_songs']} songs, pool: {report['pool']})", ""]
     lines.append(f"Bootstrap {report['bootstrap']} resamples over queries, seed {report['seed']}; 95% intervals in brackets.")
     lines += [f"- **warning**: {warning}" for warning in report["warnings"]]
     for name, note in report["notes"].items():
-        lines.append(f"- {name}: {note if isinstance(note, str) else json.dumps(note, sort_keys=True)}")
+        lines.append(f"- {name}: {note if isinstance(note, str) else ', '.join(f'{k} = {_note_value(v)}' for k, v in sorted(note.items()))}")
+    lines += ["", *READING_GUIDE.format(n_queries=report["n_queries"], split=report["split"], pool=POOL_MEANING[report["pool"]]).splitlines()]
     for tag, block in report["results"].items():
         systems = block["systems"]
         metrics = list(next(iter(systems.values())))

@@ -185,6 +185,8 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     assert "## mood (2 queries, 100% with audio features)" in markdown and "| hybrid |" in markdown and "Hybrid minus each system" in markdown
     assert "## Balanced precision@10 (the mean of the mood and genre figures, as tuning weighs them)" in markdown
     assert "## mood probabilities shown by --explain (2 test songs, Brier" in markdown
+    assert "- Queries: the 2 test-split songs carrying a mood or a genre label" in markdown and "- Pool: all: every indexed song" in markdown
+    assert "- hybrid: a = 0.0000, n_candidates = 100, w = 0.5000" in markdown  # the weights read as numbers, not as JSON
     assert (tmp_path / "eval" / "evaluation_p10.png").stat().st_size > 1000
 
 
