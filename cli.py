@@ -265,6 +265,9 @@ def index_build(
         f"faiss {params['faiss_kind_built']}, k={params['chosen_k']}, "
         f"{params['embed_songs_per_s']} songs/s ({params['precision_used']}), stages {params['timings_s']}"
     )
+    if params["chosen_k"] == k_min:
+        # The rule's best is the smallest k tried: fewer clusters might score higher still.
+        typer.echo(f"note: k = {k_min} is the smallest number of clusters tried (--k-min); a lower --k-min may find fewer, or a higher one finer clusters")
     if replaced.get("tuning"):
         # New embeddings need weights of their own; said, since `similar` would quietly use the defaults.
         typer.echo(f"note: the replaced build's tuned weights (w = {replaced['blend_weight']:.4f}, a = {replaced['audio_weight']:.4f}) "

@@ -134,6 +134,8 @@ def test_build_embeds_as_a_checkpoint_trained_with_max_chunks_was_trained(
     assert params["max_chunks"] == 1 and params["n_capped"] == params["n_chunked"] > 0
     assert f"{params['n_capped']} capped to their first 1 chunks" in result.output
     assert "not carried over" not in result.output
+    # The clustering rule's k at the floor of the range tried is said: fewer clusters were never tried.
+    assert ("note: k = 3 is the smallest number of clusters tried (--k-min)" in result.output) == (params["chosen_k"] == 3)
     # A rebuild over a tuned build says that the weights start again from the defaults.
     update_manifest(out, blend_weight=0.8, audio_weight=0.1, tuning={"files": {}})
     again = CliRunner().invoke(app, ["index", "build", "--catalog", str(small_catalog[0]), "--model", str(capped_model), "--out", str(out),
