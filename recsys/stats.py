@@ -14,6 +14,7 @@ from rich.table import Table
 
 from recsys.catalog import has_lyrics
 from recsys.schema import AUDIO_FEATURES, MOODS, SPLITS
+from recsys.text import counted
 
 
 def _pct(count: int, total: int) -> float:
@@ -84,7 +85,7 @@ def _table(title: str, stats: dict[str, Any], rows: list[str], field: str, pct: 
 def render_stats(stats: dict[str, Any], console: Console, *, title: str = "catalogue") -> None:
     """Print ``stats`` (from :func:`catalog_stats`) as rich tables, one column per split."""
     overall = stats["overall"]
-    console.print(f"[bold]{escape(title)}[/bold]: {overall['songs']} song{'s' * (overall['songs'] != 1)}, "
+    console.print(f"[bold]{escape(title)}[/bold]: {counted(overall['songs'], 'song')}, "
                   + escape(", ".join(f"{k} {v['songs']}" for k, v in stats["splits"].items())))
     console.print(_table("songs per source", stats, list(overall["sources"]), "sources"))
     console.print(_table("coverage", stats, list(overall["coverage"]), "coverage", pct=True))

@@ -25,7 +25,7 @@ from recsys.catalog import catalog_name, has_lyrics, in_split, split_fingerprint
 from recsys.errors import RecsysError
 from recsys.io import check_replaceable
 from recsys.progress import progress
-from recsys.text import shorten
+from recsys.text import counted, shorten
 from training.encoding import Chunks, chunk_token_ids, pad_batch
 from training.labels import Labels, encode_labels, genre_thresholds, label_sets, neighbour_precision, score_tasks
 from training.model import CONFIG_FILE, TBert, build_encoder, check_max_length, masked_losses, pool_songs, read_config, save_model
@@ -187,7 +187,7 @@ def prepare(catalog: pd.DataFrame, options: TrainOptions = TrainOptions()) -> Pr
             f"(at most {MAX_TRAIN_CHUNKS}) to train on each song's first chunks"
         )
     if chunks.n_capped:
-        notes.append(f"max_chunks={max_chunks}: {chunks.n_capped} of {len(rows)} songs were cut to their first {max_chunks} chunk{'s' * (max_chunks != 1)}")
+        notes.append(f"max_chunks={max_chunks}: {chunks.n_capped} of {len(rows)} songs were cut to their first {counted(max_chunks, 'chunk')}")
 
     t = time.perf_counter()
     topic_model, features = _fit_side_inputs(catalog, options.topics_k, options.topics_grid, options.lda_passes, seed, notes)

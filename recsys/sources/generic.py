@@ -25,7 +25,7 @@ from recsys.catalog import song_key
 from recsys.schema import AUDIO_FEATURES, LYRICS_KINDS
 from recsys.errors import RecsysError
 from recsys.sources._read import check_readable, one_label, read_toml, row_at, single_cells, split_list, year_of
-from recsys.text import shorten
+from recsys.text import counted, shorten
 from recsys.sources.base import AUDIO_SPOTIFY, MOOD_EXPLICIT, Adapter, audio
 
 FIELDS = ["title", "artist", "year", "lyrics", "mood", "genres", "tags"] + AUDIO_FEATURES
@@ -84,7 +84,7 @@ def _load(mapping: dict[str, str], df: pd.DataFrame, path: Path) -> pd.DataFrame
         if len(unread):
             # Your own file: a year that reads as none is a typo to fix, as an out-of-range audio value is.
             raise RecsysError(f"{path}: {row_at(df, unread[0])} column {mapping['year']!r}: {shorten(cells.iloc[unread[0]], 30)} is not a year "
-                              f"(four digits from 1800 to 2099, alone or in a date); {len(unread)} such cell{'s' * (len(unread) != 1)} in all")
+                              f"(four digits from 1800 to 2099, alone or in a date); {counted(len(unread), 'such cell')} in all")
     if "lyrics" in col:
         out["lyrics"] = col["lyrics"]
         out["lyrics_kind"] = mapping.get("lyrics_kind", "full")
