@@ -276,9 +276,14 @@ def test_a_ctrl_c_waits_for_the_end_of_a_held_block() -> None:
     from recsys.io import interrupts_held
 
     steps = []
-    with pytest.raises(KeyboardInterrupt):
-        with interrupts_held():
-            os.kill(os.getpid(), signal.SIGINT)
-            steps.append("published")  # reached: the interrupt waits for the block's end
+    # Python's own handler, as in a terminal: a shell starts background jobs with SIGINT ignored.
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                steps.append("published")  # reached: the interrupt waits for the block's end
+    finally:
+        signal.signal(signal.SIGINT, handler)
     assert steps == ["published"]
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())  # the mask is restored
