@@ -10,27 +10,14 @@ can cut it to the first queries of the same set; agreement is measured on those.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 
-from bench.common import add_name_option, bench_parser, count, report, run
+from bench.common import add_name_option, bench_parser, count, real_songs, report, run
 from recsys.lexical import BM25Index
 from recsys.progress import progress
 from recsys.text import tokenize
-
-ROOT = Path(__file__).resolve().parent.parent
-CATALOG = ROOT / "runs" / "real_catalog.parquet"
-JOINED = ROOT.parent / "shared" / "data" / "joined" / "songs_joined.csv"
-
-
-def load_lyrics() -> tuple[list[str], str]:
-    if CATALOG.is_file():
-        return pd.read_parquet(CATALOG, columns=["lyrics"])["lyrics"].fillna("").tolist(), str(CATALOG)
-    return pd.read_csv(JOINED, usecols=["lyrics"])["lyrics"].fillna("").tolist(), str(JOINED)
-
 
 def make_queries(tokens: list[list[str]], n: int, length: int, seed: int) -> list[list[str]]:
     rng = np.random.default_rng(seed)
@@ -77,7 +64,8 @@ def main() -> None:
     add_name_option(parser, "bm25", "catalogue and machine")
     args = parser.parse_args()
 
-    lyrics, source = load_lyrics()
+    songs, source = real_songs(["lyrics"])
+    lyrics = songs["lyrics"].tolist()
     start = time.perf_counter()
     tokens = [tokenize(text) for text in lyrics]
     tokenize_s = time.perf_counter() - start

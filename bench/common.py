@@ -17,6 +17,25 @@ from recsys.errors import RecsysError
 from recsys.io import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
+_ROOT = Path(__file__).resolve().parent.parent
+REAL_CATALOG = _ROOT / "runs" / "real_catalog.parquet"
+JOINED = _ROOT.parent / "shared" / "data" / "joined" / "songs_joined.csv"
+
+
+def real_songs(columns: list[str]) -> tuple[Any, str]:
+    """``columns`` of the real songs (missing lyrics as ""), and where they were read: the imported
+    catalogue if this checkout has one, else the shared joined CSV."""
+    import pandas as pd
+
+    if REAL_CATALOG.is_file():
+        songs, source = pd.read_parquet(REAL_CATALOG, columns=columns), REAL_CATALOG
+    elif JOINED.is_file():
+        songs, source = pd.read_csv(JOINED, usecols=columns), JOINED
+    else:
+        raise RecsysError(f"no real catalogue: neither {REAL_CATALOG} nor {JOINED} exists")
+    if "lyrics" in songs:
+        songs["lyrics"] = songs["lyrics"].fillna("")
+    return songs, str(source)
 
 
 def bench_parser(module: str, doc: str | None) -> argparse.ArgumentParser:

@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from bench.common import add_name_option, bench_parser, count, report, run
-
-JOINED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "joined" / "songs_joined.csv"
+from bench.common import JOINED, add_name_option, bench_parser, count, report, run
 
 
 def sample_lyrics(n: int, seed: int) -> list[str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recsys.text import tokenizer_settings
+from recsys.text import TOKENIZER, Tokenizer
 from recsys.vectors import best_indices
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, load_npy
@@ -103,18 +103,23 @@ class BM25Index:
     with :meth:`build`; the TF-IDF vectors are derived from the counts on first use.
     """
 
-    def __init__(self, terms: list[str], counts: CsrArrays, weights: CsrArrays, *, k1: float, b: float, epsilon: float) -> None:
+    def __init__(
+        self, terms: list[str], counts: CsrArrays, weights: CsrArrays, *, k1: float, b: float, epsilon: float, tokenizer: Tokenizer = TOKENIZER
+    ) -> None:
         if counts.shape[0] == 0:
             raise RecsysError("BM25 index: the corpus has no songs")
         self.terms = terms  # sorted, so a term's column is found by bisection without a dict
         self.counts = counts
         self.weights = weights
         self.k1, self.b, self.epsilon = k1, b, epsilon
+        self.tokenizer = tokenizer  # what made the terms: a text query must be tokenised by it
         self.document_freq = weights.row_lengths().astype(np.float64)
 
     @classmethod
-    def build(cls, token_lists: Sequence[list[str]], *, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> BM25Index:
-        """Index ``token_lists`` (row i = song i), tokenised with ``recsys.text.tokenize``."""
+    def build(
+        cls, token_lists: Sequence[list[str]], *, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25, tokenizer: Tokenizer = TOKENIZER
+    ) -> BM25Index:
+        """Index ``token_lists`` (row i = song i), made by ``tokenizer``."""
         import scipy.sparse as sp
 
         vocab: dict[str, int] = {}
@@ -141,7 +146,7 @@ class BM25Index:
         weight = idf[col_ids] * (freq * (k1 + 1) / (freq + norm[row_ids]))
         counts = sp.csr_matrix((np.asarray(data, dtype=np.int32), (row_ids, col_ids)), shape=(n_docs, n_terms))
         weights = sp.csr_matrix((weight, (col_ids, row_ids)), shape=(n_terms, n_docs))
-        return cls(terms, CsrArrays.from_scipy(counts), CsrArrays.from_scipy(weights), k1=k1, b=b, epsilon=epsilon)
+        return cls(terms, CsrArrays.from_scipy(counts), CsrArrays.from_scipy(weights), k1=k1, b=b, epsilon=epsilon, tokenizer=tokenizer)
 
     @cached_property
     def idf(self) -> np.ndarray:
@@ -233,7 +238,7 @@ class BM25Index:
         meta = {
             "format_version": BM25_FORMAT_VERSION,
             "params": {"k1": self.k1, "b": self.b, "epsilon": self.epsilon},
-            "tokenizer": tokenizer_settings(),
+            "tokenizer": self.tokenizer.settings(),
             "n_songs": self.n_songs,
             "n_terms": len(self.terms),
         }
@@ -247,7 +252,7 @@ class BM25Index:
     @classmethod
     def load(cls, directory: str | Path) -> BM25Index:
         """Read an index written by ``save``; RecsysError if it is missing, damaged, of another
-        format version, or built with a different tokenizer than this recsys has."""
+        format version, or built with a tokenizer this recsys does not have."""
         directory = Path(directory)
         meta_path = directory / _META
         if not meta_path.is_file():
@@ -262,8 +267,9 @@ class BM25Index:
             raise RecsysError(
                 f"{meta_path}: BM25 format version {meta.get('format_version')!r}, this recsys reads {BM25_FORMAT_VERSION}; rebuild the index"
             )
-        if meta.get("tokenizer") != tokenizer_settings():
-            raise RecsysError(f"{meta_path}: index was built with different tokenizer settings than recsys.text has now; rebuild the index")
+        tokenizer = Tokenizer.from_settings(meta.get("tokenizer"))
+        if tokenizer is None:
+            raise RecsysError(f"{meta_path}: index was built with tokenizer settings this recsys does not have; rebuild the index")
         arrays = [f"{matrix}/{name}.npy" for matrix in (_COUNTS, _WEIGHTS) for name in ("indptr", "indices", "data")]
         for name in (_VOCAB, *arrays):
             if not (directory / name).is_file():
@@ -278,4 +284,4 @@ class BM25Index:
             k1, b, epsilon = (float(meta["params"][name]) for name in ("k1", "b", "epsilon"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RecsysError(f"{directory}: unreadable BM25 index ({exc})") from None
-        return cls(terms, counts, weights, k1=k1, b=b, epsilon=epsilon)
+        return cls(terms, counts, weights, k1=k1, b=b, epsilon=epsilon, tokenizer=tokenizer)

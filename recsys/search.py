@@ -1,6 +1,6 @@
 """Free-text search: songs whose lyrics match a phrase, ranked like ``recsys similar``.
 
-The lexical query is ``recsys.text.tokenize(text)``; the dense query is the text embedded by the
+The lexical query is the text's tokens, by the tokenizer that built the BM25 index; the dense query is the text embedded by the
 same model that built the artefacts. That encoder is passed in (``index.embed.query_encoder``
 makes one), so this module, like all of ``recsys``, never imports torch or the batch job.
 """
@@ -13,7 +13,6 @@ import numpy as np
 
 from recsys.errors import RecsysError
 from recsys.recommend import Filters, Recommender
-from recsys.text import tokenize
 
 
 class TextSearch:
@@ -40,4 +39,5 @@ class TextSearch:
         norm = float(np.linalg.norm(vector)) if vector.ndim == 1 else 0.0
         if not np.isfinite(norm) or norm == 0.0:
             raise RecsysError(f"the encoder gave no usable query vector (shape {vector.shape}, norm {norm}): expected one finite, non-zero vector")
-        return self.recommender.search_vector(tokenize(text), vector / norm, k, filters=filters, explain=explain)
+        tokens = self.recommender.artifacts.lexical.tokenizer(text)
+        return self.recommender.search_vector(tokens, vector / norm, k, filters=filters, explain=explain)

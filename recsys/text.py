@@ -1,15 +1,21 @@
 """Text handling shared by every stage: lyric tokenisation (LDA topics, BM25, TF-IDF,
 keywords) and the folding of titles and artists into match keys.
 
-One tokenizer for all of them, so that a query token always matches an index token.
+One tokenizer for all of them, so that a query token always matches an index token. Each index
+and topic model records its tokenizer's settings and loads with that tokenizer, so builds made
+before a tokenizer change keep answering as they were built.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
 import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
 # English function words plus the filler that dominates lyrics ("oh", "yeah", "la") and carries
 # no topic. Kept short and explicit so index and query agree; saved with every index.
 STOP_WORDS: frozenset[str] = frozenset(
@@ -38,35 +44,98 @@ _TOKEN = re.compile(TOKEN_PATTERN)
 # title lookups. Lower-case keys: both fold case first.
 LETTER_FOLDS: dict[str, str] = {"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
 _LETTER_FOLDS = str.maketrans(LETTER_FOLDS)
+# Typographic apostrophes, and the cp1252 one that mis-decoded lyrics carry: "don’t" meets "don't".
+APOSTROPHE_CHARS = "\u2019\u2018\u02bc\x92"
+_APOSTROPHES = str.maketrans(dict.fromkeys(APOSTROPHE_CHARS, "'"))
+# Scripts written without spaces between words (Chinese, Japanese) or with particles glued to them
+# (Korean): indexed as characters and overlapping two-character pieces, as Lucene's CJK analyzer
+# does with unigrams on, so that "사랑을" and "사랑해" share "사랑". Rare characters weigh more
+# than the particles through BM25's idf.
+_BIGRAM_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー"
+_WORD_CHAR = rf"[[\p{{L}}\p{{M}}]--[{_BIGRAM_SCRIPTS}]]"  # marks too: Hindi vowel signs are inside words
+UNICODE_TOKEN_PATTERN = rf"(?P<bigrams>[{_BIGRAM_SCRIPTS}]+)|{_WORD_CHAR}(?:[{_WORD_CHAR}']*{_WORD_CHAR})?"
 
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text.translate(_LETTER_FOLDS)).encode("ascii", "ignore").decode("ascii")
 
 
-def tokenize(text: str | None, *, min_len: int = MIN_TOKEN_LEN, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
-    """Lower-case, accent-fold and split ``text`` into word tokens, dropping stop words.
+@dataclass(frozen=True)
+class Tokenizer:
+    """Lyrics to word tokens: lower-cased, Latin accents folded ("beyoncé" -> "beyonce"), inner
+    apostrophes removed ("don't" -> "dont"), stop words and one-letter words dropped.
 
-    Apostrophes inside words are removed ("don't" -> "dont") so spelling variants meet.
+    Letters of every script make words ("привет", "नमस्ते"); Chinese, Japanese and Korean runs give
+    each character and each overlapping two-character piece. ``latin_only=True`` is the
+    tokenizer of indexes and topic models made before 2026-12-07: it folds the text to ASCII, so
+    other scripts give no tokens and a dash between two words ("love—war") joins them. It is kept
+    so that those builds still load and answer as they were built.
     """
-    if not text:
-        return []
-    folded = _fold(text.lower()) if not text.isascii() else text.lower()
-    tokens = (m.group(0).replace("'", "") for m in _TOKEN.finditer(folded))
-    return [t for t in tokens if len(t) >= min_len and t not in stop_words]
+
+    latin_only: bool = False
+
+    def __call__(self, text: str | None) -> list[str]:
+        if not text:
+            return []
+        folded = text.lower()
+        if not folded.isascii():
+            folded = _fold(folded) if self.latin_only else _fold_latin_accents(folded.translate(_LETTER_FOLDS).translate(_APOSTROPHES))
+        if folded.isascii():  # most lyrics, once folded: the stdlib pattern is faster
+            return _words([m.group(0) for m in _TOKEN.finditer(folded)])
+        tokens: list[str] = []
+        for match in _unicode_token_pattern().finditer(folded):
+            run = match.group("bigrams")
+            if run is None:
+                tokens.extend(_words([match.group(0)]))
+            else:  # each character and each pair: a one-character query ("星") finds "夜空の星"
+                tokens.extend(run[i : i + n] for i in range(len(run)) for n in (1, 2) if i + n <= len(run))
+        return tokens
+
+    def settings(self) -> dict[str, object]:
+        """What decides this tokenizer's output. Indexes and topic models save it and pick their
+        tokenizer by it at load, so that query-time tokens are produced like index-time tokens."""
+        stop_words = "\n".join(sorted(STOP_WORDS)).encode()
+        settings: dict[str, object] = {
+            "name": "recsys.text.tokenize",
+            "pattern": TOKEN_PATTERN,
+            "min_len": MIN_TOKEN_LEN,
+            "stop_words_sha256": hashlib.sha256(stop_words).hexdigest(),
+            "letter_folds": dict(sorted(LETTER_FOLDS.items())),
+        }
+        if not self.latin_only:  # the settings of a latin-only tokenizer are what its builds stored
+            settings["unicode_pattern"] = UNICODE_TOKEN_PATTERN
+            settings["apostrophes"] = APOSTROPHE_CHARS
+        return settings
+
+    @classmethod
+    def from_settings(cls, settings: object) -> Tokenizer | None:
+        """The tokenizer whose :meth:`settings` are ``settings``; None if this recsys has none."""
+        return next((t for t in (cls(), cls(latin_only=True)) if t.settings() == settings), None)
+
+
+def _words(matches: list[str]) -> list[str]:
+    words = (m.replace("'", "") for m in matches)
+    return [w for w in words if len(w) >= MIN_TOKEN_LEN and w not in STOP_WORDS]
+
+
+@functools.cache
+def _unicode_token_pattern() -> Any:
+    import regex  # the stdlib's re has no script classes, and its \w splits Hindi words at vowel signs
+
+    return regex.compile(UNICODE_TOKEN_PATTERN, regex.VERSION1)
+
+
+TOKENIZER = Tokenizer()
+
+
+def tokenize(text: str | None) -> list[str]:
+    """:class:`Tokenizer`'s tokens of ``text``; what every new index and topic model uses."""
+    return TOKENIZER(text)
 
 
 def tokenizer_settings() -> dict[str, object]:
-    """What decides :func:`tokenize`'s output. Indexes save it and compare it at load, so that
-    query-time tokens are produced exactly like index-time tokens."""
-    stop_words = "\n".join(sorted(STOP_WORDS)).encode()
-    return {
-        "name": "recsys.text.tokenize",
-        "pattern": TOKEN_PATTERN,
-        "min_len": MIN_TOKEN_LEN,
-        "stop_words_sha256": hashlib.sha256(stop_words).hexdigest(),
-        "letter_folds": dict(sorted(LETTER_FOLDS.items())),
-    }
+    """The settings of :func:`tokenize`."""
+    return TOKENIZER.settings()
 
 
 # A credit: "feat./ft./featuring" anywhere, "with" only when it opens a bracket ("Señorita (with

@@ -13,7 +13,7 @@ from rank_bm25 import BM25Okapi
 from recsys.errors import RecsysError
 from recsys.lexical import BM25Index
 from recsys.vectors import best_indices
-from recsys.text import tokenize
+from recsys.text import Tokenizer, tokenize
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +97,50 @@ def test_tokens_fold_accents_and_letters_without_a_decomposition() -> None:
     # NFKD alone drops letters such as ø and ß, which Unicode does not split into base + accent.
     assert tokenize("Søren sang Ærø's STRASSE straße Łódź Beyoncé ŒUVRE") == [
         "soren", "sang", "aeros", "strasse", "strasse", "lodz", "beyonce", "oeuvre"]
+
+
+def test_every_script_gives_words_and_chinese_japanese_korean_give_characters_and_pairs() -> None:
+    assert tokenize("Привет, мой друг! नमस्ते दुनिया Γειά σου") == ["привет", "мой", "друг", "नमस्ते", "दुनिया", "γειά", "σου"]
+    # Korean particles glue to words: "사랑을" (love + object marker) and "사랑해" share "사랑".
+    assert tokenize("사랑을 꿈") == ["사", "사랑", "랑", "랑을", "을", "꿈"]
+    assert tokenize("夜空の星") == ["夜", "夜空", "空", "空の", "の", "の星", "星"]
+    # A dash or a typographic apostrophe is no longer lost between two words.
+    assert tokenize("rain—fire don’t can't stop’n") == ["rain", "fire", "stopn"]
+    assert tokenize("K-pop사랑 love") == ["pop", "사", "사랑", "랑", "love"]
+
+
+def test_the_latin_only_tokenizer_of_earlier_builds_is_kept_as_it_was() -> None:
+    latin_only = Tokenizer(latin_only=True)
+    assert latin_only("사랑해 Привет rain—fire Søren") == ["rainfire", "soren"]
+    ascii_lyrics = "Rain on the window, don't you cry (oh) tonight"
+    assert latin_only(ascii_lyrics) == tokenize(ascii_lyrics) == ["rain", "window", "cry", "tonight"]
+    # Earlier builds stored exactly these settings: more keys would refuse every one of them.
+    assert set(latin_only.settings()) == {"name", "pattern", "min_len", "stop_words_sha256", "letter_folds"}
+    assert Tokenizer.from_settings(latin_only.settings()) == latin_only
+    assert Tokenizer.from_settings(Tokenizer().settings()) == Tokenizer()
+    assert Tokenizer.from_settings({**Tokenizer().settings(), "min_len": 3}) is None
+
+
+def test_a_query_in_another_script_finds_the_songs_in_it(tmp_path: Path) -> None:
+    lyrics = [
+        "밤하늘의 별을 보며 너를 사랑해",  # night sky, stars, I love you
+        "Ночь и звёзды над рекой, я люблю тебя",
+        "夜空の星を見ていた",
+        "rain on the window tonight",
+        "",
+    ]
+    index = BM25Index.build([tokenize(t) for t in lyrics])
+    for query, song in (("사랑해요", 0), ("звёзды", 1), ("星", 2)):
+        scores = index.scores(index.tokenizer(query))
+        assert int(np.argmax(scores)) == song and np.count_nonzero(scores) == 1
+    index.save(tmp_path / "bm25")
+    assert BM25Index.load(tmp_path / "bm25").terms == index.terms
+    # The same songs indexed as before 2026-12-07: no term for any of these queries.
+    latin_only = BM25Index.build([Tokenizer(latin_only=True)(t) for t in lyrics], tokenizer=Tokenizer(latin_only=True))
+    latin_only.save(tmp_path / "latin_only")
+    loaded = BM25Index.load(tmp_path / "latin_only")
+    assert loaded.tokenizer == Tokenizer(latin_only=True)
+    assert [loaded.tokenizer(q) for q in ("사랑해요", "звёзды", "星")] == [[], [], []]
 
 
 def test_save_load_round_trip_and_refuses_mismatches(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from recsys.dense import DenseIndex
 from recsys.io import write_json
 from recsys.lexical import BM25Index
 from recsys.recommend import Filters, Recommender
-from recsys.text import tokenize
+from recsys.text import TOKENIZER, Tokenizer
 
 # Eight songs; lyrics exist only here (the artefact keeps their tokens, never the text).
 TINY = [
@@ -38,13 +38,15 @@ MOOD_LABELS = ["happy", "sad", "angry", "relaxed"]
 def write_tiny_artifacts(
     out: Path, embeddings: np.ndarray | None = None, model: str = "handmade-2d", model_kind: str = "encoder", id_prefix: str = "id",
     *, pooled: np.ndarray | None = None, edit: Callable[[pd.DataFrame], None] | None = None, params: dict | None = None,
+    tokenizer: Tokenizer = TOKENIZER,
 ) -> Path:
     """Build a real artefact directory (BM25Index, DenseIndex, ArtifactWriter) for TINY; the
     embeddings are unit vectors at each song's angle unless given (e.g. real encoder vectors),
     and ``pooled.npy`` holds them too unless ``pooled`` is given. ``model_kind`` is what the
     manifest says built it ("encoder" plain, "tbert"); ``edit`` changes the song table in place
-    before it is written (a missing year, another split); ``params`` adds manifest params."""
-    tokens = [tokenize(t[6]) for t in TINY]
+    before it is written (a missing year, another split); ``params`` adds manifest params;
+    ``tokenizer`` makes the BM25 index."""
+    tokens = [tokenizer(t[6]) for t in TINY]
     angles = np.radians([t[7] for t in TINY])
     emb = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32) if embeddings is None else embeddings
     rng = np.random.default_rng(0)
@@ -78,7 +80,7 @@ def write_tiny_artifacts(
         np.save(stage / "embeddings.npy", emb)
         np.save(stage / "embedding_mean.npy", np.zeros(emb.shape[1], dtype=np.float32))
         np.save(stage / "pooled.npy", emb if pooled is None else pooled)
-        BM25Index.build(tokens).save(stage / "bm25")
+        BM25Index.build(tokens, tokenizer=tokenizer).save(stage / "bm25")
         DenseIndex.build(emb, kind="flat").save(stage / "faiss.index")
         write_json(stage / "clusters.json", {"chosen_k": 3, "keywords": {"0": ["rain", "grey"], "1": ["party"], "2": ["guitar"]}})
     return out
@@ -93,8 +95,8 @@ def test_linear_rerank_matches_hand_formula(tiny) -> None:
     rec = Recommender(tiny, weight=0.3)
     out = rec.similar(0, k=7)
     assert [r["row"] for r in out if r["row"] == 0] == []  # the query song is never recommended
-    tokens = tokenize(TINY[0][6])
-    bm25 = BM25Index.build([tokenize(t[6]) for t in TINY]).scores(tokens)
+    tokens = TOKENIZER(TINY[0][6])
+    bm25 = BM25Index.build([TOKENIZER(t[6]) for t in TINY]).scores(tokens)
     bm25[0] = 0.0
     cos = np.cos(np.radians([t[7] for t in TINY]) - np.radians(TINY[0][7]))
     expected = 0.3 * cos + 0.7 * bm25 / bm25.max()
@@ -146,8 +148,8 @@ def test_python_api_loads_a_directory_and_takes_titles(tiny) -> None:
 
 def test_audio_term_adds_the_weighted_audio_cosine(tiny) -> None:
     out = Recommender(tiny, weight=0.3, audio_weight=0.4).similar(0, k=7)
-    tokens = tokenize(TINY[0][6])
-    bm25 = BM25Index.build([tokenize(t[6]) for t in TINY]).scores(tokens)
+    tokens = TOKENIZER(TINY[0][6])
+    bm25 = BM25Index.build([TOKENIZER(t[6]) for t in TINY]).scores(tokens)
     bm25[0] = 0.0
     cos = np.cos(np.radians([t[7] for t in TINY]) - np.radians(TINY[0][7]))
     audio = _audio_cosines(tiny, 0)
@@ -364,3 +366,19 @@ def test_text_search_normalises_what_the_encoder_gives(tiny) -> None:
         TextSearch(tiny, lambda text: np.zeros(2, dtype=np.float32)).search("rain", k=2)
     with pytest.raises(RecsysError, match="the search text is text, got NoneType"):
         TextSearch(tiny, unit).search(None)  # type: ignore[arg-type]
+
+
+def test_text_search_tokenises_the_query_as_its_index_was_built(tmp_path) -> None:
+    from recsys.search import TextSearch
+
+    def unit(text: str) -> np.ndarray:
+        return np.array([1.0, 0.0], dtype=np.float32)
+
+    def matched(artifacts_dir: Path) -> list[list[str]]:
+        found = TextSearch(load_artifacts(artifacts_dir), unit).search("rain—window", k=2, explain=True)
+        return [sorted(r["why"]["matched_terms"]) for r in found]
+
+    assert matched(write_tiny_artifacts(tmp_path / "now")) == [["rain", "window"], ["rain", "window"]]
+    # Built before the Unicode tokenizer: the dash joins the two words, as that index's terms were
+    # made, so nothing matches (and the index keeps answering as it was built).
+    assert matched(write_tiny_artifacts(tmp_path / "legacy", tokenizer=Tokenizer(latin_only=True))) == [[], []]

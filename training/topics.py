@@ -19,7 +19,7 @@ from gensim.models import CoherenceModel, LdaModel
 from recsys.errors import RecsysError
 from recsys.io import atomic_path
 from recsys.progress import progress
-from recsys.text import tokenize, tokenizer_settings
+from recsys.text import TOKENIZER, Tokenizer, tokenize
 
 FORMAT_VERSION = 1
 MODEL_FILE = "lda.gensim"
@@ -85,12 +85,16 @@ def _save_lda(lda: Any, fname: str) -> None:
 
 
 class TopicModel:
-    """A fitted LDA model with its dictionary; ``transform`` gives (n, k) topic proportions."""
+    """A fitted LDA model with its dictionary; ``transform`` gives (n, k) topic proportions.
 
-    def __init__(self, lda: LdaModel, dictionary: Dictionary, params: dict[str, Any]) -> None:
+    ``tokenizer`` is the one the dictionary was built with: a model loaded from before the current
+    tokenizer keeps its own, so its topics stay what they were."""
+
+    def __init__(self, lda: LdaModel, dictionary: Dictionary, params: dict[str, Any], tokenizer: Tokenizer = TOKENIZER) -> None:
         self.lda = lda
         self.dictionary = dictionary
         self.params = params
+        self.tokenizer = tokenizer
 
     @property
     def num_topics(self) -> int:
@@ -135,7 +139,7 @@ class TopicModel:
         out = np.empty((len(texts), self.num_topics), dtype=np.float32)
         seed = int(self.params["seed"])
         for i, text in enumerate(texts):
-            bow = self.dictionary.doc2bow(tokenize(text))
+            bow = self.dictionary.doc2bow(self.tokenizer(text))
             self.lda.random_state = np.random.RandomState(seed)
             gamma, _ = self.lda.inference([bow])
             out[i] = gamma[0] / gamma[0].sum()
@@ -160,7 +164,7 @@ class TopicModel:
             self.dictionary.save(str(tmp / DICTIONARY_FILE))
             meta = {
                 "format_version": FORMAT_VERSION, "params": self.params, "vocab_size": len(self.dictionary),
-                "tokenizer": tokenizer_settings(),
+                "tokenizer": self.tokenizer.settings(),
             }
             (tmp / PARAMS_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
@@ -168,7 +172,7 @@ class TopicModel:
     @classmethod
     def load(cls, path: str | Path) -> TopicModel:
         """Read a folder written by :meth:`save`; one-line RecsysError if missing, damaged, of another
-        version, or fitted with other tokenizer settings than :func:`recsys.text.tokenize` has now."""
+        version, or fitted with tokenizer settings this recsys does not have."""
         path = Path(path)
         meta_file = path / PARAMS_FILE
         if not meta_file.is_file():
@@ -181,9 +185,10 @@ class TopicModel:
         if version != FORMAT_VERSION:
             raise RecsysError(f"{path}: topic model format {version}, this recsys reads {FORMAT_VERSION}")
         # Other tokens than the dictionary was built from would shift every song's topics silently.
-        if meta.get("tokenizer") != tokenizer_settings():
+        tokenizer = Tokenizer.from_settings(meta.get("tokenizer"))
+        if tokenizer is None:
             raise RecsysError(
-                f"{path}: topic model was fitted with other tokenizer settings than recsys.text has now "
+                f"{path}: topic model was fitted with tokenizer settings this recsys does not have "
                 "(or before models recorded them); retrain with `recsys train`"
             )
         for name in (MODEL_FILE, DICTIONARY_FILE):
@@ -196,7 +201,7 @@ class TopicModel:
             raise RecsysError(f"{path}: topic model files do not load ({type(exc).__name__})") from None
         if len(dictionary) != vocab_size or lda.num_terms != vocab_size or lda.num_topics != params.get("num_topics"):
             raise RecsysError(f"{path}: topic model files do not match {PARAMS_FILE} (vocabulary or topic count)")
-        return cls(lda, dictionary, params)
+        return cls(lda, dictionary, params, tokenizer)
 
 
 def select_num_topics(
