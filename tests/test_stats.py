@@ -9,7 +9,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from recsys.catalog import conform
-from recsys.stats import catalog_stats
+from recsys.stats import _pct, catalog_stats
 
 
 def _tiny() -> pd.DataFrame:
@@ -94,3 +94,7 @@ def test_names_in_the_tables_are_shown_as_written(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["catalog", "stats", str(path)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "[/old]/catalog[v2].parquet" in result.stdout and "[i]talo disco" in result.stdout and "[/x]" in result.stdout
+
+
+def test_a_part_never_reads_as_the_whole_or_as_nothing() -> None:
+    assert (_pct(16_670, 16_671), _pct(1, 20_000), _pct(5, 5), _pct(0, 5), _pct(0, 0), _pct(1, 3)) == (99.9, 0.1, 100.0, 0.0, 0.0, 33.3)
