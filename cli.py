@@ -539,7 +539,7 @@ def main() -> None:
         where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
         typer.echo(f"error: {exc.format_message()}{where}", err=True)
         code = 2
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):  # the latter: a Ctrl-C after the command returned
         typer.echo("error: interrupted; nothing half-written was kept", err=True)
         code = 130
     except OSError as exc:

@@ -147,6 +147,15 @@ def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None
     assert done.stderr.strip().splitlines() == [message]
 
 
+def test_a_ctrl_c_after_the_command_returned_is_one_line_exit_130() -> None:
+    # A Ctrl-C in the moment between a finished command (a training's checkpoint saved) and exit.
+    late = "import sys, cli\nrun = cli.app\ndef app(**kw):\n    run(**kw)\n    raise KeyboardInterrupt\ncli.app = app\n"
+    done = subprocess.run([sys.executable, "-c", late + "sys.argv = ['recsys', 'catalog', '--help']; cli.main()"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130 and "Usage" in done.stdout
+    assert done.stderr.strip().splitlines() == ["error: interrupted; nothing half-written was kept"]
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
 def test_output_that_cannot_be_written_is_one_line(artifacts: Path) -> None:
     args = ["similar", "grey window", "--artifacts", str(artifacts), "--explain"]
