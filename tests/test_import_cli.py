@@ -91,7 +91,12 @@ def test_odd_files_in_a_folder_old_mac_line_ends_and_a_cut_off_file(tmp_path: Pa
     out = tmp_path / "o.parquet"
     result = _import(str(folder), "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "unrelated.parquet: skipped" in result.output and load_catalog(out)["title"].tolist() == ["Rain"]
+    assert "unrelated.parquet: skipped, its columns match no known format" in result.output
+    assert load_catalog(out)["title"].tolist() == ["Rain"]
+    # A dataset's file known to hold nothing new says so, in place of "no known format".
+    (folder / "panda_dataset_taffc_annotations.csv").write_text("Song,Quadrant\nMT0000004637,Q3\n")
+    result = _import(str(folder), "--out", str(out))
+    assert "annotations.csv: skipped, PANDA's annotations: quadrants by song id alone" in " ".join(result.output.split())
     # A file cut off inside its last record still numbers the rows before it by their lines.
     cut = tmp_path / "cut.csv"
     cut.write_text('Song,Band,Lyrics,Key\nA,X,"one\ntwo",5\nB,Y,w w w,H\nC,Z,"never closed')

@@ -81,6 +81,13 @@ def _adapter_for(path: Path, df: pd.DataFrame, fixed: Adapter | None) -> Adapter
     return detect_format(list(df.columns))
 
 
+# Files of the public datasets that hold nothing the import lacks, known by their exact columns, so
+# that the warning says why rather than "no known format" (data/README.md lists what is not read).
+_NOT_READ = {
+    frozenset({"Song", "Quadrant"}): "PANDA's annotations: quadrants by song id alone, which its metadata file gives with titles and artists",
+}
+
+
 def import_sources(
     paths: list[Path],
     *,
@@ -121,7 +128,8 @@ def import_sources(
                 if explicit:
                     raise RecsysError(f"{path}: unknown format (columns: {', '.join(map(str, df.columns[:8]))}); "
                                       f"name it with --format NAME ({', '.join(FORMATS)})")
-                warn(f"{path}: skipped, its columns match no known format")
+                reason = _NOT_READ.get(frozenset(map(str, df.columns)), "its columns match no known format")
+                warn(f"{path}: skipped, {reason}")
                 bar.update(task, total=1, completed=1, info="skipped")
                 continue
             bar.update(task, total=len(df), info=adapter.name)
