@@ -48,9 +48,9 @@ _LETTER_FOLDS = str.maketrans(LETTER_FOLDS)
 APOSTROPHE_CHARS = "\u2019\u2018\u02bc\x92"
 _APOSTROPHES = str.maketrans(dict.fromkeys(APOSTROPHE_CHARS, "'"))
 # Scripts written without spaces between words (Chinese, Japanese) or with particles glued to them
-# (Korean): indexed as characters and overlapping two-character pieces, as Lucene's CJK analyzer
-# does with unigrams on, so that "사랑을" and "사랑해" share "사랑". Rare characters weigh more
-# than the particles through BM25's idf.
+# (Korean): indexed as overlapping two-character pieces, as Lucene's CJK analyzer does, so that
+# "사랑을" and "사랑해" share "사랑". Single kana and Hangul syllables are not words (the most
+# frequent are particles such as "の" and "이"), so they are tokens only when standing alone.
 _BIGRAM_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー"
 _WORD_CHAR = rf"[[\p{{L}}\p{{M}}]--[{_BIGRAM_SCRIPTS}]]"  # marks too: Hindi vowel signs are inside words
 UNICODE_TOKEN_PATTERN = rf"(?P<bigrams>[{_BIGRAM_SCRIPTS}]+)|{_WORD_CHAR}(?:[{_WORD_CHAR}']*{_WORD_CHAR})?"
@@ -66,7 +66,7 @@ class Tokenizer:
     apostrophes removed ("don't" -> "dont"), stop words and one-letter words dropped.
 
     Letters of every script make words ("привет", "नमस्ते"); Chinese, Japanese and Korean runs give
-    each character and each overlapping two-character piece. ``latin_only=True`` is the
+    their overlapping two-character pieces and their Chinese characters, and a lone character itself. ``latin_only=True`` is the
     tokenizer of indexes and topic models made before 2026-12-07: it folds the text to ASCII, so
     other scripts give no tokens and a dash between two words ("love—war") joins them. It is kept
     so that those builds still load and answer as they were built.
@@ -87,8 +87,11 @@ class Tokenizer:
             run = match.group("bigrams")
             if run is None:
                 tokens.extend(_words([match.group(0)]))
-            else:  # each character and each pair: a one-character query ("星") finds "夜空の星"
-                tokens.extend(run[i : i + n] for i in range(len(run)) for n in (1, 2) if i + n <= len(run))
+            elif len(run) == 1:
+                tokens.append(run)
+            else:  # Chinese characters alone too: one is a word ("星", star), where kana and Hangul are syllables
+                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+                tokens.extend(_han_characters().findall(run))
         return tokens
 
     def settings(self) -> dict[str, object]:
@@ -104,6 +107,7 @@ class Tokenizer:
         }
         if not self.latin_only:  # the settings of a latin-only tokenizer are what its builds stored
             settings["unicode_pattern"] = UNICODE_TOKEN_PATTERN
+            settings["cjk"] = "pairs, Han characters, lone characters"
             settings["apostrophes"] = APOSTROPHE_CHARS
         return settings
 
@@ -123,6 +127,13 @@ def _unicode_token_pattern() -> Any:
     import regex  # the stdlib's re has no script classes, and its \w splits Hindi words at vowel signs
 
     return regex.compile(UNICODE_TOKEN_PATTERN, regex.VERSION1)
+
+
+@functools.cache
+def _han_characters() -> Any:
+    import regex
+
+    return regex.compile(r"\p{Han}")
 
 
 TOKENIZER = Tokenizer()

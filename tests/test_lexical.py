@@ -99,14 +99,15 @@ def test_tokens_fold_accents_and_letters_without_a_decomposition() -> None:
         "soren", "sang", "aeros", "strasse", "strasse", "lodz", "beyonce", "oeuvre"]
 
 
-def test_every_script_gives_words_and_chinese_japanese_korean_give_characters_and_pairs() -> None:
+def test_every_script_gives_words_and_chinese_japanese_korean_give_pairs_and_chinese_characters() -> None:
     assert tokenize("Привет, мой друг! नमस्ते दुनिया Γειά σου") == ["привет", "мой", "друг", "नमस्ते", "दुनिया", "γειά", "σου"]
     # Korean particles glue to words: "사랑을" (love + object marker) and "사랑해" share "사랑".
-    assert tokenize("사랑을 꿈") == ["사", "사랑", "랑", "랑을", "을", "꿈"]
-    assert tokenize("夜空の星") == ["夜", "夜空", "空", "空の", "の", "の星", "星"]
+    assert tokenize("사랑을 꿈") == ["사랑", "랑을", "꿈"]
+    # A Chinese character is a word on its own, a kana or Hangul syllable (the particle "の") is not.
+    assert tokenize("夜空の星") == ["夜空", "空の", "の星", "夜", "空", "星"]
     # A dash or a typographic apostrophe is no longer lost between two words.
     assert tokenize("rain—fire don’t can't stop’n") == ["rain", "fire", "stopn"]
-    assert tokenize("K-pop사랑 love") == ["pop", "사", "사랑", "랑", "love"]
+    assert tokenize("K-pop사랑 love") == ["pop", "사랑", "love"]
 
 
 def test_the_latin_only_tokenizer_of_earlier_builds_is_kept_as_it_was() -> None:
