@@ -66,10 +66,11 @@ class Tokenizer:
     apostrophes removed ("don't" -> "dont"), stop words and one-letter words dropped.
 
     Letters of every script make words ("привет", "नमस्ते"); Chinese, Japanese and Korean runs give
-    their overlapping two-character pieces and their Chinese characters, and a lone character itself. ``latin_only=True`` is the
-    tokenizer of indexes and topic models made before 2026-12-07: it folds the text to ASCII, so
-    other scripts give no tokens and a dash between two words ("love—war") joins them. It is kept
-    so that those builds still load and answer as they were built.
+    their overlapping two-character pieces and their Chinese characters, and a lone character
+    itself. ``latin_only=True`` is the tokenizer of indexes and topic models made before
+    2026-12-07: it folds the text to ASCII, so other scripts give no tokens and a dash between two
+    words ("love—war") joins them. It is kept so that those builds still load and answer as they
+    were built.
     """
 
     latin_only: bool = False
@@ -83,7 +84,7 @@ class Tokenizer:
         if folded.isascii():  # most lyrics, once folded: the stdlib pattern is faster
             return _words([m.group(0) for m in _TOKEN.finditer(folded)])
         tokens: list[str] = []
-        for match in _unicode_token_pattern().finditer(folded):
+        for match in _unicode_regex(UNICODE_TOKEN_PATTERN).finditer(folded):
             run = match.group("bigrams")
             if run is None:
                 tokens.extend(_words([match.group(0)]))
@@ -91,7 +92,7 @@ class Tokenizer:
                 tokens.append(run)
             else:  # Chinese characters alone too: one is a word ("星", star), where kana and Hangul are syllables
                 tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-                tokens.extend(_han_characters().findall(run))
+                tokens.extend(_unicode_regex(r"\p{Han}").findall(run))
         return tokens
 
     def settings(self) -> dict[str, object]:
@@ -123,17 +124,10 @@ def _words(matches: list[str]) -> list[str]:
 
 
 @functools.cache
-def _unicode_token_pattern() -> Any:
+def _unicode_regex(pattern: str) -> Any:
     import regex  # the stdlib's re has no script classes, and its \w splits Hindi words at vowel signs
 
-    return regex.compile(UNICODE_TOKEN_PATTERN, regex.VERSION1)
-
-
-@functools.cache
-def _han_characters() -> Any:
-    import regex
-
-    return regex.compile(r"\p{Han}")
+    return regex.compile(pattern, regex.VERSION1)
 
 
 TOKENIZER = Tokenizer()
