@@ -3,9 +3,11 @@
 Three passes, stopping at the first that finds anything: the exact title (up to case: sources
 differ in capitalisation, so "deja vu" and "Deja Vu" find the same songs), the normalised title
 (``recsys.text.lookup_key``: case, accents (ø and æ too), punctuation, "feat." credits and "(Remastered)"
-suffixes folded away; compared without spaces), then fuzzy matching (rapidfuzz ratio on normalised titles). ``artist``
-narrows every pass the same way (normalised, then fuzzy, then as a part of the name). Several artists under the
-matched title is an ambiguity the user must settle with ``--artist``; when the exact pass finds
+suffixes folded away; compared without spaces), then fuzzy matching (rapidfuzz ratio on normalised titles). A title
+in another script with a Latin name in brackets ("피 땀 눈물 (Blood Sweat & Tears)") is found by that
+name too in the last two passes. ``artist`` narrows every pass the same way (normalised, then fuzzy, then as a
+part of the name). Several artists under the matched title is an ambiguity the user must settle
+with ``--artist`` (one artist's several songs, with the exact title); when the exact pass finds
 several, the songs whose titles differ from it only in accents or punctuation are listed too.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -29,6 +32,7 @@ FUZZY_CUTOFF = 80.0
 NEAR_TIE = 3.0
 MAX_LISTED = 8
 MAX_ARTISTS = 40
+_BRACKETED = re.compile(r"[\(\[]([^\)\]]*)[\)\]]")
 
 
 def _describe(songs: SongTable, rows: np.ndarray) -> str:
@@ -66,37 +70,61 @@ def _by_artist(songs: SongTable, rows: np.ndarray, artist: str) -> np.ndarray:
     return rows[artist_matches([lookup_key(artists[row]) for row in rows], artist)]
 
 
-def _normalised_titles(songs: SongTable) -> np.ndarray:
-    return np.array([lookup_key(t) for t in songs.values("title")], dtype=object)
+def title_keys(title: str) -> list[str]:
+    """The normalised keys a title is found by: its :func:`lookup_key`, and when that key holds
+    another script (or no letter), the key of the first bracketed Latin name ("봄날 (Spring Day)":
+    "봄날" and "spring day"), since that is how most people outside the script type it."""
+    key = lookup_key(title)
+    if not key.isascii() or not any(ch.isalpha() for ch in key):
+        for name in _BRACKETED.findall(title):
+            alias = lookup_key(name)
+            if alias.isascii() and any(ch.isalpha() for ch in alias):
+                return [key, alias]
+    return [key]
 
 
-def _title_passes(songs: SongTable, normalised_titles: Callable[[], np.ndarray], title: str) -> Iterator[np.ndarray]:
+class _TitleKeys:
+    """Every title's keys (:func:`title_keys`) side by side, with the row each belongs to."""
+
+    def __init__(self, songs: SongTable) -> None:
+        pairs = [(key, row) for row, title in enumerate(songs.values("title")) for key in title_keys(title)]
+        self.keys = np.array([key for key, _ in pairs], dtype=object)
+        self.rows = np.array([row for _, row in pairs], dtype=np.int64)
+
+    def best(self, wanted: str, cutoff: float, limit: int | None) -> list[tuple[int, float]]:
+        """Rows whose best key scores at least ``cutoff`` against ``wanted`` (rapidfuzz ratio),
+        with that score, best first; at most ``limit`` of them."""
+        from rapidfuzz import fuzz, process
+
+        scores: dict[int, float] = {}
+        for _, score, at in process.extract(wanted, self.keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
+            row = int(self.rows[at])
+            scores[row] = max(score, scores.get(row, 0.0))
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+
+def _title_passes(songs: SongTable, title_keys: Callable[[], _TitleKeys], title: str) -> Iterator[np.ndarray]:
     """The rows each pass finds, in order: exact title, normalised title, best fuzzy titles."""
-    from rapidfuzz import fuzz, process
-
     folded = title.strip().casefold()
     yield np.array([row for row, t in enumerate(songs.values("title")) if t.casefold() == folded], dtype=np.int64)
-    normalised = normalised_titles()
+    keys = title_keys()
     wanted = lookup_key(title)
     if not wanted:
         return
     # Compared without spaces: an apostrophe folds to a space ("Don't" -> "don t") that users
     # leave out ("dont"), and "Sk8er Boi" is also typed "Sk8erBoi".
-    compact = np.array([t.replace(" ", "") for t in normalised], dtype=object)
-    yield np.flatnonzero(compact == wanted.replace(" ", ""))
-    hits = process.extract(wanted, normalised, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
+    compact = np.array([t.replace(" ", "") for t in keys.keys], dtype=object)
+    yield np.unique(keys.rows[compact == wanted.replace(" ", "")])
+    hits = keys.best(wanted, FUZZY_CUTOFF, None)
     if hits:
-        best = max(score for _, score, _ in hits)
+        best = hits[0][1]
         # Keep only the best-scoring title(s): a near-tie between two different titles is shown
         # as an ambiguity rather than silently taking one.
-        yield np.array(sorted(row for _, score, row in hits if score >= best - NEAR_TIE), dtype=np.int64)
+        yield np.array(sorted(row for row, score in hits if score >= best - NEAR_TIE), dtype=np.int64)
 
 
-def _suggestions(songs: SongTable, normalised: np.ndarray, title: str) -> str:
-    from rapidfuzz import fuzz, process
-
-    hits = process.extract(lookup_key(title), normalised, scorer=fuzz.ratio, limit=5)
-    rows = np.array([row for _, score, row in hits if score > 50], dtype=np.int64)
+def _suggestions(songs: SongTable, keys: _TitleKeys, title: str) -> str:
+    rows = np.array([row for row, score in keys.best(lookup_key(title), 0.0, 5) if score > 50], dtype=np.int64)
     return f"; did you mean: {_describe(songs, rows)}" if len(rows) else ""
 
 
@@ -122,8 +150,8 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, no
     rows = np.array([], dtype=np.int64)
     # Normalising every title takes ~55 ms on the real catalogue: only when the exact title
     # misses, and once for the passes and the suggestions.
-    normalised = functools.cache(lambda: _normalised_titles(songs))
-    passes = _title_passes(songs, normalised, title)
+    keys = functools.cache(lambda: _TitleKeys(songs))
+    passes = _title_passes(songs, keys, title)
     for deciding, found in enumerate(passes):
         if len(found) == 0:
             continue
@@ -134,7 +162,7 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, no
     if first is None:
         plural = not_indexed != 1
         left_out = f" ({not_indexed} catalogue song{'s' * plural} without lyrics {'are' if plural else 'is'} not indexed)" if not_indexed else ""
-        raise RecsysError(f"no song titled {shown} among the {len(songs):,} indexed songs{left_out}{_suggestions(songs, normalised(), title)}")
+        raise RecsysError(f"no song titled {shown} among the {len(songs):,} indexed songs{left_out}{_suggestions(songs, keys(), title)}")
     if len(rows) == 0:
         raise RecsysError(f"no song titled {shown} by {artist!r}; songs with that title: {_describe(songs, first)}")
     if len(rows) > 1:
@@ -142,5 +170,7 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, no
             # "Deja Vu" and "Déjà Vu" are one title to whoever types it: offer both spellings' songs.
             looser = next(passes, rows)
             rows = np.union1d(rows, _by_artist(songs, looser, artist) if artist else looser)
-        raise RecsysError(f"{len(rows)} songs match {shown}; name the artist (--artist) to choose one of: {_describe(songs, rows)}")
+        one_artist = len({songs.values("artist")[row] for row in rows}) == 1
+        how = "give the exact title" if one_artist else "name the artist (--artist)"
+        raise RecsysError(f"{len(rows)} songs match {shown}; {how} to choose one of: {_describe(songs, rows)}")
     return int(rows[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recsys.errors import RecsysError
-from recsys.resolve import resolve_title
+from recsys.resolve import resolve_title, title_keys
 from recsys.songtable import SongTable
 
 SONGS = SongTable.from_columns(
@@ -136,3 +136,22 @@ def test_each_pass_decides_on_its_own() -> None:
     many = SongTable.from_columns({"title": ["Home"] * 10, "artist": [f"Singer {i}" for i in range(10)], "year": list(range(2000, 2010))})
     with pytest.raises(RecsysError, match="; and 2 more, by Singer 8, Singer 9$"):  # every artist named, to pick with --artist
         resolve_title(many, "Home")
+
+
+def test_a_title_in_another_script_is_found_by_its_latin_name_in_brackets() -> None:
+    songs = SongTable.from_columns({
+        "title": ["피 땀 눈물 (Blood Sweat & Tears)", "작은 것들을 위한 시 (Boy With Luv)", "BOY IN LUV (Japanese Ver.)",
+                  "봄날 (Spring Day)", "Spring Day (Japanese Ver.)", "Ёлка (Yolka)", "Yesterday (Remastered 2009)"],
+        "artist": ["BTS", "BTS", "BTS", "BTS", "BTS", "Ёлка", "The Beatles"],
+        "year": [2016, 2019, 2014, 2017, 2017, 2010, 1965],
+    })
+    assert title_keys("봄날 (Spring Day)") == ["봄날", "spring day"]
+    assert title_keys("Yesterday (Remastered 2009)") == ["yesterday"]  # a Latin title keeps one key
+    assert resolve_title(songs, "Blood Sweat & Tears") == 0
+    assert resolve_title(songs, "Boy With Luv") == 1  # it found "BOY IN LUV (Japanese Ver.)" fuzzily
+    assert resolve_title(songs, "boy with love") == 1  # fuzzy matching reaches the bracketed name too
+    assert resolve_title(songs, "피 땀 눈물") == 0 and resolve_title(songs, "yolka") == 5
+    # One artist's two songs: --artist cannot choose, the exact title can.
+    with pytest.raises(RecsysError, match=r"2 songs match 'Spring Day'; give the exact title to choose one of: 봄날 \(Spring Day\) — BTS \(2017\); Spring Day \(Japanese Ver.\) — BTS"):
+        resolve_title(songs, "Spring Day", artist="BTS")
+    assert resolve_title(songs, "봄날 (Spring Day)") == 3 and resolve_title(songs, "spring day (japanese ver.)") == 4
