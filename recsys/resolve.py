@@ -97,7 +97,9 @@ class _TitleKeys:
         from rapidfuzz import fuzz, process
 
         scores: dict[int, float] = {}
-        for _, score, at in process.extract(wanted, self.keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
+        # A row has at most two keys, so the best 2 * limit keys hold the best key of each of the best rows.
+        depth = None if limit is None else 2 * limit
+        for _, score, at in process.extract(wanted, self.keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=depth):
             row = int(self.rows[at])
             scores[row] = max(score, scores.get(row, 0.0))
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
