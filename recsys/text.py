@@ -51,9 +51,18 @@ _APOSTROPHES = str.maketrans(dict.fromkeys(APOSTROPHE_CHARS, "'"))
 # (Korean): indexed as overlapping two-character pieces, as Lucene's CJK analyzer does, so that
 # "사랑을" and "사랑해" share "사랑". Single kana and Hangul syllables are not words (the most
 # frequent are particles such as "の" and "이"), so they are tokens only when standing alone.
-_BIGRAM_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー"
+_BIGRAM_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー〆"
+_HAN_WORD = r"[\p{Han}--[々]]"  # 々 repeats the character before it: a word only with it
 _WORD_CHAR = rf"[[\p{{L}}\p{{M}}]--[{_BIGRAM_SCRIPTS}]]"  # marks too: Hindi vowel signs are inside words
 UNICODE_TOKEN_PATTERN = rf"(?P<bigrams>[{_BIGRAM_SCRIPTS}]+)|{_WORD_CHAR}(?:[{_WORD_CHAR}']*{_WORD_CHAR})?"
+# Dropped before the words are found, as the writers of each script mostly leave them out. Before
+# decomposition: invisible format characters (a soft hyphen must not split a word) and Hangul
+# compatibility jamo, the emoticons "ㅋㅋ" and "ㅠㅠ", which decomposed would join syllables. After:
+# Latin and Greek accents, Arabic vowel signs and tatweel, Hebrew points.
+UNICODE_DROPPED_PATTERNS = (
+    r"\p{Cf}|[\u3130-\u318f]",
+    r"(?<=[\x00-\x7f\p{Greek}])\p{Mn}+|[\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]",
+)
 
 
 def _fold(text: str) -> str:
@@ -80,7 +89,7 @@ class Tokenizer:
             return []
         folded = text.lower()
         if not folded.isascii():
-            folded = _fold(folded) if self.latin_only else _fold_latin_accents(folded.translate(_LETTER_FOLDS).translate(_APOSTROPHES))
+            folded = _fold(folded) if self.latin_only else _fold_marks(folded)
         if folded.isascii():  # most lyrics, once folded: the stdlib pattern is faster
             return _words([m.group(0) for m in _TOKEN.finditer(folded)])
         tokens: list[str] = []
@@ -92,7 +101,7 @@ class Tokenizer:
                 tokens.append(run)
             else:  # Chinese characters alone too: one is a word ("星", star), where kana and Hangul are syllables
                 tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-                tokens.extend(_unicode_regex(r"\p{Han}").findall(run))
+                tokens.extend(_unicode_regex(_HAN_WORD).findall(run))
         return tokens
 
     def settings(self) -> dict[str, object]:
@@ -108,7 +117,8 @@ class Tokenizer:
         }
         if not self.latin_only:  # the settings of a latin-only tokenizer are what its builds stored
             settings["unicode_pattern"] = UNICODE_TOKEN_PATTERN
-            settings["cjk"] = "pairs, Han characters, lone characters"
+            settings["dropped_patterns"] = list(UNICODE_DROPPED_PATTERNS)
+            settings["cjk"] = "pairs, Han characters but 々, lone characters"
             settings["apostrophes"] = APOSTROPHE_CHARS
         return settings
 
@@ -116,6 +126,15 @@ class Tokenizer:
     def from_settings(cls, settings: object) -> Tokenizer | None:
         """The tokenizer whose :meth:`settings` are ``settings``; None if this recsys has none."""
         return next((t for t in (cls(), cls(latin_only=True)) if t.settings() == settings), None)
+
+
+def _fold_marks(lowered: str) -> str:
+    """Lower-cased text with the letter folds applied, apostrophes made plain, compatibility forms
+    decomposed ("ﬁ", "ｌｏｖｅ") and what :data:`UNICODE_DROPPED_PATTERNS` match removed."""
+    before, after = (_unicode_regex(pattern) for pattern in UNICODE_DROPPED_PATTERNS)
+    decomposed = unicodedata.normalize("NFKD", before.sub("", lowered.translate(_LETTER_FOLDS).translate(_APOSTROPHES)))
+    # Lower-cased again: decomposition can give capitals ("™" -> "TM").
+    return unicodedata.normalize("NFC", after.sub("", decomposed)).lower()
 
 
 def _words(matches: list[str]) -> list[str]:
