@@ -32,7 +32,16 @@ FUZZY_CUTOFF = 80.0
 NEAR_TIE = 3.0
 MAX_LISTED = 8
 MAX_ARTISTS = 40
-_BRACKETED = re.compile(r"[\(\[]([^\)\]]*)[\)\]]")
+# A bracketed part of a title, up to the next bracket of any kind: "(Spring Day (Remix))" has the
+# parts "Spring Day " and "Remix".
+_BRACKET_PART = re.compile(r"[\(\[]([^\(\)\[\]]+)")
+# A bracketed part that names a version or credits someone, never the song: no alias, and what
+# tells one artist's versions of a song apart.
+_VERSION_LABEL = re.compile(
+    r"^\W*(?:with|feat|ft|featuring|prod)\b|\b(?:ver|version|remix|mix|live|inst|instrumental|mr|ost|acoustic|demo|edit"
+    r"|remaster|remastered|cover|bonus|hidden|track|radio|extended|intro|outro|interlude|skit)\b",
+    re.IGNORECASE,
+)
 
 
 def _describe(songs: SongTable, rows: np.ndarray) -> str:
@@ -70,17 +79,26 @@ def _by_artist(songs: SongTable, rows: np.ndarray, artist: str) -> np.ndarray:
     return rows[artist_matches([lookup_key(artists[row]) for row in rows], artist)]
 
 
+def _is_latin_name(key: str) -> bool:
+    return key.isascii() and any(ch.isalpha() for ch in key)
+
+
 def title_keys(title: str) -> list[str]:
     """The normalised keys a title is found by: its :func:`lookup_key`, and when that key holds
-    another script (or no letter), the key of the first bracketed Latin name ("봄날 (Spring Day)":
-    "봄날" and "spring day"), since that is how most people outside the script type it."""
+    another script (or no letter), the keys of its bracketed Latin names that are no version
+    label ("봄날 (Spring Day)": "봄날" and "spring day"; "(Japanese Ver.)" gives none), since that
+    is how most people outside the script type it."""
     key = lookup_key(title)
-    if not key.isascii() or not any(ch.isalpha() for ch in key):
-        for name in _BRACKETED.findall(title):
-            alias = lookup_key(name)
-            if alias.isascii() and any(ch.isalpha() for ch in alias):
-                return [key, alias]
-    return [key]
+    if _is_latin_name(key):
+        return [key]
+    parts = (part for part in _BRACKET_PART.findall(title) if not _VERSION_LABEL.search(part))
+    names = (lookup_key(name) for part in parts for name in part.split("/"))  # "(Silver Spoon/Baepsae)": two names
+    return list(dict.fromkeys([key, *(name for name in names if _is_latin_name(name))]))
+
+
+def _version_labels(title: str) -> frozenset[str]:
+    """The version labels among a title's bracketed parts, as keys: {"japanese ver"}."""
+    return frozenset(lookup_key(part) for part in _BRACKET_PART.findall(title) if _VERSION_LABEL.search(part))
 
 
 class _TitleKeys:
@@ -90,6 +108,7 @@ class _TitleKeys:
         pairs = [(key, row) for row, title in enumerate(songs.values("title")) for key in title_keys(title)]
         self.keys = np.array([key for key, _ in pairs], dtype=object)
         self.rows = np.array([row for _, row in pairs], dtype=np.int64)
+        self.most_per_row = int(np.bincount(self.rows).max()) if len(pairs) else 1
 
     def best(self, wanted: str, cutoff: float, limit: int | None) -> list[tuple[int, float]]:
         """Rows whose best key scores at least ``cutoff`` against ``wanted`` (rapidfuzz ratio),
@@ -97,8 +116,8 @@ class _TitleKeys:
         from rapidfuzz import fuzz, process
 
         scores: dict[int, float] = {}
-        # A row has at most two keys, so the best 2 * limit keys hold the best key of each of the best rows.
-        depth = None if limit is None else 2 * limit
+        # The best keys, as many as the best rows could hold, include each best row's best key.
+        depth = None if limit is None else self.most_per_row * limit
         for _, score, at in process.extract(wanted, self.keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=depth):
             row = int(self.rows[at])
             scores[row] = max(score, scores.get(row, 0.0))
@@ -172,7 +191,15 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, no
             # "Deja Vu" and "Déjà Vu" are one title to whoever types it: offer both spellings' songs.
             looser = next(passes, rows)
             rows = np.union1d(rows, _by_artist(songs, looser, artist) if artist else looser)
-        one_artist = len({songs.values("artist")[row] for row in rows}) == 1
+        one_artist = len({lookup_key(songs.values("artist")[row]) for row in rows}) == 1
+        if one_artist:
+            # One artist's versions ("봄날 (Spring Day)", "Spring Day (Japanese Ver.)"): the one whose
+            # version labels are those typed, if any is ("Spring Day" has none).
+            wanted = _version_labels(title)
+            titles = songs.values("title")
+            same = rows[[_version_labels(titles[row]) == wanted for row in rows]]
+            rows = same if len(same) else rows
+    if len(rows) > 1:
         how = "give the exact title" if one_artist else "name the artist (--artist)"
         raise RecsysError(f"{len(rows)} songs match {shown}; {how} to choose one of: {_describe(songs, rows)}")
     return int(rows[0])

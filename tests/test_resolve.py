@@ -141,17 +141,29 @@ def test_each_pass_decides_on_its_own() -> None:
 def test_a_title_in_another_script_is_found_by_its_latin_name_in_brackets() -> None:
     songs = SongTable.from_columns({
         "title": ["피 땀 눈물 (Blood Sweat & Tears)", "작은 것들을 위한 시 (Boy With Luv)", "BOY IN LUV (Japanese Ver.)",
-                  "봄날 (Spring Day)", "Spring Day (Japanese Ver.)", "Ёлка (Yolka)", "Yesterday (Remastered 2009)"],
-        "artist": ["BTS", "BTS", "BTS", "BTS", "BTS", "Ёлка", "The Beatles"],
-        "year": [2016, 2019, 2014, 2017, 2017, 2010, 1965],
+                  "봄날 (Spring Day)", "Spring Day (Japanese Ver.)", "Ёлка (Yolka)", "Yesterday (Remastered 2009)",
+                  "血、汗、淚 (Blood, Sweat & Tears) (Japanese Ver.)", "DOPE -超ヤベー!- (Japanese Ver.)"],
+        "artist": ["BTS", "BTS", "BTS", "BTS", "BTS", "Ёлка", "The Beatles", "bts", "BTS"],
+        "year": [2016, 2019, 2014, 2017, 2017, 2010, 1965, 2017, 2015],
     })
     assert title_keys("봄날 (Spring Day)") == ["봄날", "spring day"]
     assert title_keys("Yesterday (Remastered 2009)") == ["yesterday"]  # a Latin title keeps one key
-    assert resolve_title(songs, "Blood Sweat & Tears") == 0
+    # Version labels and credits name no song; every other bracketed name counts, nested ones too.
+    assert title_keys("DOPE -超ヤベー!- (Japanese Ver.)") == ["dope 超ヤベー"]
+    assert title_keys("1993 (with J. Cole)") == ["1993"] and title_keys("1999 (Remastered)") == ["1999"]
+    assert title_keys("ペップセ (Peppuse) (Silver Spoon) (Japanese Ver.)") == ["ペップセ", "peppuse", "silver spoon"]
+    assert title_keys("뱁새 (Silver Spoon/Baepsae)") == ["뱁새", "silver spoon", "baepsae"]
+    assert title_keys("봄날 (Spring Day (Brit Rock Remix))") == ["봄날", "spring day"]
     assert resolve_title(songs, "Boy With Luv") == 1  # it found "BOY IN LUV (Japanese Ver.)" fuzzily
     assert resolve_title(songs, "boy with love") == 1  # fuzzy matching reaches the bracketed name too
     assert resolve_title(songs, "피 땀 눈물") == 0 and resolve_title(songs, "yolka") == 5
-    # One artist's two songs: --artist cannot choose, the exact title can.
-    with pytest.raises(RecsysError, match=r"2 songs match 'Spring Day'; give the exact title to choose one of: 봄날 \(Spring Day\) — BTS \(2017\); Spring Day \(Japanese Ver.\) — BTS"):
-        resolve_title(songs, "Spring Day", artist="BTS")
-    assert resolve_title(songs, "봄날 (Spring Day)") == 3 and resolve_title(songs, "spring day (japanese ver.)") == 4
+    # One artist's versions ("BTS" and "bts" are one): the version typed, and without one the
+    # title that has none.
+    assert resolve_title(songs, "Spring Day") == 3 and resolve_title(songs, "spring day (japanese ver)") == 4
+    assert resolve_title(songs, "Blood Sweat & Tears") == 0
+    assert resolve_title(songs, "Blood Sweat and Tears (Japanese Ver.)", artist="BTS") == 7
+    # A version that none of them is: --artist cannot choose, the exact title can.
+    with pytest.raises(RecsysError, match=r"2 songs match 'Spring Day \(Remix\)'; give the exact title to choose one of: 봄날 \(Spring Day\) — BTS \(2017\); Spring Day \(Japanese Ver.\) — BTS"):
+        resolve_title(songs, "Spring Day (Remix)", artist="BTS")
+    with pytest.raises(RecsysError, match="no song titled 'Japanese Version'"):
+        resolve_title(songs, "Japanese Version")
