@@ -7,8 +7,10 @@ suffixes folded away; compared without spaces), then fuzzy matching (rapidfuzz r
 in another script with a Latin name in brackets ("피 땀 눈물 (Blood Sweat & Tears)") is found by that
 name too in the last two passes. ``artist`` narrows every pass the same way (normalised, then fuzzy, then as a
 part of the name). Several artists under the matched title is an ambiguity the user must settle
-with ``--artist`` (one artist's several songs, with the exact title); when the exact pass finds
-several, the songs whose titles differ from it only in accents or punctuation are listed too.
+with ``--artist``; among one artist's songs, the one whose bracketed version labels are those
+typed wins ("Spring Day (Japanese Ver)"), and failing that the exact title must choose. When the
+exact pass finds several, the songs whose titles differ from it only in accents or punctuation
+are listed too.
 """
 
 from __future__ import annotations
@@ -124,11 +126,11 @@ class _TitleKeys:
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
 
-def _title_passes(songs: SongTable, title_keys: Callable[[], _TitleKeys], title: str) -> Iterator[np.ndarray]:
+def _title_passes(songs: SongTable, all_keys: Callable[[], _TitleKeys], title: str) -> Iterator[np.ndarray]:
     """The rows each pass finds, in order: exact title, normalised title, best fuzzy titles."""
     folded = title.strip().casefold()
     yield np.array([row for row, t in enumerate(songs.values("title")) if t.casefold() == folded], dtype=np.int64)
-    keys = title_keys()
+    keys = all_keys()
     wanted = lookup_key(title)
     if not wanted:
         return
