@@ -46,7 +46,9 @@ LETTER_FOLDS: dict[str, str] = {"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "
 _LETTER_FOLDS = str.maketrans(LETTER_FOLDS)
 # Typographic apostrophes, and the cp1252 one that mis-decoded lyrics carry: "don’t" meets "don't".
 APOSTROPHE_CHARS = "\u2019\u2018\u02bc\x92"
-_APOSTROPHES = str.maketrans(dict.fromkeys(APOSTROPHE_CHARS, "'"))
+# Letters of other scripts that their writers mostly replace by another: Russian prints ё as е.
+SCRIPT_FOLDS: dict[str, str] = {"ё": "е"}
+_UNICODE_FOLDS = str.maketrans({**LETTER_FOLDS, **SCRIPT_FOLDS, **dict.fromkeys(APOSTROPHE_CHARS, "'")})
 # Scripts written without spaces between words (Chinese, Japanese) or with particles glued to them
 # (Korean): indexed as overlapping two-character pieces, as Lucene's CJK analyzer does, so that
 # "사랑을" and "사랑해" share "사랑". Single kana and Hangul syllables are not words (the most
@@ -120,6 +122,7 @@ class Tokenizer:
             settings["dropped_patterns"] = list(UNICODE_DROPPED_PATTERNS)
             settings["cjk"] = "pairs, Han characters but 々, lone characters"
             settings["apostrophes"] = APOSTROPHE_CHARS
+            settings["script_folds"] = dict(sorted(SCRIPT_FOLDS.items()))
         return settings
 
     @classmethod
@@ -129,10 +132,11 @@ class Tokenizer:
 
 
 def _fold_marks(lowered: str) -> str:
-    """Lower-cased text with the letter folds applied, apostrophes made plain, compatibility forms
-    decomposed ("ﬁ", "ｌｏｖｅ") and what :data:`UNICODE_DROPPED_PATTERNS` match removed."""
+    """Lower-cased text with the letter and script folds applied, apostrophes made plain,
+    compatibility forms decomposed ("ﬁ", "ｌｏｖｅ") and what :data:`UNICODE_DROPPED_PATTERNS`
+    match removed."""
     before, after = (_unicode_regex(pattern) for pattern in UNICODE_DROPPED_PATTERNS)
-    decomposed = unicodedata.normalize("NFKD", before.sub("", lowered.translate(_LETTER_FOLDS).translate(_APOSTROPHES)))
+    decomposed = unicodedata.normalize("NFKD", before.sub("", lowered.translate(_UNICODE_FOLDS)))
     # Lower-cased again: decomposition can give capitals ("™" -> "TM").
     return unicodedata.normalize("NFC", after.sub("", decomposed)).lower()
 
