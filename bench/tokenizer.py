@@ -2,7 +2,8 @@
 of builds made before 2026-12-07, which folds lyrics to ASCII and so drops every other script.
 
 Run from the project root: ``.venv/bin/python -m bench.tokenizer``. For each tokenizer: the time to
-tokenise every song, the songs left without a token, the BM25 vocabulary, and for the songs whose
+tokenise every song, the songs whose tokens differ from the latin-only tokenizer's, the songs left
+without a token, the BM25 vocabulary, and for the songs whose
 letters are mostly in another script than Latin (Hangul, kana, Cyrillic, ...; at least
 ``--min-share`` of them): how many get any lexical neighbour, and the share of their BM25 top 10
 (over their own terms, the query song excluded) that is written in the same script, or by the same
@@ -54,16 +55,19 @@ def main() -> None:
     queries = [i for i, (_, share) in enumerate(scripts) if share >= args.min_share]
     by_script = Counter(scripts[i][0] for i in queries)
     k = 10
-    rows = []
+    rows: list[dict[str, object]] = []
+    latin_only_tokens: list[list[str]] = []
     for name, tokenizer in (("latin-only (before 2026-12-07)", Tokenizer(latin_only=True)), ("unicode (now)", Tokenizer())):
         start = time.perf_counter()
         tokens = [tokenizer(text) for text in lyrics]
         tokenize_s = time.perf_counter() - start
+        latin_only_tokens = latin_only_tokens or tokens  # the first pass is the latin-only tokenizer
         index = BM25Index.build(tokens, tokenizer=tokenizer)
         found = [neighbours(index, i, k) for i in queries]
         rows.append({
             "tokenizer": name,
             "tokenize_s": round(tokenize_s, 2),
+            "songs_changed": sum(a != b for a, b in zip(tokens, latin_only_tokens)),
             "songs_without_tokens": sum(not t for t in tokens),
             "terms": len(index.terms),
             "queries": len(queries),
