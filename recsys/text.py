@@ -73,7 +73,7 @@ def _fold(text: str) -> str:
 
 @dataclass(frozen=True)
 class Tokenizer:
-    """Lyrics to word tokens: lower-cased, Latin accents folded ("beyoncé" -> "beyonce"), inner
+    """Lyrics to word tokens: lower-cased, accents folded ("beyoncé" -> "beyonce"), inner
     apostrophes removed ("don't" -> "dont"), stop words and one-letter words dropped.
 
     Letters of every script make words ("привет", "नमस्ते"); Chinese, Japanese and Korean runs give
@@ -159,11 +159,6 @@ TOKENIZER = Tokenizer()
 def tokenize(text: str | None) -> list[str]:
     """:class:`Tokenizer`'s tokens of ``text``; what every new index and topic model uses."""
     return TOKENIZER(text)
-
-
-def tokenizer_settings() -> dict[str, object]:
-    """The settings of :func:`tokenize`."""
-    return TOKENIZER.settings()
 
 
 # A credit: "feat./ft./featuring" anywhere, "with" only when it opens a bracket ("Señorita (with
