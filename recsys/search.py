@@ -1,8 +1,9 @@
 """Free-text search: songs whose lyrics match a phrase, ranked like ``recsys similar``.
 
-The lexical query is the text's tokens, by the tokenizer that built the BM25 index; the dense query is the text embedded by the
-same model that built the artefacts. That encoder is passed in (``index.embed.query_encoder``
-makes one), so this module, like all of ``recsys``, never imports torch or the batch job.
+The lexical query is the text's tokens, by the tokenizer that built the BM25 index; the dense
+query is the text embedded by the same model that built the artefacts. That encoder is passed in
+(``index.embed.query_encoder`` makes one), so this module, like all of ``recsys``, never imports
+torch or the batch job.
 """
 
 from __future__ import annotations
