@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,8 @@ import pytest
 from recsys.catalog import conform, load_catalog, song_id
 from recsys.schema import COLUMNS
 from recsys.errors import RecsysError
-from recsys.sources import import_sources
+from recsys.sources import genius_lyrics, import_sources
+from recsys.sources._read import NOTES, read_table
 from recsys.sources.tags import load_tag_table
 from recsys.text import normalize_text, strip_lyric_annotations, tokenize
 
@@ -285,14 +287,17 @@ def test_placeholder_lyrics_count_as_missing(tmp_path: Path) -> None:
         {"Artist": "Alpha", "Title": "Soon", "Lyric": "Lyrics for this song have yet to be released.\u2005Please check back once the song has been released."},
         {"Artist": "Alpha", "Title": "Inst", "Lyric": "[Instrumental]"},
         {"Artist": "Alpha", "Title": "Unknown", "Lyric": "?"},
+        {"Artist": "Alpha", "Title": "Later", "Lyric": "Lyrics will be available upon release. Stay tuned!"},
+        {"Artist": "Alpha", "Title": "Teaser", "Lyric": "Full lyrics will be available upon release, stay tuned\n[Intro]\noh my brother why"},
     ]
     path = _write(tmp_path / "Alpha.csv", rows)
     warnings: list[str] = []
     df = import_sources([path], on_warning=warnings.append)
-    assert df["title"].tolist() == ["Real"]  # the others have no lyrics and meet no other source
-    assert any("genius_lyrics: 3 rows hold placeholder text" in w for w in warnings)
+    assert df["title"].tolist() == ["Real", "Teaser"]  # the others have no lyrics and meet no other source
+    assert df["lyrics"].tolist()[1].split() == ["oh", "my", "brother", "why"]
+    assert any("genius_lyrics: 4 rows hold placeholder text" in w for w in warnings)
     kept = import_sources([path], keep_unmatched=True)
-    assert len(kept) == 4 and kept["lyrics"].notna().sum() == 1
+    assert len(kept) == 6 and kept["lyrics"].notna().sum() == 2
 
 
 def test_import_counts_lyrics_that_lost_annotations(tmp_path: Path) -> None:
@@ -305,6 +310,37 @@ def test_import_counts_lyrics_that_lost_annotations(tmp_path: Path) -> None:
     df = import_sources([_write(tmp_path / "Alpha.csv", rows)], on_warning=warnings.append)
     assert any(w.startswith("2 lyrics lost lyric-site annotations") and "1 of them held nothing else" in w for w in warnings)
     assert df["lyrics"].notna().sum() == 2
+
+
+def test_flattened_part_headers_are_found_where_they_stand_and_removed(tmp_path: Path) -> None:
+    # As the Genius per-artist files hold them: "[Pre-Chorus]" became "pre", "[Verse 2: Jin & Suga]"
+    # "jin  suga", each glued to the part's first line. "shut up" opens every chorus but is sung.
+    lines = ["we ride at dawn", "the river runs cold", "under a winter moon", "falling into you",
+             "light the way home", "a song for the road", "stars above the sea"]
+    rows = [{"Artist": "Alpha", "Title": f"Song {i}",
+             "Lyric": f"{lines[i]}   jin {lines[i + 1]}  pre {lines[i + 2]}   shut up and dance with me   "
+                      f"jin  suga {lines[(i + 3) % 7]}   suga {lines[(i + 4) % 7]}"}
+            for i in range(5)]
+    rows.append({"Artist": "Alpha", "Title": "Raw", "Lyric": "[Verse 1: Jin]\njin is my name"})
+    warnings: list[str] = []
+    df = import_sources([_write(tmp_path / "Alpha.csv", rows)], on_warning=warnings.append).set_index("title")
+    assert df.loc["Song 1", "lyrics"] == "\n".join(lines[1:4] + ["shut up and dance with me"] + lines[4:6])
+    assert df.loc["Raw", "lyrics"].split() == ["jin", "is", "my", "name"]  # a header kept in brackets is the catalogue's to strip; the sung name stays
+    assert any(w.endswith("part headers removed from 5 flattened lyrics: 25 words (jin, suga, pre)") for w in warnings)
+
+
+def test_singers_names_leave_the_real_genius_lyrics_and_sung_words_stay(shared_data: Path) -> None:
+    path = shared_data / "raw" / "genius_21artists_deepshah" / "BTS.csv"
+    raw = read_table(path)
+    loaded = genius_lyrics.load(raw, path)
+    before = Counter(word for text in raw["Lyric"].dropna() for word in text.split())
+    after = Counter(word for text in loaded["lyrics"].dropna() for word in text.split())
+    for name in ("jungkook", "jimin", "suga", "jhope"):
+        assert after[name] < 0.2 * before[name], name
+    for sung in ("love", "baby", "사랑", "너를", "you"):
+        assert after[sung] == before[sung], sung
+    assert sum(after.values()) > 0.96 * sum(before.values())
+    assert "jungkook" in loaded.attrs[NOTES][0]
 
 
 def test_import_is_deterministic(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from recsys.sources import (
     bow_lyrics, deezer, generic, genius_lyrics, genius_tags, millsong, moodylyrics, musicmood, open_lyrics, panda,
     playlist_moods, spotify, tcc,
 )
-from recsys.sources._read import TABLE_SUFFIXES, read_table, require, text_fields
+from recsys.sources._read import NOTES, TABLE_SUFFIXES, read_table, require, text_fields
 from recsys.sources.base import Adapter
 from recsys.sources.join import MIN_LYRIC_WORDS, SourceFrame, join_sources
 from recsys.sources.tags import load_tag_table
@@ -133,7 +133,10 @@ def import_sources(
                 bar.update(task, total=1, completed=1, info="skipped")
                 continue
             bar.update(task, total=len(df), info=adapter.name)
-            frames.append(SourceFrame(adapter, text_fields(adapter.load(df, path), path)))
+            frame = adapter.load(df, path)
+            for note in frame.attrs.pop(NOTES, []):
+                warn(f"{path}: {note}")
+            frames.append(SourceFrame(adapter, text_fields(frame, path)))
             bar.update(task, completed=len(df), info=f"{adapter.name}: {len(df)} rows")
         if not frames:
             raise RecsysError("none of the input files is in a recognised format")

@@ -28,6 +28,8 @@ _TRUNCATED = re.compile(r"EOF inside string starting at row (\d+)")
 # DataFrame.attrs keys read_table sets: how a CSV's rows are numbered where position alone would
 # misnumber them, and the Parquet columns left out because no field can hold their cells.
 _NUMBERING, _UNREADABLE = "recsys_numbering", "recsys_unreadable"
+# The DataFrame.attrs key under which an adapter leaves lines for the import's warnings.
+NOTES = "recsys_notes"
 
 
 class _Numbering:

@@ -23,10 +23,17 @@ from recsys.sources.tags import TagTable
 
 _KIND_RANK = {"full": 3, "preprocessed": 2, "bag_of_words": 1}
 _LIST_FIELDS = ("moods_raw", "genres_raw", "tags_raw")
-# Stand-ins some sources store where a song has no lyrics: Genius's "Lyrics for this song have yet
-# to be released...", and stubs such as "[Instrumental]", "TBA", "Unreleased", "?" or "a". Kept as
-# lyrics they would cluster together and match one another, so they count as missing lyrics.
-_PLACEHOLDER_LYRICS = re.compile(r"lyrics\s+for\s+this\s+song\s+have\s+yet\s+to\s+be\s+released", re.IGNORECASE)
+# Notes that Genius prints where a song's lyrics are not out: "Lyrics for this song have yet to be
+# released. Please check back once the song has been released.", "Lyrics will be available upon
+# release. Stay tuned". Some open a snippet of the lyrics, which is kept without them. What is
+# left, and stubs such as "[Instrumental]", "TBA", "Unreleased", "?" or "a", are no lyrics: kept as
+# lyrics they would cluster together and match one another.
+RELEASE_NOTE = re.compile(
+    r"(?:full\s+|complete\s+)?lyrics?\s+(?:for\s+this\s+song\s+)?"
+    r"(?:have\s+yet\s+to\s+be\s+released(?:\W+please\s+check\s+back\s+once\s+the\s+song\s+has\s+been\s+released)?"
+    r"|(?:will\s+be\s+)?available\s+upon\s+release(?:\s+of\s+(?:the\s+)?song)?(?:\W+stay\s+tuned)?)[^\w\[(]*",
+    re.IGNORECASE,
+)
 MIN_LYRIC_WORDS = 3
 
 
@@ -58,9 +65,8 @@ def _clean(series: pd.Series) -> pd.Series:
 
 
 def _placeholder(lyrics: pd.Series) -> pd.Series:
-    """Rows whose lyrics are a placeholder or a stub of fewer than ``MIN_LYRIC_WORDS`` words."""
-    text = lyrics.fillna("")
-    return lyrics.notna() & (text.str.contains(_PLACEHOLDER_LYRICS) | (text.str.count(r"\w+") < MIN_LYRIC_WORDS))
+    """Rows whose lyrics are a stub of fewer than ``MIN_LYRIC_WORDS`` words."""
+    return lyrics.notna() & (lyrics.fillna("").str.count(r"\w+") < MIN_LYRIC_WORDS)
 
 
 def _stack(frames: list[SourceFrame], priority: dict[str, int], stats: JoinStats) -> pd.DataFrame:
@@ -74,6 +80,7 @@ def _stack(frames: list[SourceFrame], priority: dict[str, int], stats: JoinStats
             if col not in f or f[col].isna().all():
                 f[col] = [[] for _ in range(len(f))]
         f["title"], f["artist"], f["lyrics"] = _clean(f["title"]), _clean(f["artist"]), _clean(f["lyrics"])
+        f["lyrics"] = f["lyrics"].str.replace(RELEASE_NOTE, "", regex=True)
         placeholder = _placeholder(f["lyrics"])
         if placeholder.any():
             stats.placeholder_lyrics[sf.adapter.name] = stats.placeholder_lyrics.get(sf.adapter.name, 0) + int(placeholder.sum())
