@@ -81,15 +81,14 @@ def load(df: pd.DataFrame, path: Path) -> pd.DataFrame:
                              and not RELEASE_NOTE.search(text))
     before = out.loc[flat, "lyrics"]
     words = part_header_words(before)
-    if words:
-        after = before.map(lambda text: strip_part_headers(text, words))
-        removed = Counter(word for text in before for word in text.split()) - Counter(word for text in after for word in text.split())
-        if removed:
-            out.loc[flat, "lyrics"] = after
-            changed = int((after.str.split().str.len() < before.str.split().str.len()).sum())
-            shown = ", ".join(word for word, _ in removed.most_common(6))
-            out.attrs[NOTES] = [f"part headers removed from {changed} flattened lyrics: {removed.total()} words "
-                                f"({shown}{', ...' if len(removed) > 6 else ''})"]
+    after = before.map(lambda text: strip_part_headers(text, words))
+    removed = Counter(word for text in before for word in text.split()) - Counter(word for text in after for word in text.split())
+    if removed:
+        out.loc[flat, "lyrics"] = after
+        changed = int((after.str.split().str.len() < before.str.split().str.len()).sum())
+        shown = ", ".join(word for word, _ in removed.most_common(6))
+        out.attrs[NOTES] = [f"part headers removed from {changed} flattened lyrics: {removed.total()} words "
+                            f"({shown}{', ...' if len(removed) > 6 else ''})"]
     out["lyrics_kind"] = "full"
     when = df["Year"] if "Year" in df.columns else df.get("Date")
     out["year"] = year_of(when) if when is not None else None
