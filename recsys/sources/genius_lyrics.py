@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from itertools import chain
 from pathlib import Path
 
 import pandas as pd
@@ -82,10 +83,11 @@ def load(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     before = out.loc[flat, "lyrics"]
     words = part_header_words(before)
     after = before.map(lambda text: strip_part_headers(text, words))
-    removed = Counter(word for text in before for word in text.split()) - Counter(word for text in after for word in text.split())
+    words_before, words_after = before.str.split(), after.str.split()
+    removed = Counter(chain.from_iterable(words_before)) - Counter(chain.from_iterable(words_after))
     if removed:
         out.loc[flat, "lyrics"] = after
-        changed = int((after.str.split().str.len() < before.str.split().str.len()).sum())
+        changed = int((words_after.str.len() < words_before.str.len()).sum())
         shown = ", ".join(word for word, _ in removed.most_common(6))
         out.attrs[NOTES] = [f"part headers removed from {changed} flattened lyrics: {removed.total()} words "
                             f"({shown}{', ...' if len(removed) > 6 else ''})"]
