@@ -14,6 +14,7 @@ from recsys.schema import COLUMNS
 from recsys.errors import RecsysError
 from recsys.sources import genius_lyrics, import_sources
 from recsys.sources._read import NOTES, read_table
+from recsys.sources.names import capitalise, lowercased
 from recsys.sources.tags import load_tag_table
 from recsys.text import normalize_text, strip_lyric_annotations, tokenize
 
@@ -341,6 +342,70 @@ def test_singers_names_leave_the_real_genius_lyrics_and_sung_words_stay(shared_d
         assert after[sung] == before[sung], sung
     assert sum(after.values()) > 0.96 * sum(before.values())
     assert "jungkook" in loaded.attrs[NOTES][0]
+
+
+def test_capitalise_changes_only_case_in_title_case() -> None:
+    cases = {
+        "monk's mood": "Monk's Mood",
+        "siouxsie and the banshees": "Siouxsie and the Banshees",
+        "do you hear what i hear?": "Do You Hear What I Hear?",
+        "love (the remix)": "Love (The Remix)",
+        "act ii: in the end": "Act II: In the End",
+        "sven-bertil taube": "Sven-Bertil Taube",
+        "'til i die": "'Til I Die",
+        "stélios kazantzídis": "Stélios Kazantzídis",
+        "張露": "張露",
+        "4ever": "4ever",
+    }
+    assert {name: capitalise(name) for name in cases} == cases
+    assert all(song_id("x", name) == song_id("x", cased) for name, cased in cases.items())
+
+
+def test_a_source_has_lost_case_only_when_nearly_all_its_names_are_lower_case() -> None:
+    lower = pd.DataFrame({"title": [f"song {i}" for i in range(10)], "artist": ["the band"] * 10})
+    assert lowercased(lower)
+    assert not lowercased(lower.head(5))  # too few names to tell
+    # An artist who styles every title in lower case still writes her name with capitals.
+    assert not lowercased(lower.assign(artist="Ariana Grande"))
+    assert not lowercased(pd.DataFrame({"title": ["張露"] * 30, "artist": ["七"] * 30}))  # no cased letters at all
+
+
+def test_names_from_a_source_that_lost_case_take_other_sources_case_or_are_capitalised(tmp_path: Path) -> None:
+    songs = [("the band", "night song"), ("the band", "day song (live)"), ("siouxsie and the banshees", "hong kong garden"),
+             ("xyz", "i'm a believer")] + [(f"artist {i}", f"tune {i}") for i in range(6)]
+    tcc = _write(tmp_path / "tcc.csv", [{"artist_name": a, "track_name": t, "genre": "pop", "topic": "x", "lyrics": "some words here now"}
+                                        for a, t in songs])
+    deezer = _write(tmp_path / "dz.csv", [{"artist_name": a, "track_name": t, "valence": 1.0, "arousal": 1.0} for a, t in [
+        ("The Band", "Night Song"), ("The Band", "Other Tune"), ("Siouxsie And The Banshees", "Spellbound"),
+        ("Siouxsie And The Banshees", "Israel"), ("Siouxsie and the Banshees", "Cities in Dust")]])
+    styled = _write(tmp_path / "mm.csv", [{"file": "x.h5", "artist": "Ariana Grande", "title": "thank u, next",
+                                           "lyrics": "thank you next words", "genre": "Pop", "mood": "happy", "year": 2019}])
+    warnings: list[str] = []
+    df = import_sources([tcc, deezer, styled], on_warning=warnings.append).set_index("song_id")
+    names = {(row.artist, row.title): json.loads(row.provenance).get("recased") for row in df.itertuples()}
+    other, rule = "other sources", "capitalised"
+    assert names[("The Band", "Night Song")] == {"artist": other, "title": other}
+    assert names[("The Band", "Day Song (Live)")] == {"artist": other, "title": rule}
+    assert names[("Siouxsie And The Banshees", "Hong Kong Garden")] == {"artist": other, "title": rule}  # the spelling most rows give
+    assert names[("Xyz", "I'm a Believer")] == {"artist": rule, "title": rule}
+    assert names[("Ariana Grande", "thank u, next")] is None  # styled in lower case by a source that keeps case
+    assert sorted(df.index) == sorted(song_id(a, t) for a, t in [*songs, ("Ariana Grande", "thank u, next")])
+    assert json.loads(df.loc[song_id("the band", "night song"), "provenance"])["title"] == "tcc_ceds"
+    assert "tcc_ceds: every name in lower case (the source lost their case); of the 10 songs it names, 1 titles and 3 artists took " \
+           "the case another source spells them with, the rest were capitalised by rule (data/SCHEMA.md)" in warnings
+
+
+def test_the_real_tcc_names_take_the_case_spotify_spells_them_with(shared_data: Path) -> None:
+    raw = shared_data / "raw"
+    tcc_file = raw / "tcc_ceds_partial" / "vbsdj_tcc_ceds_music_sample1000.csv"
+    alone = import_sources([tcc_file])
+    joined = import_sources([tcc_file, raw / "spotify_features" / "hot100_performer_song_spotify_genre.csv"])
+    assert joined["song_id"].tolist() == alone["song_id"].tolist() and joined["lyrics"].equals(alone["lyrics"])
+    assert not alone["artist"].str.match(r"[a-z]").any()  # capitalised by rule when alone ("10cc" stays)
+    recased = joined["provenance"].map(lambda p: json.loads(p)["recased"])
+    spelt = recased.map(lambda how: how["artist"] == "other sources")
+    assert spelt.mean() > 0.3  # the Hot 100 spells many of the sample's artists
+    assert set(joined.loc[spelt & joined["artist"].str.lower().eq("the beach boys"), "artist"]) <= {"The Beach Boys"}
 
 
 def test_import_is_deterministic(tmp_path: Path) -> None:

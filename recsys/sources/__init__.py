@@ -154,6 +154,10 @@ def import_sources(
         warn(f"{src}: {counted(n, 'duplicate row')} of the same song merged")
     for src, n in sorted(stats.swapped.items()):
         warn(f"{src}: {counted(n, 'row')} had title and artist swapped; fixed by matching other sources")
+    for src, r in sorted(stats.recased.items()):
+        warn(f"{src}: every name in lower case (the source lost their case); of the {counted(r.songs, 'song')} it names, "
+             f"{r.titles_spelt} titles and {r.artists_spelt} artists took the case another source spells them with, "
+             "the rest were capitalised by rule (data/SCHEMA.md)")
     for src, n in sorted(stats.placeholder_lyrics.items()):
         warn(f"{src}: {counted(n, 'row')} hold{'s' * (n == 1)} placeholder text or under {MIN_LYRIC_WORDS} words instead of lyrics "
              "(e.g. 'yet to be released', '[Instrumental]'); read as no lyrics")

@@ -3,7 +3,9 @@
 Conflict rules (documented in data/SCHEMA.md): lyrics full > preprocessed > bag_of_words; audio
 from the best-ranked source as a whole vector (Spotify scale > tcc min-max); mood explicit >
 derived; year, title and artist from the first source in priority order that has them (title and
-artist from the lyrics source when there is one); genres, raw moods and raw tags are unions.
+artist from the lyrics source when there is one; where that source lower-cased every name, the
+case other sources spell them with, see recsys.sources.names); genres, raw moods and raw tags are
+unions.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from recsys.schema import AUDIO_FEATURES
 from recsys.text import normalize_text, shorten
 from recsys.sources.base import Adapter
+from recsys.sources.names import capitalise, lowercased
 from recsys.sources.tags import TagTable
 
 _KIND_RANK = {"full": 3, "preprocessed": 2, "bag_of_words": 1}
@@ -46,6 +49,16 @@ class SourceFrame:
 
 
 @dataclass
+class RecasedNames:
+    """The songs a source that lower-cased every name names, and how many of their titles and
+    artists took the case another source spells them with (the rest were capitalised)."""
+
+    songs: int
+    titles_spelt: int
+    artists_spelt: int
+
+
+@dataclass
 class JoinStats:
     """What the join did, for the CLI's warning lines."""
 
@@ -57,6 +70,8 @@ class JoinStats:
     mood_conflicts: int = 0  # songs whose sources (or rows) give different moods
     mood_ties: int = 0  # of them, songs whose best-ranked labels disagree: source priority and file order decide
     mood_conflict_example: str = ""  # one of them: "'title' by artist: sad (src), happy (src)"
+    recased: dict[str, RecasedNames] = field(default_factory=dict)  # per source that lower-cased its names
+
 
 
 def _clean(series: pd.Series) -> pd.Series:
@@ -86,6 +101,7 @@ def _stack(frames: list[SourceFrame], priority: dict[str, int], stats: JoinStats
             stats.placeholder_lyrics[sf.adapter.name] = stats.placeholder_lyrics.get(sf.adapter.name, 0) + int(placeholder.sum())
             f["lyrics"] = f["lyrics"].mask(placeholder)
         f["_src"] = sf.adapter.name
+        f["_case_lost"] = lowercased(f)
         f["_order"] = priority[sf.adapter.name]
         f["_audio_rank"] = sf.adapter.audio_rank
         f["_mood_rank"] = sf.adapter.mood_rank
@@ -135,6 +151,48 @@ def _union(df: pd.DataFrame, column: str) -> pd.Series:
     return exploded.groupby("_key", sort=False)[column].agg(list)
 
 
+def _spellings(keys: pd.Series, names: pd.Series, order: pd.Series) -> pd.Series:
+    """Lookup key -> the spelling most rows give it (ties: source priority)."""
+    rows = pd.DataFrame({"key": keys, "name": names, "order": order})
+    counts = rows.groupby(["key", "name"], sort=False)["order"].agg(["size", "min"]).reset_index()
+    return counts.sort_values(["size", "min"], ascending=[False, True], kind="stable").drop_duplicates("key").set_index("key")["name"]
+
+
+@dataclass
+class CaseSpellings:
+    """How sources that kept case spell names, for the songs named by a source that lost it."""
+
+    artists: pd.Series  # lower-cased artist -> spelling
+    titles: pd.Series  # song key + lower-cased title -> spelling (a title is looked up per song)
+
+    @classmethod
+    def of(cls, df: pd.DataFrame) -> CaseSpellings:
+        kept = df.loc[~df["_case_lost"]]
+        return cls(_spellings(kept["artist"].str.lower(), kept["artist"], kept["_order"]),
+                   _spellings(kept["_key"] + "|" + kept["title"].str.lower(), kept["title"], kept["_order"]))
+
+
+def _restore_case(named: pd.DataFrame, spellings: CaseSpellings, stats: JoinStats) -> pd.Series:
+    """Give the names of ``named`` (title, artist, _src, _case_lost; indexed by song key) whose
+    source lost their case the case another source spells them with, or else capitalise them
+    (recsys.sources.names). Only case changes. Returns, per song, how each name was recased."""
+    lost = named["_case_lost"].astype(bool)
+    how = pd.Series(None, index=named.index, dtype=object)
+    if not lost.any():
+        return how
+    title_keys = named.index[lost] + "|" + named.loc[lost, "title"].str.lower()
+    found = {"title": spellings.titles.reindex(title_keys).to_numpy(),
+             "artist": spellings.artists.reindex(named.loc[lost, "artist"].str.lower()).to_numpy()}
+    for column, spelt in found.items():
+        known = pd.notna(spelt)
+        named.loc[lost, column] = np.where(known, spelt, named.loc[lost, column].map(capitalise).to_numpy())
+        found[column] = np.where(known, "other sources", "capitalised")
+    how[lost] = [{"title": t, "artist": a} for t, a in zip(found["title"], found["artist"])]
+    for src, songs in pd.DataFrame(found, index=named.index[lost]).groupby(named.loc[lost, "_src"]):
+        stats.recased[src] = RecasedNames(len(songs), int((songs["title"] == "other sources").sum()), int((songs["artist"] == "other sources").sum()))
+    return how
+
+
 def _count_mood_conflicts(df: pd.DataFrame, stats: JoinStats) -> None:
     labelled = df[df["_mood"].notna()]
     moods = labelled.groupby("_key", sort=False)["_mood"].nunique()
@@ -167,6 +225,7 @@ def join_sources(
     dup = df.duplicated(["_src", "_key"])
     stats.duplicates = df.loc[dup, "_src"].value_counts().to_dict()
     df = _swap_if_known(df, stats)
+    spellings = CaseSpellings.of(df)  # before unmatched rows go: label-only sources spell many artists
     if not keep_unmatched:
         lyric_keys = df.loc[df["lyrics"].notna(), "_key"].unique()
         keep = df["_key"].isin(lyric_keys)
@@ -190,7 +249,9 @@ def join_sources(
     aud = _best(df, df["_n_audio"] > 0, ["_audio_rank", "_n_audio", "_order"], [False, False, True])
     mood = _best(df, df["_mood"].notna(), ["_mood_rank", "_order"], [False, True])
     year = _best(df, df["year"].notna(), ["_order"], [True])
-    named = lyr[["title", "artist", "_src"]].combine_first(first[["title", "artist", "_src"]])
+    columns = ["title", "artist", "_src", "_case_lost"]
+    named = lyr[columns].combine_first(first[columns])
+    recased = _restore_case(named, spellings, stats)
     out["title"], out["artist"] = named["title"], named["artist"]
     out["year"] = year["year"]
     out["lyrics"], out["lyrics_kind"] = lyr["lyrics"], lyr["lyrics_kind"]
@@ -211,8 +272,8 @@ def join_sources(
     }).reindex(out.index)
     genre_src = genre_src.reindex(out.index)
     out["provenance"] = [
-        json.dumps({**{k: v for k, v in row.items() if isinstance(v, str)}, **({"genres": g} if isinstance(g, list) else {})},
-                   sort_keys=True)
-        for row, g in zip(picks.to_dict("records"), genre_src)
+        json.dumps({**{k: v for k, v in row.items() if isinstance(v, str)}, **({"genres": g} if isinstance(g, list) else {}),
+                    **({"recased": r} if isinstance(r, dict) else {})}, sort_keys=True)
+        for row, g, r in zip(picks.to_dict("records"), genre_src, recased.reindex(out.index))
     ]
     return out.reset_index(drop=True), stats
