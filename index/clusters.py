@@ -5,9 +5,12 @@ Rule for k: the highest silhouette wins; k values whose silhouette is within ``t
 of the best count as tied, and among those the one nearest the elbow of the distortion curve
 (the point farthest from the chord joining its ends, on min-max scaled axes) is chosen.
 
-Keywords are class-TF-IDF terms (as in BERTopic): a cluster's term frequencies, weighted by
-log(1 + average tokens per cluster / the term's total count), so words every cluster uses
-(love, baby) sink and words one cluster leans on rise.
+Keywords are the terms that most set a cluster's lyrics apart from the catalogue's: each term's
+share of the cluster's tokens times the log of how much more often the cluster uses it than the
+catalogue does (its term of the KL divergence between the two word distributions), among terms
+in at least 2% of the cluster's songs. A word every cluster uses as often ("know") scores 0.
+BERTopic's class-TF-IDF, which weighs a term's share by log(1 + average tokens per cluster / the
+term's total count), let the commonest lyric words lead every cluster of a few large ones.
 """
 
 from __future__ import annotations
@@ -82,20 +85,31 @@ def choose_k(table: list[dict[str, float]], tie: float = 0.01) -> int:
     return min(tied, key=lambda k: (abs(k - knee), k))
 
 
-def class_tfidf_keywords(token_lists: Sequence[Sequence[str]], labels: np.ndarray, n_words: int = 8) -> dict[int, list[str]]:
-    """Top class-TF-IDF terms of each cluster."""
-    per_cluster: dict[int, Counter[str]] = {}
+def cluster_keywords(
+    token_lists: Sequence[Sequence[str]], labels: np.ndarray, n_words: int = 8, min_song_share: float = 0.02
+) -> dict[int, list[str]]:
+    """Each cluster's ``n_words`` most distinctive terms (module docstring), best first; a term
+    must be in ``min_song_share`` of the cluster's songs, and used more there than overall."""
+    counts: dict[int, Counter[str]] = {}
+    songs_with: dict[int, Counter[str]] = {}
     for tokens, label in zip(token_lists, labels):
-        per_cluster.setdefault(int(label), Counter()).update(tokens)
+        counts.setdefault(int(label), Counter()).update(tokens)
+        songs_with.setdefault(int(label), Counter()).update(set(tokens))
     totals: Counter[str] = Counter()
-    for counts in per_cluster.values():
-        totals.update(counts)
-    avg = sum(totals.values()) / max(len(per_cluster), 1)
+    for cluster_counts in counts.values():
+        totals.update(cluster_counts)
+    n_tokens = max(sum(totals.values()), 1)
+    sizes = Counter(int(label) for label in labels)
     out: dict[int, list[str]] = {}
-    for label in sorted(per_cluster):
-        counts = per_cluster[label]
-        size = max(sum(counts.values()), 1)
-        score = {t: (c / size) * math.log(1 + avg / totals[t]) for t, c in counts.items()}
+    for label in sorted(counts):
+        cluster_tokens = max(sum(counts[label].values()), 1)
+        min_songs = max(1, math.ceil(min_song_share * sizes[label]))
+        score = {}
+        for term, n in counts[label].items():
+            share = n / cluster_tokens
+            lift = share / (totals[term] / n_tokens)
+            if lift > 1 and songs_with[label][term] >= min_songs:
+                score[term] = share * math.log(lift)
         out[label] = [t for t, _ in sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:n_words]]
     return out
 
@@ -158,7 +172,7 @@ def cluster_songs(
         labels=labels,
         k=k,
         table=table,
-        keywords=class_tfidf_keywords(token_lists, labels, n_keywords),
+        keywords=cluster_keywords(token_lists, labels, n_keywords),
         coords_2d=coords,
         sizes={int(c): int(m) for c, m in zip(*np.unique(labels, return_counts=True))},
         params={"k_range": [lo, hi], "umap_dims": umap_dims, "n_neighbors": neighbors, "n_init": n_init,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.clusters import Clusters, choose_k, class_tfidf_keywords, cluster_songs, elbow, save_plots
+from index.clusters import Clusters, choose_k, cluster_keywords, cluster_songs, elbow, save_plots
 from recsys.errors import RecsysError
 
 pytestmark = pytest.mark.slow
@@ -74,8 +74,22 @@ def test_choose_k_rule() -> None:
 
 def test_keywords_weigh_down_shared_words() -> None:
     tokens = [["love", "fire", "fire"], ["love", "rain"], ["love", "rain", "rain"]]
-    words = class_tfidf_keywords(tokens, np.array([0, 1, 1]), n_words=2)
-    assert words[0][0] == "fire" and words[1][0] == "rain"
+    words = cluster_keywords(tokens, np.array([0, 1, 1]), n_words=2)
+    assert words[0] == ["fire"] and words[1] == ["rain", "love"]  # cluster 0 uses "love" less than the catalogue does
+
+
+def test_a_word_every_cluster_uses_as_much_is_no_keyword_however_frequent() -> None:
+    # Class-TF-IDF ranked "know" first in each cluster here: 20 of 22 tokens against 2.
+    own = ["fire", "rain", "snow"]
+    tokens = [["know"] * 20 + [own[c]] * 2 for c in range(3) for _ in range(5)]
+    words = cluster_keywords(tokens, np.repeat(np.arange(3), 5))
+    assert words == {0: ["fire"], 1: ["rain"], 2: ["snow"]}
+
+
+def test_a_keyword_must_be_in_enough_of_its_cluster_s_songs() -> None:
+    tokens = [["rare"] * 50 + ["rain"]] + [["rain", "love"]] * 99 + [["love"]] * 100
+    words = cluster_keywords(tokens, np.repeat([0, 1], 100), min_song_share=0.02)
+    assert "rare" not in words[0] and words[0][0] == "rain"
 
 
 def test_too_few_songs_is_one_line_error() -> None:
