@@ -73,7 +73,6 @@ class JoinStats:
     recased: dict[str, RecasedNames] = field(default_factory=dict)  # per source that lower-cased its names
 
 
-
 def _clean(series: pd.Series) -> pd.Series:
     s = series.astype("string").str.strip()
     return s.mask(s == "")
@@ -188,8 +187,8 @@ def _restore_case(named: pd.DataFrame, spellings: CaseSpellings, stats: JoinStat
         named.loc[lost, column] = np.where(known, spelt, named.loc[lost, column].map(capitalise).to_numpy())
         found[column] = np.where(known, "other sources", "capitalised")
     how[lost] = [{"title": t, "artist": a} for t, a in zip(found["title"], found["artist"])]
-    for src, songs in pd.DataFrame(found, index=named.index[lost]).groupby(named.loc[lost, "_src"]):
-        stats.recased[src] = RecasedNames(len(songs), int((songs["title"] == "other sources").sum()), int((songs["artist"] == "other sources").sum()))
+    for src, songs in pd.DataFrame(found, index=named.index[lost]).eq("other sources").groupby(named.loc[lost, "_src"]):
+        stats.recased[src] = RecasedNames(len(songs), int(songs["title"].sum()), int(songs["artist"].sum()))
     return how
 
 
