@@ -63,6 +63,13 @@ def _seed_option(help: str) -> Any:
     return typer.Option(0, "--seed", min=0, max=2**31 - 1, help=help)
 
 
+def _artifacts_option() -> Any:
+    return typer.Option(
+        Path("artifacts"), "--artifacts", envvar="RECSYS_ARTIFACTS",
+        help="Artefact directory (default: $RECSYS_ARTIFACTS or ./artifacts).",
+    )
+
+
 # --- catalog commands -------------------------------------------------------------------------
 
 
@@ -275,10 +282,14 @@ def index_build(
 
 
 @command(index_app, "verify")
-def index_verify(path: Path = typer.Argument(..., help="Artefact directory.")) -> None:
+def index_verify(
+    path: Path | None = typer.Argument(None, help="Artefact directory (or --artifacts, as the other commands take it)."),
+    artifacts_dir: Path = _artifacts_option(),
+) -> None:
     """Check every artefact file against the SHA-256 hashes in its manifest."""
     from recsys.artifacts import load_artifacts
 
+    path = path or artifacts_dir
     artifacts = load_artifacts(path, verify="full")
     typer.echo(f"{path}: ok ({len(artifacts.manifest['hashes']['files'])} files, {len(artifacts.songs)} songs)")
 
@@ -297,13 +308,6 @@ JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.
 WEIGHT_OPTION = typer.Option(None, "--weight", help="Blend weight w of the cosine (default: the tuned one).")
 AUDIO_WEIGHT_OPTION = typer.Option(None, "--audio-weight", help="Weight a of the audio-feature similarity (default: the tuned one; 0 turns it off).")
 FUSION_OPTION = typer.Option("linear", "--fusion", help="linear (w-blend) or rrf (reciprocal rank fusion).")
-
-
-def _artifacts_option() -> Any:
-    return typer.Option(
-        Path("artifacts"), "--artifacts", envvar="RECSYS_ARTIFACTS",
-        help="Artefact directory (default: $RECSYS_ARTIFACTS or ./artifacts).",
-    )
 
 
 def _explanation(why: dict[str, Any]) -> list[str]:

@@ -87,6 +87,17 @@ def test_similar_filters_and_env_default(artifacts: Path, monkeypatch: pytest.Mo
     assert table.exit_code == 0 and "Party" in table.output and "Grey Window" not in table.output
 
 
+def test_index_verify_takes_the_directory_as_the_other_commands_do(artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for args in ([str(artifacts)], ["--artifacts", str(artifacts)]):
+        out = runner.invoke(app, ["index", "verify", *args])
+        assert out.exit_code == 0 and out.output.startswith(f"{artifacts}: ok ("), out.output
+    monkeypatch.setenv("RECSYS_ARTIFACTS", str(artifacts))
+    assert runner.invoke(app, ["index", "verify"]).exit_code == 0
+    (artifacts / "bm25" / "extra.txt").write_text("not from the build")
+    damaged = runner.invoke(app, ["index", "verify"])
+    assert damaged.exit_code == 2 and damaged.output.startswith("error: ") and "extra.txt" in damaged.output
+
+
 def test_tune_and_evaluate_commands(artifacts: Path, tmp_path: Path) -> None:
     tuned = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "-k", "2"])
     assert tuned.exit_code == 0, tuned.output
