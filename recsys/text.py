@@ -176,13 +176,21 @@ def _missing(text: object) -> bool:
     return text is None or (isinstance(text, float) and math.isnan(text))
 
 
+# Some sources wrote a comma as "_" ("Harry Connick_ Jr", "Dance_ Dance") and a space as "_" in
+# names that have no space ("mamas_and_the_papas"). Match keys read "_" as a space already.
+_UNDERSCORE_COMMA = re.compile(r"_(?= )")
+_UNDERSCORE_SPACE = re.compile(r"(?<=[^\W_])_(?=[^\W_])")
+
+
 def tidy_name(text: object) -> str | None:
     """A title or artist as it should be shown: invisible format characters removed (the sources
-    carry zero-width spaces, which also break table alignment), whitespace runs collapsed."""
+    carry zero-width spaces, which also break table alignment), whitespace runs collapsed, and
+    "_" read as the comma or the space it stands for; the match key stays the same."""
     if _missing(text):
         return None
     visible = "".join(ch for ch in str(text) if unicodedata.category(ch) not in ("Cf", "Cc"))
-    return _WHITESPACE.sub(" ", visible).strip()
+    name = _UNDERSCORE_COMMA.sub(",", _WHITESPACE.sub(" ", visible).strip())
+    return name if " " in name else _UNDERSCORE_SPACE.sub(" ", name)
 
 
 # Lyric sites annotate lyrics in brackets: section headers, often with the singer ("[Chorus: Ariana

@@ -350,6 +350,13 @@ def test_capitalise_changes_only_case_in_title_case() -> None:
         "siouxsie and the banshees": "Siouxsie and the Banshees",
         "do you hear what i hear?": "Do You Hear What I Hear?",
         "love (the remix)": "Love (The Remix)",
+        "don't look back (feat. van morrison)": "Don't Look Back (feat. Van Morrison)",
+        "hold me (with teddy pendergrass)": "Hold Me (with Teddy Pendergrass)",
+        "remember you (feat. the weeknd)": "Remember You (feat. The Weeknd)",
+        "1993 (with j. cole & earthgang feat. smino)": "1993 (with J. Cole & Earthgang feat. Smino)",
+        "with god on our side": "With God on Our Side",
+        "go with the flow": "Go with the Flow",
+        "feat of clay": "Feat of Clay",
         "act ii: in the end": "Act II: In the End",
         "sven-bertil taube": "Sven-Bertil Taube",
         "'til i die": "'Til I Die",
@@ -426,6 +433,16 @@ def test_titles_and_artists_lose_invisible_characters_but_keep_their_ids() -> No
     assert pd.isna(tidy["title"][2])
     assert tidy["artist"].tolist() == ["Ariana Grande", "Dr Dog", "x"]
     assert [song_id(a, t) for a, t in zip(tidy["artist"][:2], tidy["title"][:2])] == raw["song_id"][:2].tolist()
+
+
+def test_an_underscore_that_stands_for_a_comma_or_a_space_is_shown_as_one_and_keeps_the_id() -> None:
+    raw = pd.DataFrame({"title": ["Dance_ Dance", "words_of_love", "One last time_(2014)", "Party favor[ityo_boiiii remix"],
+                        "artist": ["Harry Connick_ Jr", "mamas_and_the_papas", "a_b", "_tag"]})
+    raw["song_id"] = [song_id(a, t) for a, t in zip(raw["artist"], raw["title"])]
+    tidy = conform(raw)
+    assert tidy["title"].tolist() == ["Dance, Dance", "words of love", "One last time_(2014)", "Party favor[ityo_boiiii remix"]
+    assert tidy["artist"].tolist() == ["Harry Connick, Jr", "mamas and the papas", "a b", "_tag"]
+    assert [song_id(a, t) for a, t in zip(tidy["artist"], tidy["title"])] == raw["song_id"].tolist()
 
 
 def test_lyrics_lose_bracketed_annotations_but_keep_sung_brackets() -> None:

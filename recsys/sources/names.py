@@ -24,6 +24,9 @@ LOWERCASED_MIN_NAMES = 20
 MINOR_WORDS = frozenset(
     "a an and as at but by for from in into nor of on or over so the to up via vs with yet".split()
 )
+# Credits stay lower case, as streaming services write them ("(feat. Van Morrison)", "(with Ry
+# Cooder)"), and the name after one is capitalised ("(feat. The Weeknd)").
+CREDIT_WORDS = frozenset({"feat", "ft", "featuring", "with"})
 _ROMAN = frozenset({"ii", "iii", "iv", "vi", "vii", "viii", "ix", "xi", "xii"})
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # After these a word opens a new phrase ("Love (The Remix)", "Act II: In the End").
@@ -45,18 +48,20 @@ def _upper_first(word: str) -> str:
 def capitalise(name: str) -> str:
     """Title case for a name whose case was lost: each word's first letter upper case, the rest
     kept ("monk's mood" -> "Monk's Mood"), minor words lower case inside a phrase ("siouxsie and
-    the banshees" -> "Siouxsie and the Banshees"), "i" and Roman numerals upper case. Only case
+    the banshees" -> "Siouxsie and the Banshees"), credits after a bracket lower case ("(feat.
+    x)"), "i" and Roman numerals upper case. Only case
     changes, so the song's key (``recsys.catalog.song_key``) stays the same."""
     words = list(_WORD.finditer(name))
-    out, end = [], 0
+    out, end, after_credit = [], 0, False
     for i, match in enumerate(words):
         word = match.group()
         before = name[end : match.start()].strip()
-        opens_phrase = i == 0 or i == len(words) - 1 or (before != "" and before[-1] in _PHRASE_OPENERS)
+        credit = word in CREDIT_WORDS and (before[-1:] in ("(", "[") or (i > 0 and word != "with"))
+        opens_phrase = i == 0 or i == len(words) - 1 or before[-1:] in _PHRASE_OPENERS or after_credit
         if word in _ROMAN or word == "i":
             word = word.upper()
-        elif opens_phrase or word not in MINOR_WORDS:
+        elif (opens_phrase or word not in MINOR_WORDS) and not credit:
             word = _upper_first(word)
         out.append(name[end : match.start()] + word)
-        end = match.end()
+        end, after_credit = match.end(), credit
     return "".join(out) + name[end:]
