@@ -48,9 +48,9 @@ def _upper_first(word: str) -> str:
 def capitalise(name: str) -> str:
     """Title case for a name whose case was lost: each word's first letter upper case, the rest
     kept ("monk's mood" -> "Monk's Mood"), minor words lower case inside a phrase ("siouxsie and
-    the banshees" -> "Siouxsie and the Banshees"), credits after a bracket lower case ("(feat.
-    x)"), "i" and Roman numerals upper case. Only case
-    changes, so the song's key (``recsys.catalog.song_key``) stays the same."""
+    the banshees" -> "Siouxsie and the Banshees"), credits lower case ("feat." past the first
+    word, "with" after a bracket), "i" and Roman numerals upper case. Only case changes, so the
+    song's key (``recsys.catalog.song_key``) stays the same."""
     words = list(_WORD.finditer(name))
     out, end, after_credit = [], 0, False
     for i, match in enumerate(words):
