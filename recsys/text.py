@@ -163,7 +163,9 @@ def tokenize(text: str | None) -> list[str]:
 
 # A credit: "feat./ft./featuring" anywhere, "with" only when it opens a bracket ("Señorita (with
 # Camila)"), since it also starts and fills titles ("With a Little Luck", "Stay With Me").
-_FEAT = re.compile(r"\s*(?:[\(\[]\s*with\b|[\(\[]?\s*\b(?:feat|ft|featuring)\b).*$", re.IGNORECASE)
+CREDIT_WORDS = ("feat", "ft", "featuring")
+BRACKET_CREDIT = "with"
+_FEAT = re.compile(rf"\s*(?:[\(\[]\s*{BRACKET_CREDIT}\b|[\(\[]?\s*\b(?:{'|'.join(CREDIT_WORDS)})\b).*$", re.IGNORECASE)
 _BRACKETED = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
 _DASH_SUFFIX = re.compile(
     r"\s+-\s+.*\b(remaster(ed)?|live|version|edit|mix|remix|mono|stereo|acoustic|demo)\b.*$", re.IGNORECASE

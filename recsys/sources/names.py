@@ -14,6 +14,8 @@ import re
 
 import pandas as pd
 
+from recsys.text import BRACKET_CREDIT, CREDIT_WORDS
+
 # A file is read as having lost the case of its names when at least this share of the names
 # that have cased letters is all lower case: an artist who styles every title in lower case
 # still has a capitalised artist name, and a file of such songs has capitals somewhere.
@@ -24,9 +26,6 @@ LOWERCASED_MIN_NAMES = 20
 MINOR_WORDS = frozenset(
     "a an and as at but by for from in into nor of on or over so the to up via vs with yet".split()
 )
-# Credits stay lower case, as streaming services write them ("(feat. Van Morrison)", "(with Ry
-# Cooder)"), and the name after one is capitalised ("(feat. The Weeknd)").
-CREDIT_WORDS = frozenset({"feat", "ft", "featuring", "with"})
 _ROMAN = frozenset({"ii", "iii", "iv", "vi", "vii", "viii", "ix", "xi", "xii"})
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # After these a word opens a new phrase ("Love (The Remix)", "Act II: In the End").
@@ -56,7 +55,10 @@ def capitalise(name: str) -> str:
     for i, match in enumerate(words):
         word = match.group()
         before = name[end : match.start()].strip()
-        credit = word in CREDIT_WORDS and (before[-1:] in ("(", "[") or (i > 0 and word != "with"))
+        # Credits, as match keys read them (recsys.text), stay lower case as streaming services
+        # write them ("(feat. Van Morrison)"); the name after one is capitalised ("(feat. The Weeknd)").
+        after_bracket = before[-1:] in ("(", "[")
+        credit = (word in CREDIT_WORDS and (i > 0 or after_bracket)) or (word == BRACKET_CREDIT and after_bracket)
         opens_phrase = i == 0 or i == len(words) - 1 or before[-1:] in _PHRASE_OPENERS or after_credit
         if word in _ROMAN or word == "i":
             word = word.upper()
