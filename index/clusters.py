@@ -9,12 +9,18 @@ Keywords are the terms that most set a cluster's lyrics apart from the catalogue
 share of the cluster's tokens times the log of how much more often the cluster uses it than the
 catalogue does (its term of the KL divergence between the two word distributions), among terms
 in at least 2% of the cluster's songs. A word every cluster uses as often ("know") scores 0.
+The tokenizer drops English function words only, so a cluster of Spanish songs would be described
+by "que, de, el": a term is passed over where most of the cluster's songs that use it are written
+in a language whose function words include it (bm25s's stop-word lists; a song's language is the
+list that covers the largest share of its tokens, at least a fifth). "come" stays in an English
+cluster though Italian lists it: the songs that use it there are English.
 BERTopic's class-TF-IDF, which weighs a term's share by log(1 + average tokens per cluster / the
 term's total count), let the commonest lyric words lead every cluster of a few large ones.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -26,6 +32,7 @@ import numpy as np
 from recsys.errors import RecsysError
 from recsys.io import pyplot, save_figure
 from recsys.progress import progress as progress_bar
+from recsys.text import tokenize
 
 UNLABELLED = "unlabelled"
 
@@ -85,16 +92,50 @@ def choose_k(table: list[dict[str, float]], tie: float = 0.01) -> int:
     return min(tied, key=lambda k: (abs(k - knee), k))
 
 
+@functools.cache
+def function_words() -> dict[str, frozenset[str]]:
+    """Each non-English language's function words as the lyric tokenizer writes them ("él" as
+    "el"). A word the tokenizer splits (Chinese "我们" gives three tokens) is left out rather
+    than letting its characters pass for function words."""
+    import bm25s.stopwords
+
+    lists = {
+        name.removeprefix("STOPWORDS_").lower(): getattr(bm25s.stopwords, name)
+        for name in dir(bm25s.stopwords)
+        if name.startswith("STOPWORDS_") and not name.startswith("STOPWORDS_EN")
+    }
+    words = {language: frozenset(t[0] for t in map(tokenize, words) if len(t) == 1) for language, words in lists.items()}
+    return {language: found for language, found in words.items() if found}
+
+
+def song_language(tokens: Sequence[str], min_share: float = 0.2, min_distinct: int = 3) -> str | None:
+    """The language whose function words make the largest share of ``tokens``, if that share is at
+    least ``min_share`` and they are ``min_distinct`` different words (an English chorus of "come"
+    is no Italian); None for English songs (their function words are no tokens) and mixtures."""
+    counts = Counter(tokens)
+    found = {language: words.intersection(counts) for language, words in function_words().items()}
+    shares = {language: sum(counts[t] for t in used) for language, used in found.items()}
+    language = max(shares, key=lambda name: (shares[name], name))
+    if shares[language] < max(min_share * len(tokens), 1) or len(found[language]) < min_distinct:
+        return None
+    return language
+
+
 def cluster_keywords(
     token_lists: Sequence[Sequence[str]], labels: np.ndarray, n_words: int = 8, min_song_share: float = 0.02
 ) -> dict[int, list[str]]:
     """Each cluster's ``n_words`` most distinctive terms (module docstring), best first; a term
-    must be in ``min_song_share`` of the cluster's songs, and used more there than overall."""
+    must be in ``min_song_share`` of the cluster's songs, used more there than overall, and not a
+    function word of the language most of the cluster's songs that use it are in."""
     counts: dict[int, Counter[str]] = {}
     songs_with: dict[int, Counter[str]] = {}
+    function_word_uses: dict[int, Counter[str]] = {}  # songs using the term as a function word of their language
     for tokens, label in zip(token_lists, labels):
         counts.setdefault(int(label), Counter()).update(tokens)
         songs_with.setdefault(int(label), Counter()).update(set(tokens))
+        language = song_language(tokens)
+        own = function_words()[language].intersection(tokens) if language else ()
+        function_word_uses.setdefault(int(label), Counter()).update(own)
     totals: Counter[str] = Counter()
     for cluster_counts in counts.values():
         totals.update(cluster_counts)
@@ -108,7 +149,8 @@ def cluster_keywords(
         for term, n in counts[label].items():
             share = n / cluster_tokens
             lift = share / (totals[term] / n_tokens)
-            if lift > 1 and songs_with[label][term] >= min_songs:
+            users = songs_with[label][term]
+            if lift > 1 and users >= min_songs and 2 * function_word_uses[label][term] <= users:
                 score[term] = share * math.log(lift)
         out[label] = [t for t, _ in sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:n_words]]
     return out
@@ -176,7 +218,8 @@ def cluster_songs(
         coords_2d=coords,
         sizes={int(c): int(m) for c, m in zip(*np.unique(labels, return_counts=True))},
         params={"k_range": [lo, hi], "umap_dims": umap_dims, "n_neighbors": neighbors, "n_init": n_init,
-                "seed": seed, "silhouette_sample": silhouette_sample, "tie": tie},
+                "seed": seed, "silhouette_sample": silhouette_sample, "tie": tie,
+                "keyword_function_words": "bm25s.stopwords, every language but English"},
     )
 
 

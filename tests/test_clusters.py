@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.clusters import Clusters, choose_k, cluster_keywords, cluster_songs, elbow, save_plots
+from index.clusters import Clusters, choose_k, cluster_keywords, cluster_songs, elbow, save_plots, song_language
 from recsys.errors import RecsysError
+from recsys.text import tokenize
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +91,26 @@ def test_a_keyword_must_be_in_enough_of_its_cluster_s_songs() -> None:
     tokens = [["rare"] * 50 + ["rain"]] + [["rain", "love"]] * 99 + [["love"]] * 100
     words = cluster_keywords(tokens, np.repeat([0, 1], 100), min_song_share=0.02)
     assert "rare" not in words[0] and words[0][0] == "rain"
+
+
+SPANISH = ["que el amor de mi vida es el corazón", "te quiero en el corazón que late", "el amor que me das"]
+ENGLISH = ["come back to the river, come home", "the river runs, come with me", "river of light, come away"]
+
+
+def test_a_song_s_language_is_the_function_word_list_that_covers_most_of_it() -> None:
+    assert song_language(tokenize(SPANISH[0])) == "spanish"
+    assert song_language(tokenize("Él está aquí con nosotros")) == "spanish"  # accents folded as the tokenizer does
+    assert song_language(tokenize(ENGLISH[0])) is None  # 2 of 5 tokens are "come", an Italian function word, but only it
+    assert song_language([]) is None
+
+
+def test_function_words_of_the_cluster_s_language_are_no_keywords() -> None:
+    # Before: "que", "el" and "de" led the Spanish cluster, as on the real catalogue.
+    tokens = [tokenize(line) for line in SPANISH * 5 + ENGLISH * 5]
+    words = cluster_keywords(tokens, np.repeat([0, 1], 15))
+    assert set(words[0]) == {"amor", "corazon", "vida", "quiero", "late", "das"}
+    # Italian lists "come" as a function word, but the songs that use it here are English.
+    assert words[1][:2] == ["come", "river"]
 
 
 def test_too_few_songs_is_one_line_error() -> None:
