@@ -379,9 +379,10 @@ def _filters(mood: str | None, genre: str | None, year_from: int | None, year_to
 
 @command(app, "similar")
 def similar_cmd(
-    title: str = typer.Argument(..., help="Song title (exact, normalised or fuzzy match)."),
+    title: str | None = typer.Argument(None, help="Song title (exact, normalised or fuzzy match)."),
     artifacts: Path = _artifacts_option(),
     artist: str | None = typer.Option(None, "--artist", help="Narrow the title to this artist."),
+    song_id: str | None = typer.Option(None, "--id", help="The song by its id (as --json prints it) instead of a title."),
     k: int = K_OPTION,
     mood: str | None = MOOD_OPTION,
     genre: str | None = GENRE_OPTION,
@@ -396,13 +397,17 @@ def similar_cmd(
 ) -> None:
     """Songs like the given one: BM25 ∪ FAISS candidates, reranked by a tuned blend.
 
-    Exits with status 2 when the title is unknown or ambiguous."""
+    Exits with status 2 when the title (or id) is unknown or the title ambiguous."""
     import json
 
     from recsys.recommend import Recommender
 
+    if song_id is not None and (title is not None or artist is not None):
+        raise RecsysError("--id names the song by itself: give it without a title or --artist")
+    if song_id is None and title is None:
+        raise RecsysError('give a song title, e.g. recsys similar "Yesterday", or --id')
     recommender = Recommender.load(artifacts, weight=weight, audio_weight=audio_weight, fusion=fusion)
-    row = recommender.find(title, artist)
+    row = recommender.find_id(song_id) if song_id is not None else recommender.find(title, artist)
     results = recommender.similar(row, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain)
     query = {"row": row, **{name: str(recommender.songs.values(name)[row]) for name in ("song_id", "title", "artist")}}
     if as_json:

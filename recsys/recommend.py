@@ -40,7 +40,7 @@ from recsys.audio import AudioSpace
 from recsys.schema import MOODS
 from recsys.text import lookup_key, shorten
 from recsys.errors import RecsysError
-from recsys.resolve import artist_matches, resolve_title
+from recsys.resolve import artist_matches, resolve_id, resolve_title
 from recsys.songtable import SongTable
 from recsys.vectors import best_indices
 
@@ -175,6 +175,11 @@ class Recommender:
         ``artist`` narrowing each step. RecsysError when unknown (naming the nearest titles) or
         ambiguous (listing the candidates)."""
         return resolve_title(self.songs, title, artist, not_indexed=self.artifacts.n_without_lyrics)
+
+    def find_id(self, song_id: str) -> int:
+        """The row of the song with this ``song_id`` (printed by ``--json``, stable across builds
+        of one catalogue): the handle for a title no ``artist`` can settle. RecsysError if none."""
+        return resolve_id(self.songs, song_id, not_indexed=self.artifacts.n_without_lyrics)
 
     @cached_property
     def audio(self) -> AudioSpace:

@@ -151,6 +151,27 @@ def _suggestions(songs: SongTable, keys: _TitleKeys, title: str) -> str:
     return f"; did you mean: {_describe(songs, rows)}" if len(rows) else ""
 
 
+def _left_out(not_indexed: int) -> str:
+    if not not_indexed:
+        return ""
+    plural = not_indexed != 1
+    return f" ({not_indexed} catalogue song{'s' * plural} without lyrics {'are' if plural else 'is'} not indexed)"
+
+
+def resolve_id(songs: SongTable, song_id: str, *, not_indexed: int = 0) -> int:
+    """The row of the song whose ``song_id`` this is (the id `--json` prints, the same in every
+    build of one catalogue); RecsysError when no indexed song has it."""
+    if not isinstance(song_id, str):
+        raise RecsysError(f"a song id is text, got {type(song_id).__name__}")
+    wanted = song_id.strip().lower()
+    if not wanted:
+        raise RecsysError("empty song id: give one that `recsys similar --json` printed, e.g. --id 20318b63aa49111d")
+    rows = [row for row, value in enumerate(songs.values("song_id")) if value == wanted]
+    if not rows:
+        raise RecsysError(f"no song with id {shorten(song_id, 40)} among the {len(songs):,} indexed songs{_left_out(not_indexed)}")
+    return rows[0]
+
+
 def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, not_indexed: int = 0) -> int:
     """The row of ``songs`` whose title (and artist, if given) matches; RecsysError otherwise.
 
@@ -183,9 +204,7 @@ def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, no
         if len(rows):
             break
     if first is None:
-        plural = not_indexed != 1
-        left_out = f" ({not_indexed} catalogue song{'s' * plural} without lyrics {'are' if plural else 'is'} not indexed)" if not_indexed else ""
-        raise RecsysError(f"no song titled {shown} among the {len(songs):,} indexed songs{left_out}{_suggestions(songs, keys(), title)}")
+        raise RecsysError(f"no song titled {shown} among the {len(songs):,} indexed songs{_left_out(not_indexed)}{_suggestions(songs, keys(), title)}")
     if len(rows) == 0:
         raise RecsysError(f"no song titled {shown} by {artist!r}; songs with that title: {_describe(songs, first)}")
     if len(rows) > 1:

@@ -46,6 +46,21 @@ def test_similar_json_and_exit_codes(artifacts: Path) -> None:
     assert bad.exit_code == 2 and "fusion" in bad.output
 
 
+def test_similar_takes_a_song_id_that_json_printed(artifacts: Path) -> None:
+    first = json.loads(runner.invoke(app, ["similar", "Rain Song", "--artist", "Eve Green", "--artifacts", str(artifacts), "--json"]).stdout)
+    by_id = runner.invoke(app, ["similar", "--id", first["query"]["song_id"], "--artifacts", str(artifacts), "--json"])
+    assert by_id.exit_code == 0, by_id.output
+    assert json.loads(by_id.stdout) == first
+    for args, message in [
+        (["--id", "ffffffffffffffff"], "error: no song with id 'ffffffffffffffff' among the 8 indexed songs"),
+        (["Tears", "--id", first["query"]["song_id"]], "error: --id names the song by itself"),
+        (["--artist", "Eve Green", "--id", first["query"]["song_id"]], "error: --id names the song by itself"),
+        ([], 'error: give a song title, e.g. recsys similar "Yesterday", or --id'),
+    ]:
+        out = runner.invoke(app, ["similar", *args, "--artifacts", str(artifacts)])
+        assert out.exit_code == 2 and out.output.startswith(message), (args, out.output)
+
+
 def test_similar_explain_prints_a_block_per_result(artifacts: Path) -> None:
     out = runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "2", "--explain"], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
@@ -144,7 +159,7 @@ def test_similar_imports_neither_torch_nor_pandas_nor_scipy(artifacts: Path) -> 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["similar", "Tears", "-k", "abc"], "error: Invalid value for '-k' / '--k': 'abc' is not a valid int. (see recsys similar --help)"),
-    (["similar"], "error: Missing argument 'title'. (see recsys similar --help)"),
+    (["similar"], 'error: give a song title, e.g. recsys similar "Yesterday", or --id'),
     (["similar", "Tears", "--bogus"], "error: No such option: --bogus (see recsys similar --help)"),
     (["catalog", "demo", "--out", "x.parquet", "--seed", "-1"],
      "error: Invalid value for '--seed': -1 is not in the range 0<=x<=2147483647. (see recsys catalog demo --help)"),

@@ -139,6 +139,14 @@ def test_python_api_loads_a_directory_and_takes_titles(tiny) -> None:
         rec.find("Moonlight")
     with pytest.raises(RecsysError, match="artist narrows a title"):
         rec.similar(2, artist="Cid Red")
+    # A song id, as the records give it, finds its row: the handle no artist is needed with.
+    ids = rec.songs.values("song_id")
+    assert [rec.find_id(song_id) for song_id in ids] == list(range(len(ids)))
+    assert rec.find_id(f" {ids[5].upper()} ") == 5
+    with pytest.raises(RecsysError, match="no song with id 'ffffffffffffffff' among the 8 indexed songs"):
+        rec.find_id("ffffffffffffffff")
+    with pytest.raises(RecsysError, match="empty song id"):
+        rec.find_id("")
     with pytest.raises(AttributeError, match="no attribute 'Recomender'"):
         recsys.Recomender  # noqa: B018
     # The API names load on first use: importing the package alone pulls in no numpy.
@@ -325,6 +333,8 @@ def test_wrong_types_are_one_line_errors_not_numpy_ones(tiny) -> None:
         rec.find(5)  # type: ignore[arg-type]
     with pytest.raises(RecsysError, match="an artist is text"):
         rec.find("Tears", artist=1)  # type: ignore[arg-type]
+    with pytest.raises(RecsysError, match="a song id is text, got int"):
+        rec.find_id(5)  # type: ignore[arg-type]
     # Blank text is no constraint, and stray spaces do not make a mood unknown.
     assert Filters(mood=" happy ", genre="  ", exclude_artist="") == Filters(mood="happy")
 
