@@ -12,8 +12,9 @@ in at least 2% of the cluster's songs. A word every cluster uses as often ("know
 The tokenizer drops English function words only, so a cluster of Spanish songs would be described
 by "que, de, el": a term is passed over where most of the cluster's songs that use it are written
 in a language whose function words include it (bm25s's stop-word lists; a song's language is the
-list that covers the largest share of its tokens, at least a fifth). "come" stays in an English
-cluster though Italian lists it: the songs that use it there are English.
+list that covers the largest share of its tokens, at least a fifth and with three different
+words). "come" stays in an English cluster though Italian lists it: the songs that use it there
+are English.
 BERTopic's class-TF-IDF, which weighs a term's share by log(1 + average tokens per cluster / the
 term's total count), let the commonest lyric words lead every cluster of a few large ones.
 """

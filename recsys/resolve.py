@@ -166,10 +166,10 @@ def resolve_id(songs: SongTable, song_id: str, *, not_indexed: int = 0) -> int:
     wanted = song_id.strip().lower()
     if not wanted:
         raise RecsysError("empty song id: give one that `recsys similar --json` printed, e.g. --id 20318b63aa49111d")
-    rows = [row for row, value in enumerate(songs.values("song_id")) if value == wanted]
-    if not rows:
+    row = next((row for row, value in enumerate(songs.values("song_id")) if value == wanted), None)
+    if row is None:
         raise RecsysError(f"no song with id {shorten(song_id, 40)} among the {len(songs):,} indexed songs{_left_out(not_indexed)}")
-    return rows[0]
+    return row
 
 
 def resolve_title(songs: SongTable, title: str, artist: str | None = None, *, not_indexed: int = 0) -> int:
