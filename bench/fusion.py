@@ -155,6 +155,24 @@ def query_candidates(
     return rows, signals, {name: np.isin(rows, listed) for name, listed in top.items()}
 
 
+def split_candidates(
+    artifacts: Any, labels: Any, split: np.ndarray, pairwise: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> tuple[dict[str, np.ndarray], dict[str, list]]:
+    """The labelled validation and test queries, and :func:`query_candidates` of each."""
+    from recsys.progress import progress
+
+    queries = {s: np.flatnonzero((split == s) & labels.has("any")) for s in ("val", "test")}
+    found: dict[str, list] = {}
+    with progress() as bar:
+        for s, rows in queries.items():
+            task = bar.add_task(f"{s} candidates", total=len(rows), info="")
+            found[s] = []
+            for q in rows:
+                found[s].append(query_candidates(artifacts, artifacts.lexical.tfidf_vectors, pairwise, int(q)))
+                bar.update(task, advance=1)
+    return queries, found
+
+
 def imputed_audio(embeddings: np.ndarray, audio: Any, fit_rows: np.ndarray, check_rows: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
     """Unit audio vectors with every song's missing audio predicted from its embedding (ridge on
     ``fit_rows`` that have audio), and the prediction's R^2 per feature on ``check_rows`` that have
@@ -217,14 +235,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from recsys.evaluate import Labels, bootstrap_ci
-    from recsys.progress import progress
 
     artifacts = tbert_artifacts(args.artifacts)
     served = Recommender(artifacts)
     with_audio = np.flatnonzero(served.audio.has)
     shuffled = served.audio.unit.copy()
     shuffled[with_audio] = shuffled[np.random.default_rng(0).permutation(with_audio)]
-    songs, tfidf = artifacts.songs, artifacts.lexical.tfidf_vectors
+    songs = artifacts.songs
     mood_probs = np.stack(songs["mood_probs"].to_numpy()).astype(np.float64)
     labels = Labels.from_songs(songs)
     split = songs["split"].astype("string").fillna("").to_numpy(str)
@@ -235,15 +252,7 @@ def main() -> None:
         "audio_imputed": (imputed, served.audio.unit),  # the query keeps its own audio, or none
         "mood_agreement": (mood_probs, mood_probs),
     }
-    queries = {s: np.flatnonzero((split == s) & labels.has("any")) for s in ("val", "test")}
-    found: dict[str, list] = {}
-    with progress() as bar:
-        for s, rows in queries.items():
-            task = bar.add_task(f"{s} candidates", total=len(rows), info="")
-            found[s] = []
-            for q in rows:
-                found[s].append(query_candidates(artifacts, tfidf, pairwise, int(q)))
-                bar.update(task, advance=1)
+    queries, found = split_candidates(artifacts, labels, split, pairwise)
 
     def per_query(s: str, tag: str, variant: Variant, blend: Blend) -> tuple[np.ndarray, np.ndarray]:
         """:func:`hits_at_10` of the ``s`` queries that carry a ``tag`` label."""
