@@ -298,8 +298,9 @@ def index_verify(
 
 # Options shared by `similar` and `search`, which rank the same way.
 K_OPTION = typer.Option(10, "-k", "--k", help="Number of songs to return. Past 100 the candidate lists deepen to k each, so the first songs can differ from a smaller k's.")
-MOOD_OPTION = typer.Option(None, "--mood", help=f"Only songs with this mood: {', '.join(MOODS)}.")
-GENRE_OPTION = typer.Option(None, "--genre", help="Only songs with this genre.")
+MOOD_OPTION = typer.Option(None, "--mood", help=f"Only songs with this mood: {', '.join(MOODS)} (tagged, or predicted by the model where untagged).")
+GENRE_OPTION = typer.Option(None, "--genre", help="Only songs with this genre (tagged, or predicted by the model where untagged).")
+TAGGED_ONLY_OPTION = typer.Option(False, "--tagged-only", help="Match --mood and --genre on the songs' tags alone, never on predictions.")
 YEAR_FROM_OPTION = typer.Option(None, "--year-from", help="Only songs from this year on.")
 YEAR_TO_OPTION = typer.Option(None, "--year-to", help="Only songs up to this year.")
 EXCLUDE_ARTIST_OPTION = typer.Option(None, "--exclude-artist", help="Leave out this artist's songs (matched as --artist is: \"groban\" is Josh Groban).")
@@ -356,12 +357,17 @@ def _show_results(title: str, results: list[dict[str, Any]], explain: bool, capt
             year = f" ({r['year']})" if r["year"] else ""
             console.print(f"{r['rank']}. {escape(r['title'])} — {escape(r['artist'])}{year} {r['score']:.3f}", highlight=False)
     else:
+        # An untagged song shows the model's prediction, starred, so that the mood a filter matched is on screen.
+        moods = [r["mood"] or (f"{r['predicted_mood']}*" if r["predicted_mood"] else "") for r in results]
+        genres = [", ".join(r["genres"]) or ", ".join(f"{g}*" for g in r["predicted_genres"]) for r in results]
+        if any(cell.endswith("*") for cell in moods + genres):
+            caption += "\n* predicted by the model: the song has no such tag"
         table = Table(title=title, title_justify="left", caption=escape(caption), caption_justify="left")
         for name in ("#", "title", "artist", "year", "score", "mood", "genres", "cluster"):
             table.add_column(name, justify="right" if name in ("#", "year", "score", "cluster") else "left")
-        for r in results:
+        for r, mood, genre in zip(results, moods, genres):
             table.add_row(str(r["rank"]), escape(r["title"]), escape(r["artist"]), str(r["year"] or ""), f"{r['score']:.3f}",
-                          r["mood"] or "", escape(", ".join(r["genres"])), "" if r["cluster"] is None else str(r["cluster"]))
+                          mood, escape(genre), "" if r["cluster"] is None else str(r["cluster"]))
         console.print(table)
     if explain:
         # Below the table rather than in a column: a narrow terminal would wrap it a word a line.
@@ -371,10 +377,10 @@ def _show_results(title: str, results: list[dict[str, Any]], explain: bool, capt
                 console.print(f"   {escape(line)}", highlight=False)
 
 
-def _filters(mood: str | None, genre: str | None, year_from: int | None, year_to: int | None, exclude_artist: str | None) -> Any:
+def _filters(mood: str | None, genre: str | None, year_from: int | None, year_to: int | None, exclude_artist: str | None, tagged_only: bool) -> Any:
     from recsys.recommend import Filters
 
-    return Filters(mood=mood, genre=genre, year_from=year_from, year_to=year_to, exclude_artist=exclude_artist)
+    return Filters(mood=mood, genre=genre, year_from=year_from, year_to=year_to, exclude_artist=exclude_artist, tagged_only=tagged_only)
 
 
 @command(app, "similar")
@@ -389,6 +395,7 @@ def similar_cmd(
     year_from: int | None = YEAR_FROM_OPTION,
     year_to: int | None = YEAR_TO_OPTION,
     exclude_artist: str | None = EXCLUDE_ARTIST_OPTION,
+    tagged_only: bool = TAGGED_ONLY_OPTION,
     explain: bool = EXPLAIN_OPTION,
     as_json: bool = JSON_OPTION,
     weight: float | None = WEIGHT_OPTION,
@@ -408,7 +415,7 @@ def similar_cmd(
         raise RecsysError('give a song title, e.g. recsys similar "Yesterday", or --id')
     recommender = Recommender.load(artifacts, weight=weight, audio_weight=audio_weight, fusion=fusion)
     row = recommender.find_id(song_id) if song_id is not None else recommender.find(title, artist)
-    results = recommender.similar(row, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain)
+    results = recommender.similar(row, k, _filters(mood, genre, year_from, year_to, exclude_artist, tagged_only), explain)
     query = {"row": row, **{name: str(recommender.songs.values(name)[row]) for name in ("song_id", "title", "artist")}}
     if as_json:
         typer.echo(json.dumps({"query": query, "results": results}, indent=2, ensure_ascii=False))
@@ -426,6 +433,7 @@ def search_cmd(
     year_from: int | None = YEAR_FROM_OPTION,
     year_to: int | None = YEAR_TO_OPTION,
     exclude_artist: str | None = EXCLUDE_ARTIST_OPTION,
+    tagged_only: bool = TAGGED_ONLY_OPTION,
     explain: bool = EXPLAIN_OPTION,
     as_json: bool = JSON_OPTION,
     weight: float | None = WEIGHT_OPTION,
@@ -442,7 +450,7 @@ def search_cmd(
 
     loaded = load_artifacts(artifacts)
     searcher = TextSearch(loaded, query_encoder(loaded, model), weight=weight, fusion=fusion)
-    results = searcher.search(text, k, _filters(mood, genre, year_from, year_to, exclude_artist), explain)
+    results = searcher.search(text, k, _filters(mood, genre, year_from, year_to, exclude_artist, tagged_only), explain)
     if as_json:
         typer.echo(json.dumps({"query": text, "results": results}, indent=2, ensure_ascii=False))
         return

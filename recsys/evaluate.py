@@ -45,7 +45,7 @@ from recsys.catalog import in_split
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, check_replaceable, pyplot, save_figure, within, write_json
 from recsys.progress import progress
-from recsys.recommend import N_CANDIDATES, Recommender, linear_scores, rrf_scores
+from recsys.recommend import N_CANDIDATES, Recommender, likely_genres, linear_scores, most_probable_mood, rrf_scores
 from recsys.text import normalize_text, shorten
 from recsys.vectors import best_indices
 
@@ -487,7 +487,10 @@ def head_probabilities(songs: pd.DataFrame, params: dict[str, Any], split: str) 
     """How the head probabilities that ``recsys similar --explain`` shows compare with the tags of
     the ``split`` songs: per class, how many songs carry it, their observed share and the mean
     predicted probability, plus the Brier score (mood: the squared error summed over classes,
-    averaged over songs; genre: averaged over songs and genres). Empty for a plain-encoder build."""
+    averaged over songs; genre: averaged over songs and genres), and how well the labels the
+    ``--mood`` and ``--genre`` filters predict for untagged songs match these songs' tags (mood:
+    the share predicted right; genre: the share of predicted genres that are tags, and of tags
+    predicted). Empty for a plain-encoder build."""
     split_rows = in_split(songs, split)
     out: dict[str, Any] = {}
     for task, column, vocab_key in (("mood", "mood_probs", "mood_labels"), ("genre", "genre_probs", "genre_labels")):
@@ -507,10 +510,17 @@ def head_probabilities(songs: pd.DataFrame, params: dict[str, Any], split: str) 
         probs = np.stack(songs[column].to_numpy()[rows]).astype(np.float64)
         y = truth[rows]
         squared = (probs - y) ** 2
+        by_label = [dict(zip(vocab, map(float, p))) for p in probs]
+        predicted = np.zeros_like(y)
+        for i, song in enumerate(by_label):
+            for label in [most_probable_mood(song)] if task == "mood" else likely_genres(song):
+                predicted[i, index[label]] = True
+        hits = int((predicted & y).sum())
         out[task] = {
             "n_songs": int(len(rows)),
             "brier": float(squared.sum(axis=1).mean() if task == "mood" else squared.mean()),
             "classes": {c: {"songs": int(y[:, i].sum()), "observed": float(y[:, i].mean()), "predicted": float(probs[:, i].mean())} for i, c in enumerate(vocab)},
+            "filter_labels": {"precision": hits / max(int(predicted.sum()), 1), "recall": hits / max(int(y.sum()), 1)},
         }
     return out
 
@@ -602,6 +612,12 @@ def markdown_report(report: dict[str, Any]) -> str:
         lines += ["", f"## {task} probabilities shown by --explain ({block['n_songs']} {report['split']} songs, Brier {block['brier']:.3f})", ""]
         lines += ["| class | songs | observed share | mean predicted |", "|---|---|---|---|"]
         lines += [f"| {c} | {v['songs']} | {v['observed']:.3f} | {v['predicted']:.3f} |" for c, v in block["classes"].items()]
+        labels = block.get("filter_labels")
+        if labels and task == "mood":
+            lines += ["", f"`--mood` takes the most probable mood for an untagged song: on these songs it is the tagged mood for {labels['precision']:.1%}."]
+        elif labels:
+            lines += ["", f"`--genre` takes the genres at probability 0.5 or more for an untagged song: on these songs {labels['precision']:.1%} "
+                      f"of them are tags, and they name {labels['recall']:.1%} of the tags."]
     return "\n".join(lines) + "\n"
 
 

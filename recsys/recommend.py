@@ -50,19 +50,38 @@ N_CANDIDATES = 100
 # A longer list is no longer a recommendation, and ranking the whole real catalogue takes seconds.
 MAX_K = 1000
 YEARS = (1, 9999)
+# The genre head's probabilities are Platt-calibrated on the validation songs (index/calibrate.py):
+# from 0.5 on, a genre is at least as likely as not.
+GENRE_EVEN_ODDS = 0.5
+
+
+def most_probable_mood(probs: dict[str, float]) -> str | None:
+    """The mood a head's probabilities (by label, in its order) predict; None without any."""
+    return max(probs, key=probs.__getitem__) if probs else None
+
+
+def likely_genres(probs: dict[str, float]) -> list[str]:
+    """The genres at even odds or better (``GENRE_EVEN_ODDS``), most probable first."""
+    return [genre for genre in sorted(probs, key=lambda g: -probs[g]) if probs[genre] >= GENRE_EVEN_ODDS]
 
 
 @dataclass(frozen=True)
 class Filters:
-    """Constraints on recommended songs; None (or blank text) means no constraint."""
+    """Constraints on recommended songs; None (or blank text) means no constraint. ``mood`` and
+    ``genre`` match a song's tags, or where it has no tag of that kind the model's prediction
+    (:meth:`Recommender.predicted_mood`, :meth:`Recommender.predicted_genres`); ``tagged_only``
+    matches tags alone."""
 
     mood: str | None = None
     genre: str | None = None
     year_from: int | None = None
     year_to: int | None = None
     exclude_artist: str | None = None
+    tagged_only: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.tagged_only, (bool, np.bool_)):
+            raise RecsysError(f"tagged only is true or false, got {type(self.tagged_only).__name__}")
         for name in ("mood", "genre", "exclude_artist"):
             value = getattr(self, name)
             if value is None:
@@ -270,12 +289,18 @@ class Recommender:
         songs = self.songs
         keep = np.ones(len(rows), dtype=bool)
         if filters.mood is not None:
-            moods = songs.values("mood")
-            keep &= np.array([moods[r] == filters.mood.lower() for r in rows], dtype=bool)
+            mood, moods = filters.mood.lower(), songs.values("mood")
+            keep &= np.array([(moods[r] if moods[r] is not None or filters.tagged_only else self.predicted_mood(r)) == mood for r in rows], dtype=bool)
         if filters.genre is not None:
             # Folded like titles: "HIP-HOP" and "Hip Hop" find "hip hop".
-            wanted, genre_keys = lookup_key(filters.genre), self.genre_keys
-            keep &= np.array([wanted in genre_keys[r] for r in rows], dtype=bool)
+            genre, genre_keys = lookup_key(filters.genre), self.genre_keys
+
+            def has_genre(row: int) -> bool:
+                if genre_keys[row] or filters.tagged_only:
+                    return genre in genre_keys[row]
+                return any(lookup_key(g) == genre for g in self.predicted_genres(row))
+
+            keep &= np.array([has_genre(r) for r in rows], dtype=bool)
         year = songs.numbers("year")[rows]
         if filters.year_from is not None:
             keep &= np.nan_to_num(year, nan=-np.inf) >= filters.year_from
@@ -376,6 +401,8 @@ class Recommender:
                 "audio": round(float(cand.audio[i]), 6),
                 "mood": songs.values("mood")[row],
                 "genres": [str(g) for g in songs.lists("genres")[row]],
+                "predicted_mood": self.predicted_mood(row),
+                "predicted_genres": self.predicted_genres(row),
                 "cluster": None if math.isnan(clusters[row]) else int(clusters[row]),
             }
             if explain:
@@ -399,16 +426,29 @@ class Recommender:
             why["audio_differences"] = self.audio.differences(query_row, row)
         return why
 
+    def predicted_mood(self, row: int) -> str | None:
+        """The mood head's most probable mood for song ``row``; None without a mood head (a
+        plain-encoder build)."""
+        return most_probable_mood(self._head_probs(row, "mood_probs", "mood_labels"))
+
+    def predicted_genres(self, row: int) -> list[str]:
+        """The genres the genre head gives song ``row`` at even odds or better (``GENRE_EVEN_ODDS``),
+        most probable first; none without a genre head."""
+        return likely_genres(self._head_probs(row, "genre_probs", "genre_labels"))
+
+    def _head_probs(self, row: int, column: str, vocab_key: str) -> dict[str, float]:
+        """One head's probabilities for song ``row`` by label, in the head's label order; empty
+        when the build has no such head."""
+        vocab = ((self.artifacts.manifest or {}).get("params") or {}).get(vocab_key) or []
+        probs = self.songs.cell(column, row) if vocab and column in self.songs else None
+        if probs is None or len(probs) != len(vocab):
+            return {}
+        return {label: float(p) for label, p in zip(vocab, probs)}
+
     def _label_probs(self, row: int) -> dict[str, Any]:
-        params = (self.artifacts.manifest or {}).get("params") or {}
         out: dict[str, Any] = {}
         for column, vocab_key in (("mood_probs", "mood_labels"), ("genre_probs", "genre_labels")):
-            vocab = params.get(vocab_key) or []
-            if column not in self.songs or not vocab:
-                continue
-            probs = self.songs.values(column)[row]
-            if probs is None or len(probs) != len(vocab):
-                continue
-            top = np.argsort(-np.asarray(probs, dtype=float), kind="stable")[:3]
-            out[column] = {vocab[i]: round(float(probs[i]), 3) for i in top}
+            probs = self._head_probs(row, column, vocab_key)
+            if probs:
+                out[column] = {label: round(probs[label], 3) for label in sorted(probs, key=lambda label: -probs[label])[:3]}
         return out

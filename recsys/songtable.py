@@ -56,6 +56,16 @@ class SongTable:
             self._values[name] = self._table.column(name).to_pylist()
         return self._values[name]
 
+    def cell(self, name: str, row: int) -> Any:
+        """Column ``name`` at ``row`` as a Python value, without converting the whole column: the
+        query path reads a few songs' head probabilities, and the first array conversion of a
+        list column would import pandas (about 0.2 s)."""
+        if name in self._values:
+            return self._values[name][row]
+        if name not in self:
+            raise RecsysError(f"songs table has no column {name!r}")
+        return self._table.column(name)[row].as_py()
+
     def numbers(self, name: str) -> np.ndarray:
         """Numeric column ``name`` as float64, NaN where missing."""
         if name not in self._numbers:

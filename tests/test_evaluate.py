@@ -146,6 +146,10 @@ def test_head_probabilities_against_hand_computed_brier() -> None:
     # (0.25, 0.01), (0, 0), (0.0625, 0.0625), averaged over 6 cells.
     assert report["genre"]["n_songs"] == 3 and report["genre"]["brier"] == pytest.approx((0.25 + 0.01 + 0.125) / 6)
     assert report["genre"]["classes"]["rock"] == {"songs": 2, "observed": pytest.approx(2 / 3), "predicted": pytest.approx(1.65 / 3)}
+    # What the filters would take for these songs: mood sad and happy, both right; genres
+    # {rock, pop} (0.5 counts), {pop} and {rock}: 3 of 4 are tags, and they name all 3 tags.
+    assert report["mood"]["filter_labels"] == {"precision": 1.0, "recall": 1.0}
+    assert report["genre"]["filter_labels"] == {"precision": 0.75, "recall": 1.0}
     # A plain-encoder build has no heads to report.
     assert head_probabilities(songs, {}, "test") == {}
 

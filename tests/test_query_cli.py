@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_recommend import TINY, write_tiny_artifacts
+from test_recommend import TINY, predictions_for_the_untagged_song, write_tiny_artifacts
 from typer.testing import CliRunner
 
 from cli import app
@@ -100,6 +100,21 @@ def test_similar_filters_and_env_default(artifacts: Path, monkeypatch: pytest.Mo
     assert {r["mood"] for r in json.loads(out.stdout)["results"]} == {"sad"}
     table = runner.invoke(app, ["similar", "Tears", "--year-from", "2000"])
     assert table.exit_code == 0 and "Party" in table.output and "Grey Window" not in table.output
+
+
+def test_untagged_songs_show_and_filter_by_the_model_s_prediction(tmp_path: Path) -> None:
+    artifacts = write_tiny_artifacts(tmp_path / "a", edit=predictions_for_the_untagged_song, params={"genre_labels": ["folk", "pop", "rock"]})
+    args = ["similar", "Tears", "--artifacts", str(artifacts), "--mood", "relaxed"]
+    out = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    calm = next(line for line in out.output.splitlines() if "Calm River" in line)
+    assert "relaxed*" in calm and "rock*, folk*" in calm
+    assert "* predicted by the model: the song has no such tag" in out.output
+    tagged = runner.invoke(app, [*args, "--tagged-only"], env={"COLUMNS": "200"})
+    assert tagged.exit_code == 0 and "Calm River" not in tagged.output and "Rain Song" in tagged.output
+    assert "predicted by the model" not in tagged.output  # no starred cell, no note
+    data = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert {(r["title"], r["mood"], r["predicted_mood"]) for r in data["results"]} == {("Calm River", None, "relaxed"), ("Rain Song", "relaxed", "happy")}
 
 
 def test_index_verify_takes_the_directory_as_the_other_commands_do(artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -234,6 +234,33 @@ def test_filters_apply_before_top_k(tiny) -> None:
     assert [r["row"] for r in rec.similar(0, k=3, filters=Filters(genre="Pop", year_from=2006))] == [4]
 
 
+def predictions_for_the_untagged_song(songs: pd.DataFrame) -> None:
+    """Calm River (row 7) has no mood or genre tag; the heads call it relaxed, folk and rock.
+    Grey Window (row 1), tagged folk, is predicted rock: its tag decides."""
+    songs["mood_probs"] = [[0.7, 0.1, 0.1, 0.1]] * 7 + [[0.1, 0.1, 0.1, 0.7]]
+    songs["genre_probs"] = [[0.6, 0.1, 0.1]] * 8
+    songs.at[1, "genre_probs"] = [0.1, 0.1, 0.9]
+    songs.at[7, "genre_probs"] = [0.7, 0.2, 0.8]
+
+
+def test_mood_and_genre_filters_take_the_model_s_word_for_untagged_songs(tmp_path: Path) -> None:
+    artifacts = write_tiny_artifacts(tmp_path / "a", edit=predictions_for_the_untagged_song, params={"genre_labels": ["folk", "pop", "rock"]})
+    rec = Recommender(load_artifacts(artifacts))
+    assert rec.predicted_mood(7) == "relaxed" and rec.predicted_genres(7) == ["rock", "folk"]  # most probable first
+    assert {r["row"] for r in rec.similar(0, k=10, filters=Filters(mood="relaxed"))} == {5, 7}
+    assert {r["row"] for r in rec.similar(0, k=10, filters=Filters(mood="relaxed", tagged_only=True))} == {5}
+    assert {r["row"] for r in rec.similar(0, k=10, filters=Filters(genre="Rock"))} == {2, 4, 6, 7}
+    assert {r["row"] for r in rec.similar(0, k=10, filters=Filters(genre="rock", tagged_only=True))} == {2, 4, 6}
+    calm = next(r for r in rec.similar(0, k=10) if r["row"] == 7)
+    assert (calm["mood"], calm["genres"], calm["predicted_mood"], calm["predicted_genres"]) == (None, [], "relaxed", ["rock", "folk"])
+    # A build without heads predicts nothing, so its filters match tags alone.
+    plain = Recommender(load_artifacts(write_tiny_artifacts(tmp_path / "b", params={"mood_labels": []})))
+    assert plain.predicted_mood(7) is None and plain.predicted_genres(7) == []
+    assert {r["row"] for r in plain.similar(0, k=10, filters=Filters(mood="relaxed"))} == {5}
+    with pytest.raises(RecsysError, match="tagged only is true or false, got str"):
+        Filters(mood="sad", tagged_only="yes")  # type: ignore[arg-type]
+
+
 def test_filters_fold_the_catalogue_side_too(tmp_path: Path) -> None:
     def accented_artist_and_capital_genre(songs: pd.DataFrame) -> None:
         songs.loc[1, "artist"] = "Bøb Grëy"
