@@ -440,10 +440,10 @@ class Recommender:
         """One head's probabilities for song ``row`` by label, in the head's label order; empty
         when the build has no such head."""
         vocab = ((self.artifacts.manifest or {}).get("params") or {}).get(vocab_key) or []
-        probs = self.songs.cell(column, row) if vocab and column in self.songs else None
-        if probs is None or len(probs) != len(vocab):
+        if not vocab or column not in self.songs:
             return {}
-        return {label: float(p) for label, p in zip(vocab, probs)}
+        probs = self.songs.matrix(column, len(vocab))[row]
+        return {} if np.isnan(probs).any() else {label: float(p) for label, p in zip(vocab, probs)}
 
     def _label_probs(self, row: int) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -28,6 +28,7 @@ class SongTable:
         self._values: dict[str, list[Any]] = {}
         self._numbers: dict[str, np.ndarray] = {}
         self._lists: dict[str, list[list[Any]]] = {}
+        self._matrices: dict[str, np.ndarray] = {}
 
     @classmethod
     def read(cls, path: str | Path) -> SongTable:
@@ -56,16 +57,6 @@ class SongTable:
             self._values[name] = self._table.column(name).to_pylist()
         return self._values[name]
 
-    def cell(self, name: str, row: int) -> Any:
-        """Column ``name`` at ``row`` as a Python value, without converting the whole column: the
-        query path reads a few songs' head probabilities, and the first array conversion of a
-        list column would import pandas (about 0.2 s)."""
-        if name in self._values:
-            return self._values[name][row]
-        if name not in self:
-            raise RecsysError(f"songs table has no column {name!r}")
-        return self._table.column(name)[row].as_py()
-
     def numbers(self, name: str) -> np.ndarray:
         """Numeric column ``name`` as float64, NaN where missing."""
         if name not in self._numbers:
@@ -77,3 +68,27 @@ class SongTable:
         if name not in self._lists:
             self._lists[name] = [v if v is not None else [] for v in self.values(name)]
         return self._lists[name]
+
+    def matrix(self, name: str, width: int) -> np.ndarray:
+        """List column ``name`` of ``width`` numbers a song (the heads' ``mood_probs``,
+        ``genre_probs``) as an (n, width) float64 array; a song whose list is missing or of another
+        length gets a row of NaN. Read from the Arrow buffers: pyarrow's own conversions of a list
+        column load pandas or its compute kernels first (0.04 to 0.2 s of a cold query)."""
+        if name not in self._matrices:
+            if name not in self:
+                raise RecsysError(f"songs table has no column {name!r}")
+            column = self._table.column(name).combine_chunks()
+            out = np.full((len(self), width), np.nan)
+            dtype = {pa.float64(): np.float64, pa.float32(): np.float32}.get(column.type.value_type) if pa.types.is_list(column.type) else None
+            if dtype is not None and column.values.null_count == 0:
+                values = column.values
+                numbers = np.frombuffer(values.buffers()[1], dtype=dtype)[values.offset : values.offset + len(values)]
+                offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
+                whole = np.flatnonzero(np.diff(offsets) == width)  # a missing list has length 0
+                out[whole] = numbers[offsets[whole][:, None] + np.arange(width)]
+            else:  # other layouts through Python values: slower, and no query path writes them
+                for row, listed in enumerate(self.values(name)):
+                    if listed is not None and len(listed) == width:
+                        out[row] = listed
+            self._matrices[name] = out
+        return self._matrices[name]
