@@ -290,7 +290,13 @@ class Recommender:
         keep = np.ones(len(rows), dtype=bool)
         if filters.mood is not None:
             mood, moods = filters.mood.lower(), songs.values("mood")
-            keep &= np.array([(moods[r] if moods[r] is not None or filters.tagged_only else self.predicted_mood(r)) == mood for r in rows], dtype=bool)
+
+            def has_mood(row: int) -> bool:
+                if moods[row] is not None or filters.tagged_only:
+                    return moods[row] == mood
+                return self.predicted_mood(row) == mood
+
+            keep &= np.array([has_mood(r) for r in rows], dtype=bool)
         if filters.genre is not None:
             # Folded like titles: "HIP-HOP" and "Hip Hop" find "hip hop".
             genre, genre_keys = lookup_key(filters.genre), self.genre_keys
