@@ -45,7 +45,7 @@ from recsys.catalog import in_split
 from recsys.errors import RecsysError
 from recsys.io import atomic_path, check_replaceable, pyplot, save_figure, within, write_json
 from recsys.progress import progress
-from recsys.recommend import N_CANDIDATES, Recommender, likely_genres, linear_scores, most_probable_mood, rrf_scores
+from recsys.recommend import GENRE_EVEN_ODDS, N_CANDIDATES, Recommender, likely_genres, linear_scores, most_probable_mood, rrf_scores
 from recsys.text import normalize_text, shorten
 from recsys.vectors import best_indices
 
@@ -616,7 +616,7 @@ def markdown_report(report: dict[str, Any]) -> str:
         if labels and task == "mood":
             lines += ["", f"`--mood` takes the most probable mood for an untagged song: on these songs it is the tagged mood for {labels['precision']:.1%}."]
         elif labels:
-            lines += ["", f"`--genre` takes the genres at probability 0.5 or more for an untagged song: on these songs {labels['precision']:.1%} "
+            lines += ["", f"`--genre` takes the genres at probability {GENRE_EVEN_ODDS} or more for an untagged song: on these songs {labels['precision']:.1%} "
                       f"of them are tags, and they name {labels['recall']:.1%} of the tags."]
     return "\n".join(lines) + "\n"
 
