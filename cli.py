@@ -170,6 +170,8 @@ def train_cmd(
     epochs: int = typer.Option(TRAINING.epochs, "--epochs", help="Maximum epochs; the best epoch on the validation songs is kept."),
     patience: int = typer.Option(TRAINING.patience, "--patience", help="Epochs without validation improvement before stopping."),
     select_on: str = typer.Option(TRAINING.select_on, "--select-on", help="Judge epochs by retrieval (validation songs' neighbour precision@10) or loss (validation loss)."),
+    refit_epochs: int = typer.Option(TRAINING.refit_epochs, "--refit-epochs", help="Epochs of the head refit on the fine-tuned encoder's song vectors (0: keep the jointly trained head)."),
+    contrastive: float = typer.Option(TRAINING.contrastive, "--contrastive", help="Weight of the supervised contrastive term in the head refit (0: classification losses only)."),
     max_length: int = typer.Option(TRAINING.max_length, "--max-length", min=8, help="Tokens per lyric chunk, special tokens included (at most the encoder's positions, 512 for MiniLM)."),
     max_chunks: int | None = typer.Option(None, "--max-chunks", help="Cap chunks per song for training (capped songs are reported)."),
     freeze_layers: int = typer.Option(TRAINING.freeze_layers, "--freeze-layers", help="Frozen, cached lower encoder layers (6 = train the heads only)."),
@@ -200,6 +202,7 @@ def train_cmd(
         model=model, max_length=max_length, max_chunks=max_chunks, freeze_layers=freeze_layers, epochs=epochs,
         batch_size=batch_size, lr=lr, head_lr=head_lr, patience=patience, topics_k=topics_k, topics_grid=grid,
         min_genre_songs=min_genre_songs, sampler=sampler, select_on=select_on, seed=seed, device=device, precision=precision,
+        refit_epochs=refit_epochs, contrastive=contrastive,
     )
     if compare:
         from training.compare import compare as run_compare
@@ -225,6 +228,8 @@ def train_cmd(
         values = {tag: h.get(f"val_p@10_{tag}") for tag in ("mood", "genre")}
         neighbours = " ".join(f"{tag} {v:.3f}" for tag, v in values.items() if v is not None and not math.isnan(v))
         typer.echo(f"epoch {h['epoch']}: train loss {h['train_loss']:.3f}, val loss {h['val_loss']:.3f}, val neighbour P@10 {neighbours or 'none'}")
+    if result.refit is not None:
+        typer.echo(result.refit.summary())
     t = result.timings
     typer.echo(
         f"{out}: trained on {result.n_songs['train']} songs ({result.n_chunked} labelled songs chunked, {result.n_capped} capped), "

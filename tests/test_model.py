@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ import torch
 
 from recsys.errors import RecsysError
 from training.encoding import chunk_token_ids, mean_pool, pad_batch
-from training.model import TBert, build_encoder, load_model, masked_losses, save_model
+from training.model import TBert, build_encoder, load_model, masked_losses, save_model, supervised_contrastive
 
 
 @pytest.fixture(scope="session")
@@ -124,3 +125,24 @@ def test_bad_checkpoint_paths_fail_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"format_version": 1}))
     with pytest.raises(RecsysError, match="missing model.safetensors"):
         load_model(tmp_path)
+
+
+def test_supervised_contrastive_by_hand() -> None:
+    # Unit embeddings: songs 0 and 1 identical, song 2 orthogonal; temperature 1, so the logits
+    # are the cosines. With L = log(1 + e):
+    # - moods 0, 0, 1 and no genres: songs 0 and 1 each have the other as positive, with log-softmax
+    #   1 - L; song 2 has none and adds nothing. Loss L - 1.
+    # - songs 0 and 2 also share a genre: song 0 averages 1 - L and -L, song 1 has 1 - L, and song 2
+    #   has song 0 at log(1/2). Loss (2L + log 2 - 1.5) / 3.
+    embedding = torch.tensor([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])  # lengths do not matter
+    mood = torch.tensor([0, 0, 1])
+    no_genres = torch.zeros(3, 2)
+    big_l = math.log(1 + math.e)
+    assert float(supervised_contrastive(embedding, mood, no_genres, temperature=1.0)) == pytest.approx(big_l - 1)
+    genres = torch.tensor([[1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    assert float(supervised_contrastive(embedding, mood, genres, temperature=1.0)) == pytest.approx((2 * big_l + math.log(2) - 1.5) / 3)
+    # Unknown moods (-1) are not a shared mood: no song has a positive, the loss is 0 and so is every gradient.
+    free = embedding.clone().requires_grad_(True)
+    loss = supervised_contrastive(free, torch.full((3,), -1), no_genres)
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and torch.all(free.grad == 0)

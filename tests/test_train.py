@@ -4,6 +4,7 @@ real lyrics, single-task catalogues, checkpoint output and CLI errors."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 
 from training.labels import Labels, genre_thresholds, neighbour_precision, score_tasks
 from training.options import TrainOptions
-from training.train import fit, prepare, train
+from training.train import fit, predict, prepare, train
 
 FAST = TrainOptions(max_length=32, max_chunks=1, topics_k=3, lda_passes=1, min_genre_songs=3, device="cpu")
 
@@ -90,6 +91,54 @@ def test_best_epoch_follows_the_selection_criterion(demo_catalog_df: pd.DataFram
     assert result.best_epoch == 1 + int(np.argmax(scores)), result.history
     with pytest.raises(RecsysError, match="--select-on"):
         fit(prep, replace(options, select_on="accuracy"))
+
+
+def test_head_refit_keeps_the_better_head_by_validation_retrieval(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
+    options = replace(FAST, model=two_layer_encoder, freeze_layers=1, seed=0, precision="fp32", epochs=1, batch_size=16)
+    prep = prepare(demo_catalog_df.head(120), options)
+    val = prep.split_rows("val")
+
+    def val_retrieval(model: torch.nn.Module) -> float:
+        return neighbour_precision(prep.labels, prep.rows[val], predict(model, prep, val, torch.device("cpu"))["embedding"])["balanced"]
+
+    joint = fit(prep, replace(options, refit_epochs=0))
+    assert joint.refit is None
+    refit = fit(prep, replace(options, refit_epochs=4, refit_batch_size=32))
+    report = refit.refit
+    assert report is not None and [h["epoch"] for h in report.history] == [1, 2, 3, 4]
+    # The encoder and the joint training are untouched; only the head is refitted.
+    assert joint.history == refit.history
+    for name, weights in joint.model.state_dict().items():
+        if name.startswith("encoder."):
+            assert torch.equal(weights, refit.model.state_dict()[name]), name
+    assert report.joint["balanced"] == pytest.approx(val_retrieval(joint.model))
+    best = max(h["val_p@10_balanced"] for h in report.history)
+    assert report.best["balanced"] == best and report.best_epoch == 1 + [h["val_p@10_balanced"] for h in report.history].index(best)
+    # Kept only when it retrieves better, and then the model is the refit's best epoch's.
+    assert report.kept == (best > report.joint["balanced"])
+    assert val_retrieval(refit.model) == pytest.approx(best if report.kept else report.joint["balanced"])
+    assert report.summary().startswith("head refit: epoch" if report.kept else "head refit: not kept")
+    # A checkpoint records the refit with the settings.
+    train(demo_catalog_df.head(120), tmp_path / "m", replace(options, refit_epochs=2, refit_batch_size=32, contrastive=0.5))
+    saved = load_model(tmp_path / "m").config["train"]
+    assert (saved["refit_epochs"], saved["refit_batch_size"], saved["contrastive"]) == (2, 32, 0.5)
+    assert len(saved["refit"]["history"]) == 2 and isinstance(saved["refit"]["kept"], bool)
+
+
+def test_cli_train_reports_the_head_refit(demo_catalog_df: pd.DataFrame, two_layer_encoder: Path, tmp_path: Path) -> None:  # noqa: F811
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    save_catalog(demo_catalog_df.head(100), tmp_path / "c.parquet")
+    common = ["train", "--catalog", str(tmp_path / "c.parquet"), "--model", str(two_layer_encoder), "--max-length", "32", "--max-chunks", "1",
+              "--topics-k", "3", "--min-genre-songs", "3", "--epochs", "1", "--device", "cpu"]
+    result = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "m"), "--refit-epochs", "2", "--contrastive", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^head refit: (epoch [12] of 2 kept|not kept, the jointly trained head retrieves at least as well); val neighbour P@10 mood ", result.output, re.M), result.output
+    assert load_model(tmp_path / "m").config["train"]["contrastive"] == 0.5
+    without = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "m0"), "--refit-epochs", "0"])
+    assert without.exit_code == 0 and "head refit" not in without.output, without.output
 
 
 def test_loss_goes_down_on_real_lyrics(real_sample_catalog_path: Path, two_layer_encoder: Path) -> None:  # noqa: F811
@@ -190,6 +239,9 @@ def test_cli_train_reports_errors_on_one_line(tmp_path: Path) -> None:
     ({"head_lr": 0.0}, "--head-lr must be a positive number"), ({"epochs": 0}, "--epochs must be at least 1"),
     ({"patience": 0}, "--patience must be at least 1, got 0"),
     ({"max_chunks": 300}, "--max-chunks must be at most 256"),
+    ({"refit_epochs": -1}, "--refit-epochs must be 0 \\(no refit\\) or more, got -1"),
+    ({"refit_batch_size": 0}, "--refit-batch-size must be at least 1, got 0"),
+    ({"contrastive": float("nan")}, "--contrastive must be a number, 0 or more, got nan"), ({"contrastive": -0.5}, "--contrastive must be a number, 0 or more"),
 ])
 def test_unusable_training_settings_fail_before_any_work(demo_catalog_df: pd.DataFrame, tmp_path: Path, options: dict, message: str) -> None:
     from training.compare import compare

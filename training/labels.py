@@ -88,6 +88,25 @@ def encode_labels(catalog: pd.DataFrame, moods: Sequence[str], genres: Sequence[
     return Labels(list(moods), list(genres), mood, genre, genre.sum(axis=1) > 0)
 
 
+def class_weights(labels: Labels, rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The losses' weights from the training songs at catalogue ``rows``: inverse-frequency mood
+    class weights and per-genre positive weights (None for a task without classes)."""
+    mood_w = None
+    if labels.moods:
+        mood = labels.mood[rows]
+        counts = np.bincount(mood[mood >= 0], minlength=len(labels.moods)).clip(min=1)
+        mood_w = (counts.sum() / (len(counts) * counts)).astype(np.float32)
+    pos_w = None
+    if labels.genres:
+        has = labels.has_genre[rows]
+        pos = labels.genre[rows][has].sum(axis=0).clip(min=1)
+        # Per-genre positive weights (capped so a rare genre does not swamp the loss): without them
+        # sparse multi-label targets drive every sigmoid below 0.5 in the first epochs. The weighted
+        # sampler, when on, additionally shows songs of rare genres more often.
+        pos_w = np.minimum((has.sum() - pos) / pos, 10.0).astype(np.float32)
+    return mood_w, pos_w
+
+
 # --- metrics ------------------------------------------------------------------------------------
 
 

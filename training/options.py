@@ -49,6 +49,11 @@ class TrainOptions:
     dropout: float = 0.1
     sampler: str = "none"
     select_on: str = "retrieval"
+    # The head refit after fine-tuning (training.refit): a fresh hidden layer and heads trained on the
+    # fine-tuned encoder's fixed song vectors, kept when it retrieves better on the validation songs.
+    refit_epochs: int = 20  # 0 keeps the head trained with the encoder
+    refit_batch_size: int = 256
+    contrastive: float = 1.0  # weight of the supervised contrastive term in the refit's loss
     # Both.
     seed: int = 0
     device: str = "auto"
@@ -62,7 +67,12 @@ class TrainOptions:
         check_counts(
             ("--epochs", self.epochs), ("--patience", self.patience), ("--batch-size", self.batch_size),
             ("--min-genre-songs", self.min_genre_songs), ("--max-chunks", self.max_chunks),
+            ("--refit-batch-size", self.refit_batch_size),
         )
+        if self.refit_epochs < 0:
+            raise RecsysError(f"--refit-epochs must be 0 (no refit) or more, got {self.refit_epochs}")
+        if not (math.isfinite(self.contrastive) and self.contrastive >= 0):
+            raise RecsysError(f"--contrastive must be a number, 0 or more, got {self.contrastive}")
         if self.max_chunks is not None and self.max_chunks > MAX_TRAIN_CHUNKS:
             raise RecsysError(f"--max-chunks must be at most {MAX_TRAIN_CHUNKS} (training holds every chunk of a batch in memory), got {self.max_chunks}")
         for name, value in (("--lr", self.lr), ("--head-lr", self.head_lr)):
@@ -76,5 +86,6 @@ class TrainOptions:
         return {
             "epochs": self.epochs, "batch_size": batch_size, "lr": self.lr, "head_lr": self.head_lr, "warmup": self.warmup,
             "patience": self.patience, "hidden": self.hidden, "dropout": self.dropout, "sampler": self.sampler,
-            "select_on": self.select_on, "seed": self.seed,
+            "select_on": self.select_on, "refit_epochs": self.refit_epochs, "refit_batch_size": self.refit_batch_size,
+            "contrastive": self.contrastive, "seed": self.seed,
         }

@@ -27,9 +27,10 @@ from recsys.io import check_replaceable
 from recsys.progress import progress
 from recsys.text import counted, shorten
 from training.encoding import Chunks, chunk_token_ids, pad_batch
-from training.labels import Labels, encode_labels, genre_thresholds, label_sets, neighbour_precision, score_tasks
+from training.labels import Labels, class_weights, encode_labels, genre_thresholds, label_sets, neighbour_precision, score_tasks
 from training.model import CONFIG_FILE, TBert, build_encoder, check_max_length, masked_losses, pool_songs, read_config, save_model
 from training.options import MAX_TRAIN_CHUNKS, TrainOptions
+from training.refit import HeadInputs, RefitResult, refit_head
 from training.runtime import autocast, resolve_device, resolve_precision
 
 
@@ -293,20 +294,8 @@ def predict(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.devic
 
 
 def _loss_weights(prep: Prepared, songs: np.ndarray, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    rows = prep.rows[songs]
-    mood_w = None
-    if prep.labels.moods:
-        counts = np.bincount(prep.labels.mood[rows][prep.labels.mood[rows] >= 0], minlength=len(prep.labels.moods)).clip(min=1)
-        mood_w = torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32, device=device)
-    pos_w = None
-    if prep.labels.genres:
-        has = prep.labels.has_genre[rows]
-        pos = prep.labels.genre[rows][has].sum(axis=0).clip(min=1)
-        # Per-genre positive weights (capped so a rare genre does not swamp the loss): without them
-        # sparse multi-label targets drive every sigmoid below 0.5 in the first epochs. The weighted
-        # sampler, when on, additionally shows songs of rare genres more often.
-        pos_w = torch.tensor(np.minimum((has.sum() - pos) / pos, 10.0), dtype=torch.float32, device=device)
-    return mood_w, pos_w
+    weights = class_weights(prep.labels, prep.rows[songs])
+    return tuple(None if w is None else torch.from_numpy(w).to(device) for w in weights)  # type: ignore[return-value]
 
 
 @dataclass
@@ -318,6 +307,7 @@ class FitResult:
     songs_per_s: float
     step_s: float
     settings: dict[str, Any]  # fit's arguments as used (batch size resolved), for the checkpoint
+    refit: RefitResult | None = None
 
 
 def fit(prep: Prepared, options: TrainOptions = TrainOptions(), *, use_topics: bool = True, use_audio: bool = True, label: str = "training") -> FitResult:
@@ -406,9 +396,24 @@ def fit(prep: Prepared, options: TrainOptions = TrainOptions(), *, use_topics: b
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
     model.eval()
+    refit = None
+    if options.refit_epochs:
+        refit = refit_head(
+            model, head_inputs(model, prep, train_songs, dev), head_inputs(model, prep, val_songs, dev), prep.labels,
+            epochs=options.refit_epochs, batch_size=options.refit_batch_size, lr=options.head_lr, contrastive=options.contrastive,
+            seed=seed, mood_weight=mood_w, genre_pos_weight=pos_w, label=f"{label}: head refit",
+        )
     return FitResult(
-        model, history, best_epoch, train_time, songs_seen / max(train_time, 1e-9), train_time / max(steps, 1), options.fit_settings(batch_size)
+        model, history, best_epoch, train_time, songs_seen / max(train_time, 1e-9), train_time / max(steps, 1), options.fit_settings(batch_size), refit
     )
+
+
+def head_inputs(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.device) -> HeadInputs:
+    """What the head sees of ``songs`` (positions into ``prep.rows``) with the encoder as it now
+    is, in float32 on ``device``, for :func:`training.refit.refit_head`."""
+    topics, audio, mood, genre, has_genre = _batch_tensors(prep, songs, device)
+    text = torch.from_numpy(predict(model, prep, songs, device)["pooled"]).to(device)
+    return HeadInputs(prep.rows[songs], text, topics, audio, mood, genre, has_genre)
 
 
 def validate(model: TBert, prep: Prepared, songs: np.ndarray, device: torch.device, mood_w: torch.Tensor | None, pos_w: torch.Tensor | None, batch_size: int = 64) -> tuple[float, np.ndarray]:
@@ -446,6 +451,7 @@ class TrainResult:
     best_epoch: int
     notes: list[str]
     precision: str
+    refit: RefitResult | None = None
 
 
 def check_model_out(out_dir: Path) -> None:
@@ -476,6 +482,7 @@ def save_checkpoint(out_dir: Path, prep: Prepared, result: FitResult, *, device:
         "train": {
             **result.settings, "max_chunks": prep.max_chunks, "min_genre_songs": prep.min_genre_songs,
             "best_epoch": result.best_epoch, "history": result.history,
+            "refit": result.refit.to_json() if result.refit else None,
         },
         "metrics": metrics,
     }
@@ -496,10 +503,10 @@ def train(catalog: pd.DataFrame, out_dir: str | Path, options: TrainOptions = Tr
     result = fit(prep, options)
     t = time.perf_counter()
     metrics = save_checkpoint(out_dir, prep, result, device=options.device)
-    timings = {**prep.timings, "train_s": result.train_s, "eval_s": time.perf_counter() - t}
+    timings = {**prep.timings, "train_s": result.train_s, "refit_s": result.refit.seconds if result.refit else 0.0, "eval_s": time.perf_counter() - t}
     timings["total_s"] = time.perf_counter() - start
     counts = {s: int(len(prep.split_rows(s))) for s in ("train", "val", "test")}
     return TrainResult(
         out_dir, metrics, timings, result.songs_per_s, result.step_s, counts, prep.chunks.n_chunked, prep.chunks.n_capped,
-        result.history, result.best_epoch, prep.notes, prep.precision,
+        result.history, result.best_epoch, prep.notes, prep.precision, result.refit,
     )
