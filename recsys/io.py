@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import tokenize
 from contextlib import contextmanager
 from pathlib import Path
@@ -225,16 +226,24 @@ def interrupts_remembered() -> Iterator[None]:
 @contextmanager
 def interrupts_held() -> Iterator[None]:
     """Within the block a Ctrl-C (SIGINT) waits, and arrives when the block ends: for a second or
-    so in which several files are published together. Where signals cannot be blocked (not
-    POSIX) the block runs as it is."""
-    if not hasattr(signal, "pthread_sigmask"):
+    so in which several files are published together. The block's SIGINT handler only notes the
+    signal, whichever thread the system gave it to (blocking it in this thread would not hold one
+    given to a torch or BLAS thread); the handler before it then gets it. Outside the main
+    thread, where Python allows no handler, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    received: list[Any] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):
+                previous(signal.SIGINT, received[0])
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signal.SIGINT)
 
 
 def json_text(data: Any) -> str:
