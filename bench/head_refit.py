@@ -55,16 +55,6 @@ def split_inputs(model: Any, catalog: Any, precision: str = "auto") -> tuple[Any
     return labels, inputs
 
 
-def retrieval(model: Any, inputs: Any, labels: Any) -> dict[str, float]:
-    import torch
-
-    from training.labels import neighbour_precision
-
-    with torch.inference_mode():
-        embedding = model.eval().head(inputs.text, inputs.topics, inputs.audio)["embedding"].float().numpy()
-    return neighbour_precision(labels, inputs.rows, embedding)
-
-
 def main() -> None:
     parser = bench_parser("bench.head_refit", __doc__)
     parser.add_argument("model", type=Path, help="a tBERT checkpoint directory (recsys train --out)")
@@ -82,7 +72,7 @@ def main() -> None:
     from recsys.catalog import load_catalog
     from training.labels import class_weights
     from training.model import load_model
-    from training.refit import train_fresh_head
+    from training.refit import retrieval_precision, train_fresh_head
 
     checkpoint = load_model(args.model)
     catalog = load_catalog(args.catalog).reset_index(drop=True)
@@ -92,7 +82,7 @@ def main() -> None:
 
     def row(name: str, model: Any, contrastive: float | None = None, temperature: float | None = None, seed: int | None = None,
             epoch: int | None = None) -> dict[str, Any]:
-        val, test = retrieval(model, inputs["val"], labels), retrieval(model, inputs["test"], labels)
+        val, test = retrieval_precision(model, inputs["val"], labels), retrieval_precision(model, inputs["test"], labels)
         settings = {"head": name, "contrastive": contrastive, "temperature": temperature, "seed": seed, "epoch": epoch}
         return {**settings, **{f"val {k}": v for k, v in val.items()}, **{f"test {k}": v for k, v in test.items()}}
 

@@ -10,9 +10,10 @@ import torch
 from test_model import two_layer_encoder  # noqa: F401  (session fixture shared with this module)
 from test_train import FAST
 
-from bench.head_refit import retrieval, split_inputs
+from bench.head_refit import split_inputs
 from training.labels import neighbour_precision
 from training.model import load_model
+from training.refit import retrieval_precision
 from training.train import predict, prepare, train
 
 
@@ -33,5 +34,5 @@ def test_split_inputs_match_what_training_saw(demo_catalog_df: pd.DataFrame, two
             embedding = checkpoint.model.head(part.text, part.topics, part.audio)["embedding"].numpy()
         assert np.allclose(embedding, trained["embedding"], atol=1e-4), split
         expected = neighbour_precision(labels, part.rows, trained["embedding"])
-        got = retrieval(checkpoint.model, part, labels)
+        got = retrieval_precision(checkpoint.model, part, labels)
         assert got.keys() == expected.keys() and all(abs(got[k] - expected[k]) < 1e-9 for k in got), (got, expected)

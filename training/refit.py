@@ -76,11 +76,12 @@ def _head_state(model: TBert) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("encoder.")}
 
 
-def _val_precision(model: TBert, val: HeadInputs, labels: Labels) -> dict[str, float]:
+def retrieval_precision(model: TBert, songs: HeadInputs, labels: Labels) -> dict[str, float]:
+    """The neighbour precision@10 of ``songs`` among themselves by ``model``'s embedding (eval mode)."""
     model.eval()
     with torch.inference_mode():
-        embedding = model.head(val.text, val.topics, val.audio)["embedding"].float().cpu().numpy()
-    return neighbour_precision(labels, val.rows, embedding)
+        embedding = model.head(songs.text, songs.topics, songs.audio)["embedding"].float().cpu().numpy()
+    return neighbour_precision(labels, songs.rows, embedding)
 
 
 def refit_head(model: TBert, train: HeadInputs, val: HeadInputs, labels: Labels, **fresh: Any) -> RefitResult:
@@ -89,7 +90,7 @@ def refit_head(model: TBert, train: HeadInputs, val: HeadInputs, labels: Labels,
     is kept if it retrieves better on ``val`` than the head it replaces. Returns what was kept and
     each epoch's validation figures."""
     start = time.perf_counter()
-    joint_state, joint = _head_state(model), _val_precision(model, val, labels)
+    joint_state, joint = _head_state(model), retrieval_precision(model, val, labels)
     history, best_epoch, best = train_fresh_head(model, train, val, labels, **fresh)
     kept = best["balanced"] > joint["balanced"] + 1e-6
     if not kept:
@@ -144,7 +145,7 @@ def train_fresh_head(
                 loss.backward()
                 optimizer.step()
                 epoch_loss += float(loss.detach()) * len(index)
-            scores = _val_precision(model, val, labels)
+            scores = retrieval_precision(model, val, labels)
             history.append({"epoch": epoch, "train_loss": epoch_loss / max(len(train.rows), 1), **{f"val_p@10_{k}": v for k, v in scores.items()}})
             if scores["balanced"] > best["balanced"] + 1e-6:
                 best_epoch, best_state, best = epoch, _head_state(model), scores
