@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,8 +53,8 @@ class RefitResult:
     best_epoch: int
     joint: dict[str, float]  # the jointly trained head's validation neighbour precision@10
     best: dict[str, float]  # the refit's best epoch's
-    history: list[dict[str, float]] = field(default_factory=list)
-    seconds: float = 0.0
+    history: list[dict[str, float]]
+    seconds: float
 
     def summary(self) -> str:
         """One line for the training log."""
