@@ -203,19 +203,32 @@ def hits_at_10(labels: Any, queries: np.ndarray, found: list, tag: str, variant:
     return np.asarray(hits), np.asarray(untagged)
 
 
-def labelled_pool(served: Recommender, labels: Any, queries: np.ndarray, tag: str, agreement: np.ndarray, blend: Blend) -> dict[str, Any]:
-    """Precision@10 of ``blend`` without and with its mood term when only songs carrying ``tag``
-    may be recommended (the served candidates, widened to 20 of them as ``recsys evaluate``
-    does), and the paired difference (mean, 95% interval)."""
-    from recsys.evaluate import CandidateTable, bootstrap_ci, precision_at_k, relevance_matrix
+def labelled_table(served: Recommender, labels: Any, queries: np.ndarray, tag: str) -> tuple[np.ndarray, Any]:
+    """The ``queries`` carrying ``tag`` and their served candidates when only songs carrying
+    ``tag`` may be recommended (widened to 20 of them, as ``recsys evaluate --pool labelled``)."""
+    from recsys.evaluate import CandidateTable
 
     queries = queries[labels.has(tag)[queries]]
-    table = CandidateTable.build(served, queries, allowed=labels.has(tag), depth=20, desc=f"labelled {tag} candidates")
+    return queries, CandidateTable.build(served, queries, allowed=labels.has(tag), depth=20, desc=f"labelled {tag} candidates")
+
+
+def labelled_hits(labels: Any, queries: np.ndarray, table: Any, tag: str, agree: np.ndarray, blend: Blend) -> np.ndarray:
+    """Per query of :func:`labelled_table`: precision@10 of ``blend``, ``agree`` being its fourth
+    signal on the table's candidates."""
+    from recsys.evaluate import precision_at_k, relevance_matrix
+
+    ranked = table.take(table.ranked_by(blend.scores(table.cosine, table.bm25_norm, table.audio, agree), 10))
+    return precision_at_k(relevance_matrix(labels, queries, ranked, tag)[0], 10)
+
+
+def labelled_pool(served: Recommender, labels: Any, queries: np.ndarray, tag: str, agreement: np.ndarray, blend: Blend) -> dict[str, Any]:
+    """Precision@10 of ``blend`` without and with its mood term in :func:`labelled_table`'s pool,
+    and the paired difference (mean, 95% interval)."""
+    from recsys.evaluate import bootstrap_ci
+
+    queries, table = labelled_table(served, labels, queries, tag)
     agree = np.einsum("qd,qcd->qc", agreement[queries], agreement[np.maximum(table.rows, 0)])
-    per_query = [
-        precision_at_k(relevance_matrix(labels, queries, table.take(table.ranked_by(b.scores(table.cosine, table.bm25_norm, table.audio, agree), 10)), tag)[0], 10)
-        for b in (replace(blend, t=0.0), blend)
-    ]
+    per_query = [labelled_hits(labels, queries, table, tag, agree, b) for b in (replace(blend, t=0.0), blend)]
     return {"without": float(per_query[0].mean()), "with": float(per_query[1].mean()), "difference": bootstrap_ci(per_query[1] - per_query[0])}
 
 
