@@ -282,7 +282,8 @@ def index_build(
         typer.echo(f"note: k = {k_min} is the smallest number of clusters tried (--k-min); a lower --k-min may find fewer, or a higher one finer clusters")
     if replaced.get("tuning"):
         # New embeddings need weights of their own; said, since `similar` would quietly use the defaults.
-        typer.echo(f"note: the replaced build's tuned weights (w = {replaced['blend_weight']:.4f}, a = {replaced['audio_weight']:.4f}) "
+        typer.echo(f"note: the replaced build's tuned weights (w = {replaced['blend_weight']:.4f}, a = {replaced['audio_weight']:.4f}, "
+                   f"e = {replaced.get('era_weight', 0.0):.4f}) "
                    "are not carried over; run recsys tune")
 
 
@@ -313,6 +314,7 @@ EXPLAIN_OPTION = typer.Option(False, "--explain", help="Say why each song was ch
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 WEIGHT_OPTION = typer.Option(None, "--weight", help="Blend weight w of the cosine (default: the tuned one).")
 AUDIO_WEIGHT_OPTION = typer.Option(None, "--audio-weight", help="Weight a of the audio-feature similarity (default: the tuned one; 0 turns it off).")
+ERA_WEIGHT_OPTION = typer.Option(None, "--era-weight", help="Weight e of the era agreement (how close the songs' years are; default: the tuned one; 0 turns it off).")
 FUSION_OPTION = typer.Option("linear", "--fusion", help="linear (w-blend) or rrf (reciprocal rank fusion).")
 
 
@@ -324,6 +326,8 @@ def _explanation(why: dict[str, Any]) -> list[str]:
     for name in ("mood_probs", "genre_probs"):
         if why.get(name):
             lines.append(f"predicted {name.removesuffix('_probs')}: " + ", ".join(f"{label} {p:.2f}" for label, p in why[name].items()))
+    if why.get("year_gap") is not None:
+        lines.append(f"years apart: {why['year_gap']}")
     diffs = why.get("audio_differences", [])
     if diffs:
         lines.append("audio differs most in " + ", ".join(f"{d['feature']} ({d['query']} vs {d['song']}, {d['sd']} sd)" for d in diffs))
@@ -334,15 +338,16 @@ def _explanation(why: dict[str, Any]) -> list[str]:
 NARROW = 60
 
 
-def _score_caption(recommender: Any, query_audio: bool = True) -> str:
-    """How the score column was computed (with the audio term it can pass 1); ``query_audio``
-    False for a text query, which has no audio to compare."""
+def _score_caption(recommender: Any, song_query: bool = True) -> str:
+    """How the score column was computed (with the audio and era terms it can pass 1);
+    ``song_query`` False for a text query, which has no audio or year to compare."""
     from recsys.recommend import RRF_K
 
     if recommender.fusion == "rrf":
         return f"score = 1 / ({RRF_K} + rank by cosine) + 1 / ({RRF_K} + rank by BM25)"
-    w, a = recommender.weight, recommender.audio_weight
-    return f"score = {w:.2f} × cosine + {1 - w:.2f} × BM25 / best BM25" + (f" + {a:.2f} × audio cosine" if a and query_audio else "")
+    w, a, e = recommender.weight, recommender.audio_weight, recommender.era_weight
+    terms = [f"{a:.2f} × audio cosine"] * bool(a and song_query) + [f"{e:.2f} × era agreement"] * bool(e and song_query)
+    return " + ".join([f"score = {w:.2f} × cosine", f"{1 - w:.2f} × BM25 / best BM25", *terms])
 
 
 def _show_results(title: str, results: list[dict[str, Any]], explain: bool, caption: str = "") -> None:
@@ -405,6 +410,7 @@ def similar_cmd(
     as_json: bool = JSON_OPTION,
     weight: float | None = WEIGHT_OPTION,
     audio_weight: float | None = AUDIO_WEIGHT_OPTION,
+    era_weight: float | None = ERA_WEIGHT_OPTION,
     fusion: str = FUSION_OPTION,
 ) -> None:
     """Songs like the given one: BM25 ∪ FAISS candidates, reranked by a tuned blend.
@@ -418,7 +424,7 @@ def similar_cmd(
         raise RecsysError("--id names the song by itself: give it without a title or --artist")
     if song_id is None and title is None:
         raise RecsysError('give a song title, e.g. recsys similar "Yesterday", or --id')
-    recommender = Recommender.load(artifacts, weight=weight, audio_weight=audio_weight, fusion=fusion)
+    recommender = Recommender.load(artifacts, weight=weight, audio_weight=audio_weight, era_weight=era_weight, fusion=fusion)
     row = recommender.find_id(song_id) if song_id is not None else recommender.find(title, artist)
     results = recommender.similar(row, k, _filters(mood, genre, year_from, year_to, exclude_artist, tagged_only), explain)
     query = {"row": row, **{name: str(recommender.songs.values(name)[row]) for name in ("song_id", "title", "artist")}}
@@ -459,7 +465,7 @@ def search_cmd(
     if as_json:
         typer.echo(json.dumps({"query": text, "results": results}, indent=2, ensure_ascii=False))
         return
-    _show_results(f"Songs matching {shorten(text, 60)}", results, explain, _score_caption(searcher.recommender, query_audio=False))
+    _show_results(f"Songs matching {shorten(text, 60)}", results, explain, _score_caption(searcher.recommender, song_query=False))
 
 
 @command(app, "tune")
@@ -468,26 +474,32 @@ def tune_cmd(
     k: int = typer.Option(10, "-k", "--k", help="Precision@k is the objective."),
     tag: str = typer.Option("balanced", "--tag", help="Relevance: balanced (mean of mood and genre precision), any, mood or genre."),
     split: str = typer.Option("val", "--split", help="Songs whose tags are the objective."),
+    pool: str = typer.Option("labelled", "--pool", help="labelled: each tag type ranks only the songs carrying it (a term cannot win by pulling tagged songs in); all: every song."),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Also tune the weight a of the audio similarity (--no-audio stores a = 0)."),
+    era: bool = typer.Option(True, "--era/--no-era", help="Also tune the weight e of the era agreement (--no-era stores e = 0)."),
     n_queries: int | None = typer.Option(None, "--n-queries", help="Use a seeded sample of this many queries."),
     seed: int = _seed_option("Seed of the query sample."),
 ) -> None:
-    """Tune the blend weight w, then the audio weight a, by golden-section search; store both in the manifest."""
+    """Tune the blend weight w, then the audio weight a, then the era weight e, by golden-section search; store them in the manifest."""
     from recsys.artifacts import load_artifacts
     from recsys.tune import tune_blend
 
-    r = tune_blend(load_artifacts(artifacts), k=k, split=split, tag=tag, n_queries=n_queries, seed=seed, audio=audio)
+    r = tune_blend(load_artifacts(artifacts), k=k, split=split, tag=tag, pool=pool, n_queries=n_queries, seed=seed, audio=audio, era=era)
     for warning in r.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    typer.echo(f"{r.n_queries} {split} queries, relevance = shared {tag} tag, objective precision@{k}")
-    for name, search in (("w (a = 0)", r.blend), (f"a (w = {r.w:.4f})", r.audio)):
+    typer.echo(f"{r.n_queries} {split} queries, relevance = shared {tag} tag, pool {pool}, objective precision@{k}")
+    for name, search, why_not in (
+        ("w (a = e = 0)", r.blend, ""),
+        (f"a (w = {r.w:.4f}, e = 0)", r.audio, "--no-audio" if not audio else "no query song has audio features"),
+        (f"e (w = {r.w:.4f}, a = {r.audio_weight:.4f})", r.era, "--no-era" if not era else "no query song has a year"),
+    ):
         if search is None:
-            typer.echo(f"{name}: not tuned ({'--no-audio' if not audio else 'no query song has audio features'}); a = 0")
+            typer.echo(f"{name}: not tuned ({why_not}); {name[0]} = 0")
             continue
         typer.echo(f"{name}: golden-section {search.golden:.4f} -> precision@{k} {search.golden_precision:.4f} ({len(search.trace)} evaluations); "
                    f"grid best {search.grid_best:.2f} -> {search.grid_best_precision:.4f}; kept {search.chosen:.4f} ({search.chosen_by})")
     typer.echo(f"RRF (no weight): precision@{k} {r.rrf_precision:.4f}")
-    typer.echo(f"stored blend_weight = {r.w:.4f}, audio_weight = {r.audio_weight:.4f} (precision@{k} {r.precision:.4f}); "
+    typer.echo(f"stored blend_weight = {r.w:.4f}, audio_weight = {r.audio_weight:.4f}, era_weight = {r.era_weight:.4f} (precision@{k} {r.precision:.4f}); "
                f"trace {artifacts / r.files['trace']}, plot {artifacts / r.files['plot']}")
 
 

@@ -16,14 +16,12 @@ against the embedding alone and between the two terms.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.common import add_name_option, bench_parser, report, run, tbert_artifacts
+from bench.common import load_studied_build, report, run, study_parser
 from bench.fusion import AUDIO_A_GRID, AUDIO_W_GRID, VARIANTS, Blend, hits_at_10, split_candidates
-from recsys.recommend import Recommender
 from recsys.vectors import l2_normalize
 
 N_PAIRS = 200_000
@@ -48,18 +46,13 @@ def learned_audio(audio: Any, labels: Any, train_rows: np.ndarray, seed: int = 0
 
 
 def main() -> None:
-    parser = bench_parser("bench.audio_metric", __doc__)
-    parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
-    add_name_option(parser, "audio_metric", "artefact build")
-    args = parser.parse_args()
+    args = study_parser("bench.audio_metric", __doc__, "audio_metric").parse_args()
 
-    from recsys.evaluate import Labels, bootstrap_ci
+    from recsys.evaluate import bootstrap_ci
 
-    artifacts = tbert_artifacts(args.artifacts)
-    served = Recommender(artifacts)
+    build = load_studied_build(args.artifacts)
+    artifacts, served, labels, split = build.artifacts, build.served, build.labels, build.split
     songs = artifacts.songs
-    labels = Labels.from_songs(songs)
-    split = songs["split"].astype("string").fillna("").to_numpy(str)
     learned, weights = learned_audio(served.audio, labels, np.flatnonzero(split == "train"))
     mood_probs = np.stack(songs["mood_probs"].to_numpy()).astype(np.float64)
     pairwise = {"audio": (served.audio.unit, served.audio.unit), "audio_learned": (learned, learned), "mood_agreement": (mood_probs, mood_probs)}

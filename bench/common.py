@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -75,6 +76,35 @@ def tbert_artifacts(path: Path) -> Any:
     if kind != "tbert":
         raise RecsysError(f"{path}: built with a plain encoder ({kind}), not a tBERT model; this bench studies a tBERT build")
     return artifacts
+
+
+@dataclass(frozen=True)
+class StudiedBuild:
+    """A tBERT build as the ranking studies read it."""
+
+    artifacts: Any
+    served: Any  # recsys.recommend.Recommender at the manifest's weights
+    labels: Any  # recsys.evaluate.Labels of its songs
+    split: Any  # (n,) str: each song's split, "" where it has none
+
+
+def study_parser(module: str, doc: str | None, name: str) -> argparse.ArgumentParser:
+    """The parser of a study of one tBERT build: its artefact directory and ``--name``."""
+    parser = bench_parser(module, doc)
+    parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
+    add_name_option(parser, name, "artefact build")
+    return parser
+
+
+def load_studied_build(path: Path) -> StudiedBuild:
+    """The tBERT build at ``path`` (:func:`tbert_artifacts`), its served ranker, labels and splits."""
+    from recsys.evaluate import Labels
+    from recsys.recommend import Recommender
+
+    artifacts = tbert_artifacts(path)
+    songs = artifacts.songs
+    split = songs["split"].astype("string").fillna("").to_numpy(str)
+    return StudiedBuild(artifacts, Recommender(artifacts), Labels.from_songs(songs), split)
 
 
 def add_name_option(parser: argparse.ArgumentParser, default: str, keep_one_per: str) -> None:

@@ -43,12 +43,11 @@ each one's test precision@10 minus the embedding alone's, with a paired interval
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.common import add_name_option, bench_parser, report, run, tbert_artifacts
+from bench.common import load_studied_build, report, run, study_parser
 from recsys.recommend import Recommender, linear_scores
 from recsys.vectors import l2_normalize
 
@@ -242,22 +241,16 @@ def print_labelled_pool(split: str, by_tag: dict[str, dict[str, Any]], term: str
 
 
 def main() -> None:
-    parser = bench_parser("bench.fusion", __doc__)
-    parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
-    add_name_option(parser, "fusion", "artefact build")
-    args = parser.parse_args()
+    args = study_parser("bench.fusion", __doc__, "fusion").parse_args()
 
-    from recsys.evaluate import Labels, bootstrap_ci
+    from recsys.evaluate import bootstrap_ci
 
-    artifacts = tbert_artifacts(args.artifacts)
-    served = Recommender(artifacts)
+    build = load_studied_build(args.artifacts)
+    artifacts, served, labels, split = build.artifacts, build.served, build.labels, build.split
     with_audio = np.flatnonzero(served.audio.has)
     shuffled = served.audio.unit.copy()
     shuffled[with_audio] = shuffled[np.random.default_rng(0).permutation(with_audio)]
-    songs = artifacts.songs
-    mood_probs = np.stack(songs["mood_probs"].to_numpy()).astype(np.float64)
-    labels = Labels.from_songs(songs)
-    split = songs["split"].astype("string").fillna("").to_numpy(str)
+    mood_probs = np.stack(artifacts.songs["mood_probs"].to_numpy()).astype(np.float64)
     imputed, imputed_r2 = imputed_audio(np.asarray(artifacts.embeddings, dtype=np.float64), served.audio, np.flatnonzero(split == "train"), np.flatnonzero(split == "val"))
     pairwise = {
         "audio": (served.audio.unit, served.audio.unit),

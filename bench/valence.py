@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import add_name_option, bench_parser, report, run, tbert_artifacts
+from bench.common import load_studied_build, report, run, study_parser
 from bench.fusion import AGREEMENT_ALONE, VARIANTS, Blend, hits_at_10, labelled_pool, print_labelled_pool, query_candidates
 
 T_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
@@ -55,10 +55,8 @@ def valence_vectors(valence: np.ndarray, train: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    parser = bench_parser("bench.valence", __doc__)
-    parser.add_argument("artifacts", type=Path, help="an artefact directory built with a tBERT model")
+    parser = study_parser("bench.valence", __doc__, "valence")
     parser.add_argument("--catalog", type=Path, required=True, help="the catalogue the artefacts were built from (for the lyrics)")
-    add_name_option(parser, "valence", "artefact build")
     args = parser.parse_args()
     if importlib.util.find_spec("vaderSentiment") is None:
         sys.exit("error: bench.valence needs VADER: .venv/bin/pip install vaderSentiment==3.3.2")
@@ -66,17 +64,14 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
 
     from recsys.catalog import load_catalog
-    from recsys.evaluate import Labels, bootstrap_ci
-    from recsys.recommend import Recommender
+    from recsys.evaluate import bootstrap_ci
 
-    artifacts = tbert_artifacts(args.artifacts)
-    served = Recommender(artifacts)
+    build = load_studied_build(args.artifacts)
+    artifacts, served, labels, split = build.artifacts, build.served, build.labels, build.split
     songs = artifacts.songs
     lyrics = load_catalog(args.catalog).set_index("song_id")["lyrics"].reindex(songs["song_id"])
     if lyrics.isna().any():
         sys.exit(f"error: {args.catalog}: has no lyrics for {int(lyrics.isna().sum())} of the artefacts' songs; give the catalogue they were built from")
-    labels = Labels.from_songs(songs)
-    split = songs["split"].astype("string").fillna("").to_numpy(str)
     valence = lyric_valence(lyrics.astype(str).tolist())
     vectors = valence_vectors(valence, split == "train")
     # hits_at_10 and labelled_pool read a fourth signal under the mood head's name; here it is valence.

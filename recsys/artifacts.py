@@ -52,6 +52,7 @@ CLUSTERS = "clusters.json"
 REQUIRED = (SONGS, EMBEDDINGS, EMBEDDING_MEAN)
 DEFAULT_BLEND_WEIGHT = 0.5
 DEFAULT_AUDIO_WEIGHT = 0.0  # until `recsys tune` stores one: the two-signal blend
+DEFAULT_ERA_WEIGHT = 0.0
 # Written by the build itself; update_manifest must not let a caller overwrite them.
 _PROTECTED = frozenset({"format_version", "created", "packages", "hashes"})
 
@@ -115,6 +116,7 @@ class ArtifactWriter:
             "params": self.params,
             "blend_weight": DEFAULT_BLEND_WEIGHT,
             "audio_weight": DEFAULT_AUDIO_WEIGHT,
+            "era_weight": DEFAULT_ERA_WEIGHT,
             "tuning": None,
         }
 
@@ -175,7 +177,7 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         isinstance(mapping, dict) and all(isinstance(v, str) for v in mapping.values()) for mapping in (tuned_files, tuned_hashes)
     ):
         raise RecsysError(f"{path}: tuning must be a JSON object whose files map names to paths (and sha256 paths to hashes); rerun `recsys tune`")
-    for name, default in (("blend_weight", DEFAULT_BLEND_WEIGHT), ("audio_weight", DEFAULT_AUDIO_WEIGHT)):
+    for name, default in (("blend_weight", DEFAULT_BLEND_WEIGHT), ("audio_weight", DEFAULT_AUDIO_WEIGHT), ("era_weight", DEFAULT_ERA_WEIGHT)):
         value = manifest.get(name, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
             raise RecsysError(f"{path}: {name} must be a number in [0, 1], got {value!r}; rerun `recsys tune` or rebuild")
@@ -248,6 +250,10 @@ class Artifacts:
     @property
     def audio_weight(self) -> float:
         return float(self.manifest.get("audio_weight", DEFAULT_AUDIO_WEIGHT))
+
+    @property
+    def era_weight(self) -> float:
+        return float(self.manifest.get("era_weight", DEFAULT_ERA_WEIGHT))
 
     @property
     def n_without_lyrics(self) -> int:

@@ -10,9 +10,10 @@ an untagged source (audio features, for one) is penalised for the source, not th
 binary relevance: precision@k, MAP@k (AP normalised by ``min(k, R)``, R = relevant songs in the
 pool) and nDCG@k, each with a seeded bootstrap 95% interval over queries, plus same-artist@10, the
 share of the top 10 by the query's own artist (tags often follow the artist, so this bounds how
-much of a system's precision the artist alone could carry), and with-audio@10, the share of the
-top 10 that has audio features (in the real sources songs with audio are mostly genre-tagged and
-rarely mood-tagged, so a system that favours them moves both precisions for that alone); the hybrid's
+much of a system's precision the artist alone could carry), and with-audio@10 and with-year@10, the
+shares of the top 10 that have audio features and a year (in the real sources songs with audio
+or a year are mostly genre-tagged, so a system that favours them moves precision over all songs
+for that alone); the hybrid's
 precision@10 minus each other system's comes with a paired interval (the same resampled
 queries for both). Balanced precision@10, the mean of the mood and the genre figure, resamples
 test songs instead, so that a song that is a query of both tag types keeps its two results
@@ -24,11 +25,12 @@ encoder's pooled vectors: ``pooled.npy`` of a plain-encoder build, or of the ``b
 given beside a tBERT build), ``encoder`` (a tBERT build's ``pooled.npy``: the fine-tuned
 encoder's mean-pooled vector, without topics, audio or the hidden layer), ``audio`` (Euclidean on standardised audio features;
 a query without audio gets no recommendations and scores 0, songs without audio are never
-recommended; the report gives the coverage), ``embedding`` (cosine on ``embeddings.npy``, the
-build's embedding centred on the catalogue mean),
-``hybrid`` (the served ranker, tuned weights), ``hybrid_no_audio`` (the same without its audio
-term; only when the tuned audio weight is above 0) and ``rrf`` (the served candidates,
-reciprocal rank fusion).
+recommended; the report gives the coverage), ``era`` (the nearest years, ``recsys.era``; ties,
+which are many, broken at random; a query without a year gets no recommendations and scores 0),
+``embedding`` (cosine on ``embeddings.npy``, the build's embedding centred on the catalogue mean),
+``hybrid`` (the served ranker, tuned weights), ``hybrid_no_audio`` and ``hybrid_no_era`` (the
+same without its audio or era term; only when that term's tuned weight is above 0) and ``rrf``
+(the served candidates, reciprocal rank fusion).
 """
 
 from __future__ import annotations
@@ -224,6 +226,7 @@ class CandidateTable:
     bm25: np.ndarray  # (q, c) raw
     bm25_norm: np.ndarray  # (q, c)
     audio: np.ndarray  # (q, c) audio-feature cosine to the query song
+    era: np.ndarray  # (q, c) era agreement with the query song
     valid: np.ndarray  # (q, c) bool
 
     @classmethod
@@ -251,12 +254,12 @@ class CandidateTable:
         width = max([len(c.rows) for c in found] + [1])
         shape = (len(found), width)
         rows = np.full(shape, -1, dtype=np.int64)
-        cosine, bm25, norm, audio = (np.zeros(shape) for _ in range(4))
+        cosine, bm25, norm, audio, era = (np.zeros(shape) for _ in range(5))
         valid = np.zeros(shape, dtype=bool)
         for i, c in enumerate(found):
             m = len(c.rows)
-            rows[i, :m], cosine[i, :m], bm25[i, :m], norm[i, :m], audio[i, :m], valid[i, :m] = c.rows, c.cosine, c.bm25, c.bm25_norm, c.audio, True
-        return cls(rows, cosine, bm25, norm, audio, valid)
+            rows[i, :m], cosine[i, :m], bm25[i, :m], norm[i, :m], audio[i, :m], era[i, :m], valid[i, :m] = c.rows, c.cosine, c.bm25, c.bm25_norm, c.audio, c.era, True
+        return cls(rows, cosine, bm25, norm, audio, era, valid)
 
     def ranked_by(self, scores: np.ndarray, k: int) -> np.ndarray:
         """(q, k) column indices of the ``k`` best ``scores`` (one per candidate), best first."""
@@ -264,11 +267,11 @@ class CandidateTable:
         # the lower song row, as in Recommender.rank.
         return best_indices(np.where(self.valid, scores, -np.inf), k)
 
-    def ranked(self, k: int, *, weight: float = 0.5, audio_weight: float = 0.0, fusion: str = "linear") -> np.ndarray:
+    def ranked(self, k: int, *, weight: float = 0.5, audio_weight: float = 0.0, era_weight: float = 0.0, fusion: str = "linear") -> np.ndarray:
         """(q, k) indices into the columns, best first; use with :meth:`take`."""
         if fusion == "rrf":
             return self.ranked_by(rrf_scores(self.cosine, self.bm25, self.valid), k)
-        return self.ranked_by(linear_scores(self.cosine, self.bm25_norm, self.audio, weight, audio_weight), k)
+        return self.ranked_by(linear_scores(self.cosine, self.bm25_norm, self.audio, weight, audio_weight, self.era, era_weight), k)
 
     def take(self, columns: np.ndarray) -> np.ndarray:
         """Song rows at ``columns`` (-1 where a query had fewer candidates)."""
@@ -367,15 +370,26 @@ def system_rankings(
         notes["audio"] = "queries without audio get no list (score 0); songs without audio are never recommended"
     else:  # a row of zeros would read as a retriever that failed
         notes["audio"] = "not evaluated: no song has audio features"
+    era = recommender.era
+    if era.has.any():
+        # Many songs share a year: random tie-breaks, so catalogue order (sources, artists) says nothing.
+        out["era"] = _batched(queries, depth, allowed, lambda q: np.where(era.has[q][:, None] & era.has[None, :], era.agreement_matrix(q) + 1e-6 * rng.random((len(q), n)), -np.inf))
+        notes["era"] = "nearest years, ties broken at random (seeded); queries without a year get no list (score 0); songs without one are never recommended"
+    else:
+        notes["era"] = "not evaluated: no song has a year"
     out["embedding"] = nearest_by_cosine(artifacts.embeddings, queries, depth, allowed)
     if not is_tbert:
         notes["embedding"] = "plain-encoder build: embeddings.npy is the pooled vector centred on the catalogue mean (minilm: the same vector uncentred)"
     table = CandidateTable.build(recommender, queries, allowed=allowed, depth=depth, desc="hybrid candidates")
-    out["hybrid"] = table.take(table.ranked(depth, weight=recommender.weight, audio_weight=recommender.audio_weight))
-    notes["hybrid"] = {"w": recommender.weight, "a": recommender.audio_weight, "n_candidates": recommender.n_candidates}
-    if recommender.audio_weight > 0:
-        out["hybrid_no_audio"] = table.take(table.ranked(depth, weight=recommender.weight))
-        notes["hybrid_no_audio"] = "the hybrid without its audio term (a = 0), same w and candidates"
+    w, a, e = recommender.weight, recommender.audio_weight, recommender.era_weight
+    out["hybrid"] = table.take(table.ranked(depth, weight=w, audio_weight=a, era_weight=e))
+    notes["hybrid"] = {"w": w, "a": a, "e": e, "n_candidates": recommender.n_candidates}
+    if a > 0:
+        out["hybrid_no_audio"] = table.take(table.ranked(depth, weight=w, era_weight=e))
+        notes["hybrid_no_audio"] = "the hybrid without its audio term (a = 0), same w, e and candidates"
+    if e > 0:
+        out["hybrid_no_era"] = table.take(table.ranked(depth, weight=w, audio_weight=a))
+        notes["hybrid_no_era"] = "the hybrid without its era term (e = 0), same w, a and candidates"
     out["rrf"] = table.take(table.ranked(depth, fusion="rrf"))
     return out, notes
 
@@ -431,7 +445,8 @@ def evaluate(
     results: dict[str, Any] = {}
     notes: dict[str, Any] = {}
     rankings: dict[str, np.ndarray] = {}
-    has_audio = Recommender(artifacts).audio.has
+    served = Recommender(artifacts)
+    has_audio, has_year = served.audio.has, served.era.has
     per_tag_p10: dict[str, dict[str, np.ndarray]] = {}
     per_tag_queries: dict[str, np.ndarray] = {}
     for tag in TAGS:
@@ -443,7 +458,8 @@ def evaluate(
             rankings, notes = system_rankings(artifacts, tag_queries, depth, seed=seed, allowed=labels.has(tag), baseline=baseline)
         elif not rankings:
             rankings, notes = system_rankings(artifacts, queries, depth, seed=seed, baseline=baseline)
-        results[tag] = {"n_queries": int(mask.sum()), "queries_with_audio": float(has_audio[tag_queries].mean()), "systems": {}}
+        results[tag] = {"n_queries": int(mask.sum()), "queries_with_audio": float(has_audio[tag_queries].mean()),
+                        "queries_with_year": float(has_year[tag_queries].mean()), "systems": {}}
         per_query_p10: dict[str, np.ndarray] = {}
         for name, ranked in rankings.items():
             tag_ranked = ranked if pool == "labelled" else ranked[mask]
@@ -456,15 +472,17 @@ def evaluate(
             metrics["ndcg@10"] = bootstrap_ci(ndcg_at_k(rel, n_rel, 10), n_boot=n_boot, seed=seed)
             metrics["same-artist@10"] = bootstrap_ci(same_artist_at_k(tag_ranked, tag_queries, artist_keys, 10), n_boot=n_boot, seed=seed)
             metrics["with-audio@10"] = bootstrap_ci(share_at_k(tag_ranked, has_audio, 10), n_boot=n_boot, seed=seed)
+            metrics["with-year@10"] = bootstrap_ci(share_at_k(tag_ranked, has_year, 10), n_boot=n_boot, seed=seed)
             results[tag]["systems"][name] = {m: as_interval(v) for m, v in metrics.items()}
         results[tag]["hybrid_minus"] = paired_differences(per_query_p10, "hybrid", n_boot=n_boot, seed=seed)
         per_tag_p10[tag], per_tag_queries[tag] = per_query_p10, tag_queries
     warnings = [artifacts.split_warning] if artifacts.split_warning else []
     tuning = artifacts.manifest.get("tuning")
     if tuning is None:
-        warnings.append(f"the artefacts were never tuned: the hybrid runs at the default w = {artifacts.blend_weight:g}, a = {artifacts.audio_weight:g}; run recsys tune first")
+        warnings.append(f"the artefacts were never tuned: the hybrid runs at the default w = {artifacts.blend_weight:g}, a = {artifacts.audio_weight:g}, "
+                        f"e = {artifacts.era_weight:g}; run recsys tune first")
     elif tuning.get("split") == split:
-        warnings.append(f"w and a were tuned on the {split} songs evaluated here, so the hybrid's scores are optimistic; tune on val")
+        warnings.append(f"the weights were tuned on the {split} songs evaluated here, so the hybrid's scores are optimistic; tune on val")
     few = [f"{tag} {block['n_queries']}" for tag, block in results.items() if block["n_queries"] < FEW_QUERIES]
     if few:
         warnings.append(f"under {FEW_QUERIES} queries ({', '.join(few)}): the means and intervals are rough")
@@ -567,8 +585,8 @@ def paired_differences(per_query: dict[str, np.ndarray], reference: str, *, n_bo
 READING_GUIDE = """How to read this:
 - Queries: the {n_queries} {split}-split songs carrying a mood or a genre label; each section scores the ones carrying that tag type, on labels no training or tuning saw.
 - Pool: {pool}
-- Systems: random (seeded); tfidf (cosine of the lyrics' TF-IDF vectors); bm25 (the query song's own terms); minilm, encoder, audio and hybrid as noted above; embedding (cosine of the build's song embeddings); rrf (reciprocal-rank fusion of the cosine's and BM25's ranks over the hybrid's candidates).
-- Metrics: precision@k is the share of the top k sharing the query's tag (a song without that tag type counts as not sharing it); map@10 and ndcg@10 use the same binary relevance; same-artist@10 is the share of the top 10 by the query's own artist; with-audio@10 the share that has audio features (a system giving a query no list scores 0 for it).
+- Systems: random (seeded); tfidf (cosine of the lyrics' TF-IDF vectors); bm25 (the query song's own terms); minilm, encoder, audio, era and hybrid as noted above; embedding (cosine of the build's song embeddings); rrf (reciprocal-rank fusion of the cosine's and BM25's ranks over the hybrid's candidates).
+- Metrics: precision@k is the share of the top k sharing the query's tag (a song without that tag type counts as not sharing it); map@10 and ndcg@10 use the same binary relevance; same-artist@10 is the share of the top 10 by the query's own artist; with-audio@10 and with-year@10 the shares that have audio features and a year (a system giving a query no list scores 0 for them).
 - evaluation.json holds the same figures; evaluation_p10.png charts precision@10."""
 POOL_MEANING = {
     "all": "all: every indexed song is a candidate.",
@@ -591,7 +609,7 @@ def markdown_report(report: dict[str, Any]) -> str:
     for tag, block in report["results"].items():
         systems = block["systems"]
         metrics = list(next(iter(systems.values())))
-        lines += ["", f"## {tag} ({block['n_queries']} queries, {block['queries_with_audio']:.0%} with audio features)", "", "| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        lines += ["", f"## {tag} ({block['n_queries']} queries, {block['queries_with_audio']:.0%} with audio features, {block['queries_with_year']:.0%} with a year)", "", "| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
         for system, values in systems.items():
             cells = [interval_text(values[m]) for m in metrics]
             lines.append(f"| {system} | " + " | ".join(cells) + " |")

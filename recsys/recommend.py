@@ -5,24 +5,26 @@ For a query song the lexical query is the song's own term counts as stored in th
 retrieve their top N (songs with a zero BM25 score share no term and are not lexical
 candidates); the union is reranked:
 
-    linear: score = w * cosine + (1 - w) * bm25 / max(bm25 over the candidates) + a * audio
+    linear: score = w * cosine + (1 - w) * bm25 / max(bm25 over the candidates) + a * audio + e * era
 
 ``cosine`` is the raw inner product of L2-normalised embeddings (in practice 0..1 for songs
 that reach the candidate list; it is not clipped), and dividing BM25 by its maximum over the
 candidates puts the lexical term in [0, 1] with the best lexical match at 1, so ``w`` trades
 two comparable quantities. ``audio`` is the cosine of the two songs' standardised audio
 features (``recsys.audio``; in [-1, 1], 0 when either song has none, and 0 for free-text
-queries). ``w`` comes from the manifest's ``blend_weight`` (0.5 if absent) and ``a`` from its
-``audio_weight`` (0 if absent, which is the two-signal blend); ``recsys tune`` sets both.
+queries), and ``era`` the agreement of the two songs' years (``recsys.era``; 0 on average, 0
+when either song has no year, and 0 for free-text queries). ``w`` comes from the manifest's
+``blend_weight`` (0.5 if absent), ``a`` from its ``audio_weight`` and ``e`` from its
+``era_weight`` (0 if absent, which is the two-signal blend); ``recsys tune`` sets all three.
 ``rrf`` fusion instead adds 1 / (60 + rank) from the cosine's and BM25's rankings of the
 candidates (a song with no term in common gets no lexical share): no weight to tune, and
-insensitive to the scales of the two scores; it leaves the audio signal out.
+insensitive to the scales of the two scores; it leaves the audio and era signals out.
 
 Filters (mood, genre, year range, excluded artist) apply to the candidates before the top k is
 taken; if they leave fewer than k songs, N grows (x4) until the whole catalogue is candidates.
 N is 100, or k when k is larger: so up to k = 100 a smaller k's list is the start of a larger
 one's, and past it (or when filters widen N) the deeper lists can bring in songs that the audio
-term lifts above ones a shorter list showed.
+and era terms lift above ones a shorter list showed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 
 from recsys.artifacts import Artifacts, Verify, load_artifacts
 from recsys.audio import AudioSpace
+from recsys.era import EraSpace
 from recsys.schema import MOODS
 from recsys.text import lookup_key, shorten
 from recsys.errors import RecsysError
@@ -106,10 +109,11 @@ class Candidates:
     bm25: np.ndarray  # raw BM25, float64
     bm25_norm: np.ndarray  # bm25 / max(bm25), in [0, 1]
     audio: np.ndarray  # audio-feature cosine to the query song, 0 without audio or query song
+    era: np.ndarray  # era agreement with the query song, 0 without a year or query song
 
     def subset(self, keep: np.ndarray) -> Candidates:
         """The candidates where ``keep`` (a bool mask or indices) selects."""
-        return Candidates(self.rows[keep], self.cosine[keep], self.bm25[keep], self.bm25_norm[keep], self.audio[keep])
+        return Candidates(self.rows[keep], self.cosine[keep], self.bm25[keep], self.bm25_norm[keep], self.audio[keep], self.era[keep])
 
 
 def _is_whole(value: Any, optional: bool = False) -> bool:
@@ -117,23 +121,25 @@ def _is_whole(value: Any, optional: bool = False) -> bool:
     return (optional and value is None) or (isinstance(value, (int, np.integer)) and not isinstance(value, bool))
 
 
-def _blend(weight: Any, audio_weight: Any, fusion: Any, overridden: bool) -> tuple[float, float, Fusion]:
-    """The checked (w, a, fusion) of one ranking; ``overridden`` when the caller set w or a, which
-    rrf has no use for."""
-    for name, value in (("blend weight", weight), ("audio weight", audio_weight)):
+def _blend(weight: Any, audio_weight: Any, era_weight: Any, fusion: Any, overridden: bool) -> tuple[float, float, float, Fusion]:
+    """The checked (w, a, e, fusion) of one ranking; ``overridden`` when the caller set a weight,
+    which rrf has no use for."""
+    for name, value in (("blend weight", weight), ("audio weight", audio_weight), ("era weight", era_weight)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0.0 <= value <= 1.0:
             raise RecsysError(f"{name} must be a number in [0, 1], got {value!r}")
     if not isinstance(fusion, str) or fusion.lower() not in ("linear", "rrf"):
         raise RecsysError(f"unknown fusion {fusion!r}: use linear or rrf")
     if fusion.lower() == "rrf" and overridden:
-        raise RecsysError("--weight and --audio-weight set the linear blend; rrf fuses ranks and takes no weight")
-    return float(weight), float(audio_weight), fusion.lower()  # type: ignore[return-value]
+        raise RecsysError("--weight, --audio-weight and --era-weight set the linear blend; rrf fuses ranks and takes no weight")
+    return float(weight), float(audio_weight), float(era_weight), fusion.lower()  # type: ignore[return-value]
 
 
-def linear_scores(cosine: np.ndarray, bm25_norm: np.ndarray, audio: np.ndarray, weight: float, audio_weight: float = 0.0) -> np.ndarray:
-    """``w * cosine + (1 - w) * bm25_norm + a * audio``, elementwise (one query's candidates, or
-    a padded table of many)."""
-    return weight * cosine + (1.0 - weight) * bm25_norm + audio_weight * audio
+def linear_scores(
+    cosine: np.ndarray, bm25_norm: np.ndarray, audio: np.ndarray, weight: float, audio_weight: float = 0.0, era: np.ndarray | float = 0.0, era_weight: float = 0.0
+) -> np.ndarray:
+    """``w * cosine + (1 - w) * bm25_norm + a * audio + e * era``, elementwise (one query's
+    candidates, or a padded table of many)."""
+    return weight * cosine + (1.0 - weight) * bm25_norm + audio_weight * audio + era_weight * era
 
 
 def _ranks(values: np.ndarray, valid: np.ndarray | bool) -> np.ndarray:
@@ -159,7 +165,7 @@ class Recommender:
         rec = Recommender.load("runs/demo/artifacts")
         rec.similar("Hey Jude", artist="Beatles", k=5, filters=Filters(year_to=1990))
 
-    ``weight`` and ``audio_weight`` default to the tuned values in the manifest.
+    ``weight``, ``audio_weight`` and ``era_weight`` default to the tuned values in the manifest.
     """
 
     def __init__(
@@ -168,17 +174,19 @@ class Recommender:
         *,
         weight: float | None = None,
         audio_weight: float | None = None,
+        era_weight: float | None = None,
         fusion: Fusion = "linear",
         n_candidates: int = N_CANDIDATES,
     ) -> None:
         self.artifacts = artifacts
         self.songs: SongTable = artifacts.table
         self.embeddings: np.ndarray = artifacts.embeddings
-        self.weight, self.audio_weight, self.fusion = _blend(
+        self.weight, self.audio_weight, self.era_weight, self.fusion = _blend(
             artifacts.blend_weight if weight is None else weight,
             artifacts.audio_weight if audio_weight is None else audio_weight,
+            artifacts.era_weight if era_weight is None else era_weight,
             fusion,
-            overridden=weight is not None or audio_weight is not None,
+            overridden=weight is not None or audio_weight is not None or era_weight is not None,
         )
         self.n_candidates = n_candidates
         self._last_excluded: tuple[str, np.ndarray] | None = None
@@ -186,7 +194,7 @@ class Recommender:
     @classmethod
     def load(cls, directory: str | Path, *, verify: Verify = "size", **options: Any) -> Recommender:
         """A recommender over the artefact directory ``recsys index build`` wrote; ``options`` as
-        for the constructor (``weight``, ``audio_weight``, ``fusion``)."""
+        for the constructor (``weight``, ``audio_weight``, ``era_weight``, ``fusion``)."""
         return cls(load_artifacts(directory, verify=verify), **options)
 
     def find(self, title: str, artist: str | None = None) -> int:
@@ -204,6 +212,10 @@ class Recommender:
     def audio(self) -> AudioSpace:
         songs = self.songs
         return AudioSpace.from_columns(len(songs), lambda f: songs.numbers(f) if f in songs else None)
+
+    @cached_property
+    def era(self) -> EraSpace:
+        return EraSpace(self.songs.numbers("year"))
 
     @cached_property
     def genres(self) -> list[str]:
@@ -229,7 +241,7 @@ class Recommender:
 
     def candidates(self, tokens: list[str], vector: np.ndarray, n: int, query_row: int | None = None) -> Candidates:
         """BM25 top ``n`` (positive scores only) ∪ FAISS top ``n``. ``query_row``, the query song
-        if there is one, is left out and gives the audio query."""
+        if there is one, is left out and gives the audio and era queries."""
         n_songs = len(self.songs)
         bm25_all = self.artifacts.lexical.scores(tokens)
         if query_row is not None:
@@ -251,7 +263,8 @@ class Recommender:
         if not np.isfinite(cosine).all():
             raise self._damaged_row(int(rows[~np.isfinite(cosine)][0]))
         audio = self.audio.similarity(query_row, rows) if query_row is not None else np.zeros(len(rows))
-        return Candidates(rows.astype(np.int64), cosine, bm25, norm, audio)
+        era = self.era.similarity(query_row, rows) if query_row is not None else np.zeros(len(rows))
+        return Candidates(rows.astype(np.int64), cosine, bm25, norm, audio, era)
 
     def _damaged_row(self, row: int) -> RecsysError:
         # Loading checks sizes, not every value (`recsys index verify` hashes the files).
@@ -328,16 +341,18 @@ class Recommender:
         filters: Filters | None = None,
         weight: float | None = None,
         audio_weight: float | None = None,
+        era_weight: float | None = None,
         fusion: Fusion | None = None,
     ) -> tuple[Candidates, np.ndarray, np.ndarray]:
         """(candidates, indices of the top ``k`` into them best first, their scores)."""
         filters = filters or Filters()
         self.check_request(k, filters)
-        w, a, fusion = _blend(
+        w, a, e, fusion = _blend(
             self.weight if weight is None else weight,
             self.audio_weight if audio_weight is None else audio_weight,
+            self.era_weight if era_weight is None else era_weight,
             self.fusion if fusion is None else fusion,
-            overridden=weight is not None or audio_weight is not None,
+            overridden=weight is not None or audio_weight is not None or era_weight is not None,
         )
         n = max(self.n_candidates, k)
         while True:
@@ -347,7 +362,7 @@ class Recommender:
                 break
             n *= 4
         # RRF ranks only the songs the filters keep, as the evaluation's filtered pools do.
-        scores = rrf_scores(cand.cosine, cand.bm25, keep) if fusion == "rrf" else linear_scores(cand.cosine, cand.bm25_norm, cand.audio, w, a)
+        scores = rrf_scores(cand.cosine, cand.bm25, keep) if fusion == "rrf" else linear_scores(cand.cosine, cand.bm25_norm, cand.audio, w, a, cand.era, e)
         kept = np.flatnonzero(keep)
         # Candidate rows are ascending, so ties to the lower index are ties to the lower song row.
         chosen = kept[best_indices(scores[kept], k)]
@@ -405,6 +420,7 @@ class Recommender:
                 "bm25": round(float(cand.bm25_norm[i]), 6),
                 "bm25_raw": round(float(cand.bm25[i]), 4),
                 "audio": round(float(cand.audio[i]), 6),
+                "era": round(float(cand.era[i]), 6),
                 "mood": songs.values("mood")[row],
                 "genres": [str(g) for g in songs.lists("genres")[row]],
                 "predicted_mood": self.predicted_mood(row),
@@ -418,8 +434,8 @@ class Recommender:
 
     def explain(self, row: int, tokens: list[str], query_row: int | None = None) -> dict[str, Any]:
         """Why ``row`` was recommended: matched lyric terms, the shared cluster and its keywords,
-        the song's predicted mood/genre probabilities, and (for a query song) the three audio
-        features that differ most, in standard deviations."""
+        the song's predicted mood/genre probabilities, and (for a query song) the years between
+        the two songs and the three audio features that differ most, in standard deviations."""
         why: dict[str, Any] = {"matched_terms": self.artifacts.lexical.matched_terms(tokens, row, 5)}
         songs = self.songs
         if query_row is not None and "cluster" in songs:
@@ -429,6 +445,7 @@ class Recommender:
                 why["shared_cluster"] = {"cluster": int(c), "keywords": list(keywords.get(str(int(c)), []))}
         why.update(self._label_probs(row))
         if query_row is not None:
+            why["year_gap"] = self.era.gap(query_row, row)
             why["audio_differences"] = self.audio.differences(query_row, row)
         return why
 

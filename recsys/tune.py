@@ -1,9 +1,10 @@
 """Tuning the hybrid's weights by golden-section search on validation precision@k.
 
-Two weights, one after the other (``recsys.recommend`` has the formula): first the blend
-weight ``w`` of the embedding cosine against BM25, with the audio term off; then, at that
-``w``, the audio weight ``a`` in [0, 1]. Each search is checked against a 21-point grid in the
-same run, and the grid's point is kept only when it is strictly better.
+Three weights, one after the other (``recsys.recommend`` has the formula): first the blend
+weight ``w`` of the embedding cosine against BM25, with the audio and era terms off; then, at
+that ``w``, the audio weight ``a`` in [0, 1]; then, at both, the era weight ``e`` in [0, 1]. Each
+search is checked against a 21-point grid in the same run, and the grid's point is kept only
+when it is strictly better.
 
 The objective is precision@k on validation songs, relevance being a shared held-out tag
 (``recsys.evaluate.Labels``). ``balanced`` (the default) is the mean of mood precision@k over
@@ -11,6 +12,13 @@ the songs with a mood and genre precision@k over the songs with genres, so each 
 equally; ``any`` counts a song relevant when it shares either, which lets genre (more songs,
 broader labels) dominate; ``mood`` or ``genre`` tunes for one. Candidates and every signal are
 computed once per query; each evaluation is then a vectorised re-sort, milliseconds each.
+
+The pool is the songs a query may be recommended, as in ``recsys evaluate``. ``labelled`` (the
+default) ranks, for each tag type, only the songs carrying that type: in real catalogues whole
+sources go untagged, and the songs with audio features or a year are mostly the tagged ones, so
+over ``all`` songs a term would be rewarded for pulling tagged songs into the top k (counted
+right more often because the others can never count) rather than for finding songs that share
+the tag. ``all`` ranks every song, as the served query does.
 """
 
 from __future__ import annotations
@@ -22,11 +30,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from recsys.artifacts import DEFAULT_AUDIO_WEIGHT, DEFAULT_BLEND_WEIGHT
+from recsys.artifacts import DEFAULT_AUDIO_WEIGHT, DEFAULT_BLEND_WEIGHT, DEFAULT_ERA_WEIGHT
 from recsys.errors import RecsysError, check_counts
 from recsys.io import atomic_path, check_writable, interrupts_held, json_text, pyplot, save_figure, sha256_file
 
 TUNE_TAGS = ("balanced", "any", "mood", "genre")
+POOLS = ("labelled", "all")
 
 INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618...: the golden ratio's inverse
 
@@ -110,14 +119,16 @@ def search_weight(objective: Callable[[float], float], tol: float = 1e-3, *, def
 
 @dataclass
 class TuneResult:
-    """The tuned weights and the evidence: both searches, and the RRF reference."""
+    """The tuned weights and the evidence: the searches, and the RRF reference."""
 
-    blend: WeightSearch  # w, with the audio term off
+    blend: WeightSearch  # w, with the audio and era terms off
     audio: WeightSearch | None  # a at the chosen w; None when not tuned
+    era: WeightSearch | None  # e at the chosen w and a; None when not tuned
     rrf_precision: float
     k: int
     tag: str
     split: str
+    pool: str
     n_queries: int
     files: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -131,16 +142,26 @@ class TuneResult:
         return self.audio.chosen if self.audio is not None else 0.0
 
     @property
+    def era_weight(self) -> float:
+        return self.era.chosen if self.era is not None else 0.0
+
+    @property
+    def searches(self) -> list[tuple[str, WeightSearch]]:
+        """The searches that ran, in order, by name."""
+        return [(name, s) for name, s in (("blend", self.blend), ("audio", self.audio), ("era", self.era)) if s is not None]
+
+    @property
     def precision(self) -> float:
         """The objective at the stored weights."""
-        return self.audio.precision if self.audio is not None else self.blend.precision
+        return self.searches[-1][1].precision
 
     def summary(self) -> dict[str, Any]:
         """What goes into the manifest's ``tuning`` field."""
         return {
-            "w": self.w, "audio_weight": self.audio_weight, "precision": self.precision, "blend": self.blend.summary(),
-            "audio": self.audio.summary() if self.audio is not None else None, "rrf_precision": self.rrf_precision,
-            "k": self.k, "tag": self.tag, "split": self.split, "n_queries": self.n_queries, "files": self.files,
+            "w": self.w, "audio_weight": self.audio_weight, "era_weight": self.era_weight, "precision": self.precision,
+            **{name: s.summary() if s is not None else None for name, s in (("blend", self.blend), ("audio", self.audio), ("era", self.era))},
+            "rrf_precision": self.rrf_precision, "k": self.k, "tag": self.tag, "split": self.split, "pool": self.pool,
+            "n_queries": self.n_queries, "files": self.files,
         }
 
 
@@ -168,20 +189,25 @@ def tune_blend(
     k: int = 10,
     split: str = "val",
     tag: str = "balanced",
+    pool: str = "labelled",
     n_queries: int | None = None,
     seed: int = 0,
     tol: float = 1e-3,
     audio: bool = True,
+    era: bool = True,
     save: bool = True,
 ) -> TuneResult:
-    """Tune ``w``, then (with ``audio``, when some query song has audio) ``a``, for precision@k
-    on ``split`` songs; save the traces, the plot and both weights in the manifest."""
+    """Tune ``w``, then (with ``audio``, when some query song has audio) ``a``, then (with
+    ``era``, when some query song has a year) ``e``, for precision@k on ``split`` songs in
+    ``pool``; save the traces, the plot and the weights in the manifest."""
     from recsys.evaluate import FEW_QUERIES, CandidateTable, Labels, relevance_matrix
     from recsys.recommend import Recommender
 
     check_counts(("k", k), ("--n-queries", n_queries))
     if tag not in TUNE_TAGS:
         raise RecsysError(f"unknown tag {tag!r}: use {', '.join(TUNE_TAGS)}")
+    if pool not in POOLS:
+        raise RecsysError(f"unknown pool {pool!r}: use {', '.join(POOLS)}")
     if save:
         check_writable(artifacts.path)  # before the candidates' seconds
     recommender = Recommender(artifacts)
@@ -191,29 +217,39 @@ def tune_blend(
         raise RecsysError(f"k = {k} exceeds the {recommender.n_candidates} candidates each retriever gives a query; tune for k up to {recommender.n_candidates}")
     labels = Labels.from_songs(artifacts.songs)
     queries = tuning_queries(artifacts.songs, labels, split, tag, n_queries, seed)
-    table = CandidateTable.build(recommender, queries, desc="tuning candidates")
-    # Relevance of every candidate and which queries count, once per tag type; a weight then
-    # only reorders columns.
-    parts = [(t, labels.has(t)[queries]) for t in (("mood", "genre") if tag == "balanced" else (tag,))]
-    scored = [(relevance_matrix(labels, queries, table.rows, t)[0] & table.valid, counts) for t, counts in parts if counts.any()]
+    # Each tag type's queries, their candidates and the relevance of every candidate, once; a
+    # weight then only reorders columns.
+    types = [t for t in (("mood", "genre") if tag == "balanced" else (tag,)) if labels.has(t)[queries].any()]
+    if pool == "all":
+        shared = CandidateTable.build(recommender, queries, desc="tuning candidates")
+        tables = [(t, queries, shared, labels.has(t)[queries]) for t in types]
+    else:
+        tables = [(t, q, CandidateTable.build(recommender, q, allowed=labels.has(t), depth=k, desc=f"tuning candidates ({t})"), np.ones(len(q), bool))
+                  for t in types for q in [queries[labels.has(t)[queries]]]]
+    scored = [(table, relevance_matrix(labels, q, table.rows, t)[0] & table.valid, counts) for t, q, table, counts in tables]
 
-    def precision(w: float, a: float = 0.0, fusion: str = "linear") -> float:
-        cols = table.ranked(k, weight=w, audio_weight=a, fusion=fusion)
-        return float(np.mean([np.take_along_axis(rel, cols, axis=1)[counts].sum(axis=1).mean() / k for rel, counts in scored]))
+    def precision(w: float, a: float = 0.0, e: float = 0.0, fusion: str = "linear") -> float:
+        return float(np.mean([
+            np.take_along_axis(rel, table.ranked(k, weight=w, audio_weight=a, era_weight=e, fusion=fusion), axis=1)[counts].sum(axis=1).mean() / k
+            for table, rel, counts in scored
+        ]))
 
     blend = search_weight(precision, tol, default=DEFAULT_BLEND_WEIGHT)
     tune_audio = audio and bool(recommender.audio.has[queries].any())
     audio_search = search_weight(lambda a: precision(blend.chosen, a), tol, default=DEFAULT_AUDIO_WEIGHT) if tune_audio else None
+    a = audio_search.chosen if audio_search is not None else 0.0
+    tune_era = era and bool(recommender.era.has[queries].any())
+    era_search = search_weight(lambda e: precision(blend.chosen, a, e), tol, default=DEFAULT_ERA_WEIGHT) if tune_era else None
     warnings = [artifacts.split_warning] if artifacts.split_warning else []
     if len(queries) < FEW_QUERIES:
         warnings.append(f"only {len(queries)} {split}-split queries: the tuned weights rest on few songs")
-    for name, search in (("w", blend), ("a", audio_search)):
+    for name, search in (("w", blend), ("a", audio_search), ("e", era_search)):
         if search is not None and search.chosen_by == "default":
             warnings.append(f"every {name} on the grid scores the same precision@{k} ({search.grid[0][1]:.4f}) on these songs: "
                             f"nothing to tune, so {name} keeps its default {search.chosen:g}")
     result = TuneResult(
-        blend=blend, audio=audio_search, rrf_precision=precision(0.0, fusion="rrf"), k=k, tag=tag, split=split, n_queries=len(queries),
-        warnings=warnings,
+        blend=blend, audio=audio_search, era=era_search, rrf_precision=precision(0.0, fusion="rrf"), k=k, tag=tag, split=split, pool=pool,
+        n_queries=len(queries), warnings=warnings,
     )
     if save:
         _save(artifacts.path, result, artifacts.manifest)
@@ -226,7 +262,7 @@ def _save(directory: Path, result: TuneResult, of_build: dict[str, Any]) -> None
     directory = Path(directory)
     trace_path, plot_path = directory / "tuning.json", directory / "plots" / "tuning.png"
     result.files = {"trace": trace_path.name, "plot": f"plots/{plot_path.name}"}
-    traces = {name: {"trace": s.trace, "grid": s.grid} for name, s in (("blend", result.blend), ("audio", result.audio)) if s is not None}
+    traces = {name: {"trace": s.trace, "grid": s.grid} for name, s in result.searches}
     # The trace and the plot are staged, the manifest rewritten, and only then are both renamed
     # into place: a failed write before that leaves all three as they were, and a Ctrl-C waits
     # until all three are in place (a kill -9 in the milliseconds between can still split them).
@@ -235,15 +271,18 @@ def _save(directory: Path, result: TuneResult, of_build: dict[str, Any]) -> None
         plot_tuning(result, plot_tmp)
         # In the manifest only (the trace cannot hold its own hash): `recsys index verify` checks both files.
         hashes = {result.files["trace"]: sha256_file(trace_tmp), result.files["plot"]: sha256_file(plot_tmp)}
-        update_manifest(directory, of_build=of_build, blend_weight=result.w, audio_weight=result.audio_weight, tuning={**result.summary(), "sha256": hashes})
+        update_manifest(directory, of_build=of_build, blend_weight=result.w, audio_weight=result.audio_weight, era_weight=result.era_weight,
+                        tuning={**result.summary(), "sha256": hashes})
 
 
 def plot_tuning(result: TuneResult, path: Path) -> None:
     """Each weight's grid curve with its golden-section evaluations on top (PNG, atomic)."""
     plt = pyplot()
-    searches = [("w (weight of the embedding cosine; a = 0)", result.blend)]
+    searches = [("w (weight of the embedding cosine; a = e = 0)", result.blend)]
     if result.audio is not None:
-        searches.append((f"a (weight of the audio similarity; w = {result.w:.3f})", result.audio))
+        searches.append((f"a (weight of the audio similarity; w = {result.w:.3f}, e = 0)", result.audio))
+    if result.era is not None:
+        searches.append((f"e (weight of the era agreement; w = {result.w:.3f}, a = {result.audio_weight:.3f})", result.era))
     fig, axes = plt.subplots(1, len(searches), figsize=(6 * len(searches), 4), squeeze=False)
     for ax, (label, search) in zip(axes[0], searches):
         gx, gp = zip(*search.grid)
@@ -253,7 +292,7 @@ def plot_tuning(result: TuneResult, path: Path) -> None:
         ax.axhline(result.rrf_precision, ls="--", c="grey", label="RRF (no weight)")
         ax.axvline(search.chosen, ls=":", c="red", label=f"chosen {search.chosen:.3f} ({search.chosen_by})")
         ax.set_xlabel(label)
-        ax.set_ylabel(f"precision@{result.k} ({result.split}, {result.tag})")
+        ax.set_ylabel(f"precision@{result.k} ({result.split}, {result.tag}, pool {result.pool})")
         ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=110)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_recommend import write_tiny_artifacts
 
-from bench.common import add_name_option, bench_parser, count, tbert_artifacts
+from bench.common import add_name_option, bench_parser, count, load_studied_build, study_parser, tbert_artifacts
 from recsys.errors import RecsysError
 
 
@@ -46,6 +46,17 @@ def test_a_study_of_the_tbert_build_refuses_a_plain_encoder_build(tmp_path: Path
     with pytest.raises(RecsysError, match="built with a plain encoder .encoder., not a tBERT model"):
         tbert_artifacts(plain)
     assert tbert_artifacts(write_tiny_artifacts(tmp_path / "tbert", model_kind="tbert")).path == tmp_path / "tbert"
+    with pytest.raises(RecsysError, match="not a tBERT model"):
+        load_studied_build(plain)
+
+
+def test_a_study_reads_the_build_as_the_served_ranker_sees_it(tmp_path: Path) -> None:
+    args = study_parser("bench.era", "The era term.", "era").parse_args([str(tmp_path / "tbert")])
+    assert (args.artifacts, args.name) == (tmp_path / "tbert", "era")
+    build = load_studied_build(write_tiny_artifacts(args.artifacts, model_kind="tbert"))
+    assert build.split.tolist() == ["test", "val", "val", "val", "train", "train", "test", "train"]
+    assert build.labels.has("genre").tolist() == [True] * 7 + [False]  # Calm River has no genre
+    assert (build.served.weight, build.served.audio_weight, build.served.era_weight) == (0.5, 0.0, 0.0)  # the untuned manifest's
 
 
 def test_bad_input_is_one_error_line_and_exit_code_2(tmp_path: Path) -> None:

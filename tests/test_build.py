@@ -137,11 +137,11 @@ def test_build_embeds_as_a_checkpoint_trained_with_max_chunks_was_trained(
     # The clustering rule's k at the floor of the range tried is said: fewer clusters were never tried.
     assert ("note: k = 3 is the smallest number of clusters tried (--k-min)" in result.output) == (params["chosen_k"] == 3)
     # A rebuild over a tuned build says that the weights start again from the defaults.
-    update_manifest(out, blend_weight=0.8, audio_weight=0.1, tuning={"files": {}})
+    update_manifest(out, blend_weight=0.8, audio_weight=0.1, era_weight=0.3, tuning={"files": {}})
     again = CliRunner().invoke(app, ["index", "build", "--catalog", str(small_catalog[0]), "--model", str(capped_model), "--out", str(out),
                                      "--k-min", "3", "--k-max", "4", "--device", "cpu"])
     assert again.exit_code == 0, again.output
-    assert "note: the replaced build's tuned weights (w = 0.8000, a = 0.1000) are not carried over; run recsys tune" in again.output
+    assert "note: the replaced build's tuned weights (w = 0.8000, a = 0.1000, e = 0.3000) are not carried over; run recsys tune" in again.output
     assert load_artifacts(out).blend_weight == 0.5
     # A build of an older format (unreadable now) is still replaced, not refused.
     manifest = json.loads((out / "manifest.json").read_text())

@@ -158,9 +158,9 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
     report = evaluate(artifacts, tmp_path / "eval", ks=(5, 10), n_boot=100, seed=0)
     assert report["n_queries"] == 2  # rows 0 and 6 are the test songs
-    assert "the artefacts were never tuned: the hybrid runs at the default w = 0.5, a = 0; run recsys tune first" in report["warnings"]
+    assert "the artefacts were never tuned: the hybrid runs at the default w = 0.5, a = 0, e = 0; run recsys tune first" in report["warnings"]
     systems = report["results"]["mood"]["systems"]
-    assert set(systems) == {"random", "tfidf", "bm25", "minilm", "audio", "embedding", "hybrid", "rrf"}
+    assert set(systems) == {"random", "tfidf", "bm25", "minilm", "audio", "era", "embedding", "hybrid", "rrf"}
     # Embedding neighbours of row 0 (0 deg) are rows 2, 1, 5, 7, 6: two sad songs in the top 5;
     # row 6 is the only angry song, so its precision is 0.
     assert systems["embedding"]["precision@5"]["mean"] == pytest.approx((2 / 5 + 0) / 2)
@@ -168,6 +168,7 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
     assert systems["embedding"]["same-artist@10"]["mean"] == pytest.approx((0 + 1 / 10) / 2)
     # Every song but row 7 has audio: each query's 7 neighbours hold 6 with audio in 10 slots.
     assert systems["embedding"]["with-audio@10"]["mean"] == pytest.approx(6 / 10)
+    assert systems["embedding"]["with-year@10"]["mean"] == pytest.approx(7 / 10)  # every song has a year
     for values in systems.values():
         for metric in values.values():
             assert 0.0 <= metric["low"] <= metric["mean"] <= metric["high"] <= 1.0
@@ -186,25 +187,41 @@ def test_evaluate_on_tiny_artefacts(tmp_path) -> None:
         assert balanced["systems"][name]["mean"] == pytest.approx((p10[name] + genre_p10[name]) / 2)
     assert balanced["hybrid_minus"]["tfidf"]["mean"] == pytest.approx((p10["hybrid"] + genre_p10["hybrid"] - p10["tfidf"] - genre_p10["tfidf"]) / 2)
     markdown = (tmp_path / "eval" / "evaluation.md").read_text()
-    assert "## mood (2 queries, 100% with audio features)" in markdown and "| hybrid |" in markdown and "Hybrid minus each system" in markdown
+    assert "## mood (2 queries, 100% with audio features, 100% with a year)" in markdown and "| hybrid |" in markdown and "Hybrid minus each system" in markdown
     assert "## Balanced precision@10 (the mean of the mood and genre figures, as tuning weighs them)" in markdown
     assert "## mood probabilities shown by --explain (2 test songs, Brier" in markdown
     assert "- Queries: the 2 test-split songs carrying a mood or a genre label" in markdown and "- Pool: all: every indexed song" in markdown
-    assert "- hybrid: a = 0.0000, n_candidates = 100, w = 0.5000" in markdown  # the weights read as numbers, not as JSON
+    assert "- hybrid: a = 0.0000, e = 0.0000, n_candidates = 100, w = 0.5000" in markdown  # the weights read as numbers, not as JSON
     assert (tmp_path / "eval" / "evaluation_p10.png").stat().st_size > 1000
 
 
 def test_hybrid_and_rrf_rankings_are_the_served_rankers(tmp_path) -> None:
-    update_manifest(write_tiny_artifacts(tmp_path / "a"), blend_weight=0.3, audio_weight=0.8)
+    update_manifest(write_tiny_artifacts(tmp_path / "a"), blend_weight=0.3, audio_weight=0.8, era_weight=0.9)
     artifacts = load_artifacts(tmp_path / "a")
     rankings, notes = system_rankings(artifacts, np.array([0, 6]), 5)
-    assert notes["hybrid"]["w"] == 0.3 and notes["hybrid"]["a"] == 0.8
-    served, without, rrf = Recommender(artifacts), Recommender(artifacts, audio_weight=0.0), Recommender(artifacts, fusion="rrf")
+    assert (notes["hybrid"]["w"], notes["hybrid"]["a"], notes["hybrid"]["e"]) == (0.3, 0.8, 0.9)
+    served, rrf = Recommender(artifacts), Recommender(artifacts, fusion="rrf")
+    without_audio, without_era = Recommender(artifacts, audio_weight=0.0), Recommender(artifacts, era_weight=0.0)
     for i, q in enumerate((0, 6)):
         assert rankings["hybrid"][i].tolist() == [r["row"] for r in served.similar(q, k=5)]
-        assert rankings["hybrid_no_audio"][i].tolist() == [r["row"] for r in without.similar(q, k=5)]
+        assert rankings["hybrid_no_audio"][i].tolist() == [r["row"] for r in without_audio.similar(q, k=5)]
+        assert rankings["hybrid_no_era"][i].tolist() == [r["row"] for r in without_era.similar(q, k=5)]
         assert rankings["rrf"][i].tolist() == [r["row"] for r in rrf.similar(q, k=5)]
-    assert rankings["hybrid"].tolist() != rankings["hybrid_no_audio"].tolist()  # the term matters here
+    # Both terms matter here.
+    assert rankings["hybrid"].tolist() != rankings["hybrid_no_audio"].tolist() and rankings["hybrid"].tolist() != rankings["hybrid_no_era"].tolist()
+
+
+def test_the_era_system_ranks_the_nearest_years_and_skips_songs_without_one(tmp_path) -> None:
+    def years(songs) -> None:
+        songs["year"] = pd.array([1970, 1972, 1990, 1969, 2020, 1971, None, 1980], dtype="Int64")
+
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a", edit=years))
+    rankings, notes = system_rankings(artifacts, np.array([0, 6]), 7)
+    # Row 0 (1970): 1969 and 1971 tie one year away (random order), then 1972, 1980, 1990, 2020;
+    # row 6 has no year, so no list, and it is never recommended.
+    assert set(rankings["era"][0, :2].tolist()) == {3, 5} and rankings["era"][0, 2:6].tolist() == [1, 7, 2, 4]
+    assert rankings["era"][0, 6] == -1 and (rankings["era"][1] == -1).all()
+    assert "queries without a year get no list" in notes["era"]
 
 
 def test_labelled_pool_recommends_only_tagged_songs(tmp_path) -> None:

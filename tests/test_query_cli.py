@@ -74,12 +74,17 @@ def test_similar_explain_prints_a_block_per_result(artifacts: Path) -> None:
             assert "words: " + ", ".join(why["matched_terms"]) in out.output
         first = why["audio_differences"][0]
         assert f"{first['feature']} ({first['query']} vs {first['song']}, {first['sd']} sd)" in out.output
+        assert f"years apart: {why['year_gap']}" in out.output
     # The rain song shares the query's cluster 0 and its keywords.
     assert "same cluster 0: rain, grey" in out.output
     # The caption says how the score was made (the fixture is untuned: w = 0.5, a = 0).
     assert "score = 0.50 × cosine + 0.50 × BM25 / best BM25" in out.output and "audio cosine" not in out.output
     tuned = runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "2", "--audio-weight", "0.25"], env={"COLUMNS": "200"})
     assert "score = 0.50 × cosine + 0.50 × BM25 / best BM25 + 0.25 × audio cosine" in " ".join(tuned.output.split())
+    era = runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "2", "--era-weight", "0.4"], env={"COLUMNS": "200"})
+    assert "score = 0.50 × cosine + 0.50 × BM25 / best BM25 + 0.40 × era agreement" in " ".join(era.output.split())
+    bad = runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "--era-weight", "2"])
+    assert bad.exit_code == 2 and bad.output == "error: era weight must be a number in [0, 1], got 2.0\n"
     rrf = runner.invoke(app, ["similar", "grey window", "--artifacts", str(artifacts), "-k", "2", "--fusion", "rrf"], env={"COLUMNS": "200"})
     assert "score = 1 / (60 + rank by cosine) + 1 / (60 + rank by BM25)" in " ".join(rrf.output.split())  # wrapped to the table
 
@@ -131,21 +136,25 @@ def test_index_verify_takes_the_directory_as_the_other_commands_do(artifacts: Pa
 def test_tune_and_evaluate_commands(artifacts: Path, tmp_path: Path) -> None:
     tuned = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "-k", "2"])
     assert tuned.exit_code == 0, tuned.output
-    assert "w (a = 0): golden-section" in tuned.output and "a (w = " in tuned.output and "RRF" in tuned.output
+    assert "w (a = e = 0): golden-section" in tuned.output and "a (w = " in tuned.output and "e (w = " in tuned.output and "RRF" in tuned.output
     manifest = json.loads((artifacts / "manifest.json").read_text())
-    assert manifest["tuning"]["k"] == 2 and manifest["tuning"]["tag"] == "balanced"
-    assert f"audio_weight = {manifest['audio_weight']:.4f}" in tuned.output
-    no_audio = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "-k", "2", "--no-audio"])
-    assert no_audio.exit_code == 0 and "not tuned (--no-audio)" in no_audio.output
-    assert json.loads((artifacts / "manifest.json").read_text())["audio_weight"] == 0.0
+    assert manifest["tuning"]["k"] == 2 and manifest["tuning"]["tag"] == "balanced" and manifest["tuning"]["pool"] == "labelled"
+    assert f"audio_weight = {manifest['audio_weight']:.4f}, era_weight = {manifest['era_weight']:.4f}" in tuned.output
+    no_audio = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "-k", "2", "--no-audio", "--no-era", "--pool", "all"])
+    assert no_audio.exit_code == 0 and "a (w = " in no_audio.output and "not tuned (--no-audio); a = 0" in no_audio.output
+    assert "not tuned (--no-era); e = 0" in no_audio.output and "pool all" in no_audio.output
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    assert manifest["audio_weight"] == manifest["era_weight"] == 0.0 and manifest["tuning"]["pool"] == "all"
+    bad_pool = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "--pool", "tagged"])
+    assert bad_pool.exit_code == 2 and bad_pool.output == "error: unknown pool 'tagged': use labelled, all\n"
     evaluated = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev"), "--bootstrap", "50"])
     assert evaluated.exit_code == 0, evaluated.output
-    assert (tmp_path / "ev" / "evaluation.md").is_file() and "warning: w and a" not in evaluated.output
+    assert (tmp_path / "ev" / "evaluation.md").is_file() and "warning: the weights" not in evaluated.output
     assert "warning: under 30 queries (mood 2, genre 2): the means and intervals are rough" in evaluated.output
     on_test = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "-k", "2", "--split", "test"])
     assert on_test.exit_code == 0, on_test.output
     optimistic = runner.invoke(app, ["evaluate", "--artifacts", str(artifacts), "--out", str(tmp_path / "ev"), "--bootstrap", "50"])
-    assert optimistic.exit_code == 0 and "warning: w and a were tuned on the test songs evaluated here" in optimistic.output
+    assert optimistic.exit_code == 0 and "warning: the weights were tuned on the test songs evaluated here" in optimistic.output
     assert "tuned on the test songs" in (tmp_path / "ev" / "evaluation.md").read_text()
     bad_split = runner.invoke(app, ["tune", "--artifacts", str(artifacts), "--split", "foo"])
     assert bad_split.exit_code == 2 and "unknown split 'foo': choose train, val, test" in bad_split.output

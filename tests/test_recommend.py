@@ -309,6 +309,38 @@ def test_explain_gives_terms_cluster_probs_and_audio(tiny) -> None:
     assert why["mood_probs"] == {MOOD_LABELS[i]: round(float(probs[i]), 3) for i in top3}
     diffs = why["audio_differences"]
     assert len(diffs) == 3 and diffs[0]["sd"] >= diffs[1]["sd"] >= diffs[2]["sd"]
+    assert why["year_gap"] == 4 and out[6]["year_gap"] == 9  # 1971 against 1975 and 1980
+
+
+def test_era_term_adds_the_weighted_era_agreement(tmp_path) -> None:
+    def one_song_without_a_year(songs) -> None:
+        songs["year"] = pd.array([1971, 1975, 1999, 2005, 2010, 1988, None, 2040], dtype="Int64")
+
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a", edit=one_song_without_a_year))
+    out = Recommender(artifacts, weight=0.3, audio_weight=0.4, era_weight=0.5).similar(0, k=7)
+    bm25 = BM25Index.build([TOKENIZER(t[6]) for t in TINY]).scores(TOKENIZER(TINY[0][6]))
+    bm25[0] = 0.0
+    cos = np.cos(np.radians([t[7] for t in TINY]) - np.radians(TINY[0][7]))
+    # By hand: years clipped to 1950-2022 as angles over 180 degrees; the mean agreement over
+    # every pair of the seven songs with a year is subtracted; no year, no agreement.
+    years = np.array([1971, 1975, 1999, 2005, 2010, 1988, np.nan, 2022])
+    theta = np.pi * (years - 1950) / 72
+    known = ~np.isnan(years)
+    mean = np.mean(np.cos(theta[known][:, None] - theta[known][None, :]))
+    era = np.where(known, np.cos(theta - theta[0]) - mean, 0.0)
+    expected = 0.3 * cos + 0.7 * bm25 / bm25.max() + 0.4 * _audio_cosines(artifacts, 0) + 0.5 * era
+    assert [r["row"] for r in out] == sorted(range(1, 8), key=lambda i: (-expected[i], i))
+    for r in out:
+        assert r["score"] == pytest.approx(expected[r["row"]], abs=1e-5)
+        assert r["era"] == pytest.approx(era[r["row"]], abs=1e-6)  # rounded to 6 places, as audio
+    # A query without a year, and a free-text query, get no era share.
+    assert all(r["era"] == 0.0 for r in Recommender(artifacts, era_weight=1.0).similar(6, k=7))
+    vector = artifacts.embeddings[0]
+    assert all(r["era"] == 0.0 for r in Recommender(artifacts, era_weight=1.0).search_vector(TOKENIZER(TINY[0][6]), vector, k=7))
+    # Over the catalogue the agreement averages 0: the term favours near years, not having one.
+    space = Recommender(artifacts).era
+    assert space.agreement_matrix(np.flatnonzero(known))[:, known].mean() == pytest.approx(0.0, abs=1e-12)
+    assert space.gap(0, 7) == 69 and space.gap(0, 6) is None
 
 
 def test_bad_options_are_one_line_errors(tiny) -> None:
@@ -318,9 +350,11 @@ def test_bad_options_are_one_line_errors(tiny) -> None:
         Recommender(tiny, weight=1.5)
     with pytest.raises(RecsysError, match=r"audio weight must be a number in \[0, 1\], got -0.1"):
         Recommender(tiny, audio_weight=-0.1)
+    with pytest.raises(RecsysError, match=r"era weight must be a number in \[0, 1\], got 1.5"):
+        Recommender(tiny, era_weight=1.5)
     with pytest.raises(RecsysError, match="fusion"):
         Recommender(tiny, fusion="max")  # type: ignore[arg-type]
-    for weights in ({"weight": 0.2}, {"audio_weight": 0.0}):
+    for weights in ({"weight": 0.2}, {"audio_weight": 0.0}, {"era_weight": 0.1}):
         with pytest.raises(RecsysError, match="rrf fuses ranks and takes no weight"):
             Recommender(tiny, fusion="rrf", **weights)
     with pytest.raises(RecsysError, match="outside"):

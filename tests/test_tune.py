@@ -1,5 +1,6 @@
 """Golden-section search against known functions and against the grid; tuning on a real
-tiny artefact writes the traces, the plot and the manifest's blend and audio weights."""
+tiny artefact writes the traces, the plot and the manifest's blend, audio and era weights, for
+either pool."""
 
 from __future__ import annotations
 
@@ -66,32 +67,40 @@ def test_the_grid_overrides_golden_section_only_when_strictly_better() -> None:
     assert (flat.chosen, flat.chosen_by, flat.precision) == (0.5, "default", 0.25)
 
 
-def _served_precision(artifacts, queries, k: int, tag: str, fusion: str = "linear") -> float:
+def _served_precision(artifacts, queries, k: int, tag: str, fusion: str = "linear", pool: str = "all") -> float:
     """Mean precision@k of the served ranker (``Recommender.similar`` at the manifest's weights)
-    over ``queries``, by hand: per tag type over the queries carrying it, then averaged."""
+    over ``queries``, by hand: per tag type over the queries carrying it, then averaged. With the
+    labelled pool each tag type's list is the served ranking of every song, less the songs
+    without that tag type, cut at ``k``."""
     from recsys.evaluate import Labels
 
     labels = Labels.from_songs(artifacts.songs)
     rec = Recommender(artifacts, fusion=fusion)
     parts = []
+    n_others = len(artifacts.songs) - 1
     for t in ("mood", "genre") if tag == "balanced" else (tag,):
-        hits = [labels.relevant(q, np.array([r["row"] for r in rec.similar(q, k=k)]), t).sum() / k for q in queries if labels.has(t)[q]]
-        parts.append(np.mean(hits))
+        lists = {q: np.array([r["row"] for r in rec.similar(q, k=k if pool == "all" else n_others)]) for q in queries if labels.has(t)[q]}
+        if pool == "labelled":
+            lists = {q: rows[labels.has(t)[rows]][:k] for q, rows in lists.items()}
+        parts.append(np.mean([labels.relevant(q, rows, t).sum() / k for q, rows in lists.items()]))
     return float(np.mean(parts))
 
 
 @pytest.mark.parametrize("tag", ["balanced", "any"])
-def test_tune_blend_writes_traces_plot_and_both_weights(tmp_path, tag) -> None:
+def test_tune_blend_writes_traces_plot_and_every_weight(tmp_path, tag) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
-    result = tune_blend(artifacts, k=2, tag=tag, seed=0)
+    result = tune_blend(artifacts, k=2, tag=tag, pool="all", seed=0)
     assert result.n_queries == 3  # the val songs with a tag
     # With "any" the tiny fixture's objective is 0.8333 at every w: flat, said to be, and the
-    # untuned default kept rather than golden-section's end of the interval.
+    # untuned default kept rather than golden-section's end of the interval. Its years change
+    # no top 2 at any e.
+    precision = "0.8333" if tag == "any" else "0.5833"
     assert [w for w in result.warnings if "nothing to tune" in w] == (
-        ["every w on the grid scores the same precision@2 (0.8333) on these songs: nothing to tune, so w keeps its default 0.5"] if tag == "any" else [])
+        ["every w on the grid scores the same precision@2 (0.8333) on these songs: nothing to tune, so w keeps its default 0.5"] * (tag == "any")
+        + [f"every e on the grid scores the same precision@2 ({precision}) on these songs: nothing to tune, so e keeps its default 0"])
     assert (result.blend.chosen_by == "default") == (tag == "any") and (result.w == 0.5) == (tag == "any")
     assert "only 3 val-split queries" in " ".join(result.warnings)
-    for search in (result.blend, result.audio):
+    for search in (result.blend, result.audio, result.era):
         assert search is not None
         assert len(search.grid) == 21 and search.grid[0][0] == 0.0 and search.grid[-1][0] == 1.0
         assert search.precision == pytest.approx(max(max(p for _, p in search.grid), search.golden_precision))
@@ -102,23 +111,45 @@ def test_tune_blend_writes_traces_plot_and_both_weights(tmp_path, tag) -> None:
     reloaded = load_artifacts(tmp_path / "a")
     assert reloaded.manifest["blend_weight"] == pytest.approx(result.w)
     assert reloaded.manifest["audio_weight"] == pytest.approx(result.audio_weight)
-    assert reloaded.manifest["tuning"]["k"] == 2 and reloaded.manifest["tuning"]["tag"] == tag
+    assert reloaded.manifest["era_weight"] == result.era_weight == 0.0
+    assert reloaded.manifest["tuning"]["k"] == 2 and reloaded.manifest["tuning"]["tag"] == tag and reloaded.manifest["tuning"]["pool"] == "all"
     # The objective at the stored weights equals what the served ranker gives with them; RRF's too.
     assert _served_precision(reloaded, (1, 2, 3), 2, tag) == pytest.approx(result.precision)
     assert _served_precision(reloaded, (1, 2, 3), 2, tag, fusion="rrf") == pytest.approx(result.rrf_precision)
     trace = json.loads((tmp_path / "a" / "tuning.json").read_text())
-    assert set(trace["traces"]) == {"blend", "audio"}
+    assert set(trace["traces"]) == {"blend", "audio", "era"}
     assert len(trace["traces"]["audio"]["grid"]) == 21 and trace["audio"]["evaluations"] == len(trace["traces"]["audio"]["trace"])
     assert (tmp_path / "a" / "plots" / "tuning.png").stat().st_size > 1000
 
 
-def test_tune_blend_without_audio_stores_a_zero_audio_weight(tmp_path) -> None:
+def test_tune_blend_without_audio_or_era_stores_zero_weights(tmp_path) -> None:
     artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a"))
-    result = tune_blend(artifacts, k=2, audio=False)
+    result = tune_blend(artifacts, k=2, audio=False, era=False)
     assert result.audio is None and result.audio_weight == 0.0 and result.precision == result.blend.precision
-    assert load_artifacts(tmp_path / "a").manifest["audio_weight"] == 0.0
+    assert result.era is None and result.era_weight == 0.0
+    manifest = load_artifacts(tmp_path / "a").manifest
+    assert manifest["audio_weight"] == manifest["era_weight"] == 0.0
     with pytest.raises(RecsysError, match="unknown tag 'colour'"):
         tune_blend(artifacts, tag="colour", save=False)
+    with pytest.raises(RecsysError, match="unknown pool 'tagged': use labelled, all"):
+        tune_blend(artifacts, pool="tagged", save=False)
+
+
+def _rock_by_era(songs) -> None:
+    # The rock songs (Tears, Party, Highway) from 1999-2010, the others from the early 1950s:
+    # only the years tell Tears's rock neighbours from its folk ones, which lie nearer in cosine.
+    songs["year"] = pd.array([1951, 1952, 1999, 1953, 2010, 1953, 1999, 1954], dtype="Int64")
+
+
+@pytest.mark.parametrize("pool", ["labelled", "all"])
+def test_tune_blend_finds_an_era_weight_when_years_tell_genres_apart(tmp_path, pool) -> None:
+    artifacts = load_artifacts(write_tiny_artifacts(tmp_path / "a", edit=_rock_by_era))
+    result = tune_blend(artifacts, k=2, tag="genre", pool=pool, audio=False)
+    assert result.era is not None and result.era_weight > 0.0
+    assert result.precision > result.blend.precision  # the era term found Tears its rock songs
+    reloaded = load_artifacts(tmp_path / "a")
+    assert reloaded.manifest["era_weight"] == pytest.approx(result.era_weight) and reloaded.manifest["tuning"]["pool"] == pool
+    assert _served_precision(reloaded, (1, 2, 3), 2, "genre", pool=pool) == pytest.approx(result.precision)
 
 
 def test_each_tag_tunes_on_the_queries_that_carry_it(tmp_path) -> None:
