@@ -224,8 +224,11 @@ def tune_blend(
         shared = CandidateTable.build(recommender, queries, desc="tuning candidates")
         tables = [(t, queries, shared, labels.has(t)[queries]) for t in types]
     else:
-        tables = [(t, q, CandidateTable.build(recommender, q, allowed=labels.has(t), depth=k, desc=f"tuning candidates ({t})"), np.ones(len(q), bool))
-                  for t in types for q in [queries[labels.has(t)[queries]]]]
+        tables = []
+        for t in types:
+            carrying = queries[labels.has(t)[queries]]
+            table = CandidateTable.build(recommender, carrying, allowed=labels.has(t), depth=k, desc=f"tuning candidates ({t})")
+            tables.append((t, carrying, table, np.ones(len(carrying), bool)))
     scored = [(table, relevance_matrix(labels, q, table.rows, t)[0] & table.valid, counts) for t, q, table, counts in tables]
 
     def precision(w: float, a: float = 0.0, e: float = 0.0, fusion: str = "linear") -> float:
