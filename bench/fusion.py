@@ -72,12 +72,13 @@ class Variant:
 
 @dataclass(frozen=True)
 class Blend:
-    """The weights of one ranking: ``w * cosine + (1 - w) * lexical + a * audio + t * mood agreement``."""
+    """The weights of one ranking: ``w * cosine + (1 - w) * lexical + a * audio + t * agreement``."""
 
     w: float
     a: float = 0.0
     audio: str = "audio"  # which audio vectors: audio, or audio_shuffled for the control
     t: float = 0.0
+    agreement: str = "mood_agreement"  # which pairwise signal the fourth term reads
     expansion: float = 0.0  # beta of the expanded query (expanded_cosines); 0 is the plain cosine
 
     @property
@@ -172,17 +173,28 @@ def split_candidates(
     return queries, found
 
 
-def imputed_audio(embeddings: np.ndarray, audio: Any, fit_rows: np.ndarray, check_rows: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
-    """Unit audio vectors with every song's missing audio predicted from its embedding (ridge on
-    ``fit_rows`` that have audio), and the prediction's R^2 per feature on ``check_rows`` that have
-    audio. Songs with audio keep their own vector."""
+def ridge_filled(embeddings: np.ndarray, values: np.ndarray, has: np.ndarray, fit_rows: np.ndarray, check_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` (n, k) with the rows where ``has`` is False predicted from the songs' embeddings
+    (ridge on the ``fit_rows`` that have values), and the prediction's R^2 per column on the
+    ``check_rows`` that have values. Rows with values keep them."""
     from sklearn.linear_model import Ridge
     from sklearn.metrics import r2_score
 
-    fit, check = fit_rows[audio.has[fit_rows]], check_rows[audio.has[check_rows]]
-    model = Ridge(alpha=RIDGE).fit(embeddings[fit], audio.z[fit])
-    r2 = r2_score(audio.z[check], model.predict(embeddings[check]), multioutput="raw_values")
-    z = np.where(audio.has[:, None], audio.z, model.predict(embeddings))
+    fit, check = fit_rows[has[fit_rows]], check_rows[has[check_rows]]
+    model = Ridge(alpha=RIDGE).fit(embeddings[fit], values[fit])
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        # Ridge drops the column axis of a one-column target: keep it, or np.where below broadcasts (n,) against (n, 1).
+        return model.predict(rows).reshape(len(rows), values.shape[1])
+
+    r2 = r2_score(values[check], predict(embeddings[check]), multioutput="raw_values")
+    return np.where(has[:, None], values, predict(embeddings)), r2
+
+
+def imputed_audio(embeddings: np.ndarray, audio: Any, fit_rows: np.ndarray, check_rows: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+    """Unit audio vectors with every song's missing audio predicted from its embedding
+    (:func:`ridge_filled`), and the R^2 per feature. Songs with audio keep their own vector."""
+    z, r2 = ridge_filled(embeddings, audio.z, audio.has, fit_rows, check_rows)
     return l2_normalize(z), {f: round(float(v), 3) for f, v in zip(audio.features, r2)}
 
 
@@ -195,7 +207,7 @@ def hits_at_10(labels: Any, queries: np.ndarray, found: list, tag: str, variant:
         keep = np.logical_or.reduce([listed[s] for s in variant.sources])
         cosine, lexical = blend_inputs(signals[blend.cosine][keep], signals[variant.lexical][keep], variant.normalise)
         candidates = rows[keep]
-        scores = blend.scores(cosine, lexical, signals[blend.audio][keep], signals["mood_agreement"][keep])
+        scores = blend.scores(cosine, lexical, signals[blend.audio][keep], signals[blend.agreement][keep])
         top = candidates[np.lexsort((candidates, -scores))[:10]]
         hits.append(labels.relevant(int(query), top, tag).sum() / 10.0)
         untagged.append((~tagged[top]).sum() / 10.0)
