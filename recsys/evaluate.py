@@ -371,9 +371,16 @@ def system_rankings(
     else:  # a row of zeros would read as a retriever that failed
         notes["audio"] = "not evaluated: no song has audio features"
     era = recommender.era
-    if era.has.any():
+
+    def era_scores(q: np.ndarray) -> np.ndarray:
         # Many songs share a year: random tie-breaks, so catalogue order (sources, artists) says nothing.
-        out["era"] = _batched(queries, depth, allowed, lambda q: np.where(era.has[q][:, None] & era.has[None, :], era.agreement_matrix(q) + 1e-6 * rng.random((len(q), n)), -np.inf))
+        s = era.agreement_matrix(q) + 1e-6 * rng.random((len(q), n))
+        s[:, ~era.has] = -np.inf
+        s[~era.has[q]] = -np.inf
+        return s
+
+    if era.has.any():
+        out["era"] = _batched(queries, depth, allowed, era_scores)
         notes["era"] = "nearest years, ties broken at random (seeded); queries without a year get no list (score 0); songs without one are never recommended"
     else:
         notes["era"] = "not evaluated: no song has a year"
